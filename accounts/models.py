@@ -1,0 +1,170 @@
+"""Users log in with their e-mail; what they see comes from their memberships."""
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from care_portal.models import PublicModel, TimeStampedModel
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create(self, email: str, password: str | None, **extra: object) -> "User":
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra: object) -> "User":
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> "User":
+        extra["is_staff"] = True
+        extra["is_superuser"] = True
+        return self._create(email, password, **extra)
+
+    def get_by_natural_key(self, username: str | None) -> "User":
+        return self.get(email__iexact=username)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a user may see, resolved once from their memberships."""
+
+    national: bool = False
+    region_ids: frozenset[int] = field(default_factory=frozenset)
+    legal_entity_ids: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.national or self.region_ids or self.legal_entity_ids)
+
+
+class User(PublicModel, AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(_("adresse électronique"), unique=True)
+    full_name = models.CharField(_("nom complet"), max_length=150, blank=True)
+    is_staff = models.BooleanField(
+        _("accès à l'administration"),
+        default=False,
+        help_text=_("Peut se connecter à l'interface d'administration."),
+    )
+    is_active = models.BooleanField(_("actif"), default=True)
+    date_joined = models.DateTimeField(_("date d'inscription"), default=timezone.now)
+
+    objects = UserManager()
+
+    EMAIL_FIELD = "email"
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = _("utilisateur")
+        verbose_name_plural = _("utilisateurs")
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+    @cached_property
+    def scope(self) -> Scope:
+        if not self.is_active:
+            return Scope()
+        national = self.is_superuser
+        regions: set[int] = set()
+        entities: set[int] = set()
+        for role, region_id, legal_entity_id in self.memberships.values_list(
+            "role", "region_id", "legal_entity_id"
+        ):
+            if role == Membership.Role.MINISTRY:
+                national = True
+            elif role == Membership.Role.REGIONAL and region_id:
+                regions.add(region_id)
+            elif role == Membership.Role.ESTABLISHMENT and legal_entity_id:
+                entities.add(legal_entity_id)
+        return Scope(national, frozenset(regions), frozenset(entities))
+
+    @cached_property
+    def roles(self) -> set[str]:
+        return set(self.memberships.values_list("role", flat=True))
+
+
+class Membership(TimeStampedModel):
+    """A role of a user, with its scope: a legal entity, a region, or the nation."""
+
+    class Role(models.TextChoices):
+        ESTABLISHMENT = "establishment", _("Établissement")
+        REGIONAL = "regional", _("ARS (région)")
+        MINISTRY = "ministry", _("Ministère / ANS")
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("utilisateur")
+    )
+    role = models.CharField(_("rôle"), max_length=20, choices=Role.choices)
+    legal_entity = models.ForeignKey(
+        "establishments.LegalEntity",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="memberships",
+        verbose_name=_("entité juridique"),
+    )
+    region = models.ForeignKey(
+        "establishments.Region",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="memberships",
+        verbose_name=_("région"),
+    )
+
+    class Meta:
+        verbose_name = _("rattachement")
+        verbose_name_plural = _("rattachements")
+        constraints = [
+            models.CheckConstraint(
+                name="membership_scope_matches_role",
+                condition=(
+                    models.Q(role="establishment", legal_entity__isnull=False, region__isnull=True)
+                    | models.Q(role="regional", region__isnull=False, legal_entity__isnull=True)
+                    | models.Q(role="ministry", region__isnull=True, legal_entity__isnull=True)
+                ),
+            ),
+            models.UniqueConstraint(
+                fields=["user", "role", "legal_entity", "region"],
+                name="unique_membership",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = self.legal_entity or self.region or _("national")
+        return f"{self.user} – {self.get_role_display()} – {target}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.role == self.Role.ESTABLISHMENT and (not self.legal_entity_id or self.region_id):
+            raise ValidationError(
+                _("Un rattachement « établissement » porte sur une entité juridique, sans région.")
+            )
+        if self.role == self.Role.REGIONAL and (not self.region_id or self.legal_entity_id):
+            raise ValidationError(
+                _("Un rattachement « ARS » porte sur une région, sans entité juridique.")
+            )
+        if self.role == self.Role.MINISTRY and (self.region_id or self.legal_entity_id):
+            raise ValidationError(_("Un rattachement « ministère » est national : ni région ni entité."))

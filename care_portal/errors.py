@@ -1,0 +1,17 @@
+"""The project's domain errors: each carries a message a user can read (French)."""
+
+
+class CarePortalError(Exception):
+    """Base of every error the portal raises on purpose, with a user-facing message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ImportFileError(CarePortalError):
+    """A file given to an import cannot be read at all (encoding, header, size)."""
+
+
+class ApplicationError(CarePortalError):
+    """A forbidden or lost change to an application."""

@@ -1,0 +1,24 @@
+"""Test settings: PostgreSQL and Redis when DATABASE_URL/REDIS_URL are set."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+
+CARE_ENVIRONMENT = "test"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MEDIA_ROOT = BASE_DIR / ".test-media"  # noqa: F405
+STORAGES["staticfiles"] = {  # noqa: F405
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+}
+
+if CARE_REQUIRE_SERVICES:  # noqa: F405
+    if not DATABASES["default"]["ENGINE"].endswith("postgresql"):  # noqa: F405
+        raise ImproperlyConfigured(
+            "CARE_REQUIRE_SERVICES is set: DATABASE_URL must point to PostgreSQL."
+        )
+    if not REDIS_URL:  # noqa: F405
+        raise ImproperlyConfigured("CARE_REQUIRE_SERVICES is set: REDIS_URL is required.")
+
+# The suite itself runs tasks in process; tests marked `worker` start a real worker.
+CELERY_TASK_ALWAYS_EAGER = True

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("accounts.urls")),
+    path("annuaire/", include("establishments.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "care_portal.views.page_not_found"
+handler500 = "care_portal.views.server_error"

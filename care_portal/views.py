@@ -1,0 +1,67 @@
+"""Site-wide views: the home page, the health check and the error pages."""
+
+import logging
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from establishments.models import LegalEntity
+
+logger = logging.getLogger(__name__)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    context: dict[str, object] = {}
+    if request.user.is_authenticated:
+        scope = request.user.scope
+        context["own_entities"] = (
+            LegalEntity.objects.filter(id__in=scope.legal_entity_ids)
+            .select_related("department__region", "ght")
+            .order_by("name")
+        )
+        context["regions"] = (
+            request.user.memberships.filter(region__isnull=False)
+            .select_related("region")
+            .values_list("region__name", flat=True)
+        )
+        context["is_national"] = scope.national
+    return render(request, "home.html", context)
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when the database (and Redis, when configured) answer; 503 otherwise."""
+    checks: dict[str, str] = {}
+    healthy = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception:
+        logger.exception("Health check: database unreachable")
+        checks["database"] = "error"
+        healthy = False
+    if settings.REDIS_URL:
+        import redis
+
+        try:
+            redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
+            checks["redis"] = "ok"
+        except Exception:
+            logger.exception("Health check: Redis unreachable")
+            checks["redis"] = "error"
+            healthy = False
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
+    )
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return render(request, "500.html", status=500)

@@ -1,0 +1,39 @@
+from uuid import UUID
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from . import selectors
+from .forms import DirectoryFilterForm
+
+PAGE_SIZE = 50
+
+
+@login_required
+def legal_entity_list(request: HttpRequest) -> HttpResponse:
+    form = DirectoryFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    entities = selectors.directory_entities(user=request.user, filters=filters)
+    page = Paginator(entities, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "establishments/legal_entity_list.html",
+        {"form": form, "page_obj": page, "query_string": query.urlencode()},
+    )
+
+
+@login_required
+def legal_entity_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    entity = selectors.get_legal_entity_for(request.user, public_id)
+    context = {
+        "entity": entity,
+        "sites": selectors.legal_entity_sites(legal_entity=entity),
+        "ght_members": (
+            selectors.ght_members(ght=entity.ght, user=request.user) if entity.ght else None
+        ),
+    }
+    return render(request, "establishments/legal_entity_detail.html", context)

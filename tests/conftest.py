@@ -1,0 +1,74 @@
+"""Persona fixtures: two hospitals in two regions, their ARS agents, the ministry."""
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from accounts.models import Membership
+from establishments.models import Department, Region
+
+from .factories import LegalEntityFactory, MembershipFactory, UserFactory, make_finess
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    redis = settings.REDIS_URL or "none (eager tasks)"
+    return [f"care-portal: database={engine}, redis={redis}"]
+
+
+@pytest.fixture
+def hospital(db):
+    return LegalEntityFactory(name="Centre hospitalier de Villefranche", department=Department.objects.get(code="69"))
+
+
+@pytest.fixture
+def other_hospital(db):
+    return LegalEntityFactory(
+        name="Centre hospitalier de Quimper",
+        department=Department.objects.get(code="29"),
+        finess=make_finess("29", 123),
+    )
+
+
+@pytest.fixture
+def hospital_user(hospital):
+    user = UserFactory(email="alice@hopital-a.test", full_name="Alice Martin")
+    MembershipFactory(user=user, role=Membership.Role.ESTABLISHMENT, legal_entity=hospital)
+    return user
+
+
+@pytest.fixture
+def other_hospital_user(other_hospital):
+    user = UserFactory(email="bob@hopital-b.test", full_name="Bob Le Gall")
+    MembershipFactory(user=user, role=Membership.Role.ESTABLISHMENT, legal_entity=other_hospital)
+    return user
+
+
+@pytest.fixture
+def ars_user(db):
+    user = UserFactory(email="charlie@ars-ara.test", full_name="Charlie Dupont")
+    MembershipFactory(
+        user=user, role=Membership.Role.REGIONAL, region=Region.objects.get(code="84")
+    )
+    return user
+
+
+@pytest.fixture
+def other_region_ars_user(db):
+    user = UserFactory(email="dora@ars-bretagne.test", full_name="Dora Kerouac")
+    MembershipFactory(
+        user=user, role=Membership.Role.REGIONAL, region=Region.objects.get(code="53")
+    )
+    return user
+
+
+@pytest.fixture
+def ministry_user(db):
+    user = UserFactory(email="eve@sante.gouv.test", full_name="Ève Bernard", is_staff=True)
+    MembershipFactory(user=user, role=Membership.Role.MINISTRY)
+    return user
+
+
+@pytest.fixture
+def is_postgresql() -> bool:
+    return connection.vendor == "postgresql"

@@ -1,0 +1,85 @@
+"""Factories of the test suite: valid identifiers, plausible names."""
+
+import factory
+from factory.django import DjangoModelFactory
+
+from accounts.models import Membership, User
+from establishments.identifiers import finess_with_check_digit
+from establishments.models import GHT, Department, LegalEntity, Region, Site, StatusGroup
+from establishments.reference import finess_prefix_for_department
+from stdnum import luhn
+
+
+def _department(code: str = "69") -> Department:
+    return Department.objects.get(code=code)
+
+
+def make_finess(department_code: str, n: int) -> str:
+    """A valid FINESS of a département, distinct for each n."""
+    prefix = finess_prefix_for_department(department_code)
+    return finess_with_check_digit(f"{prefix}{n:06d}")
+
+
+def make_siren(n: int) -> str:
+    base = f"{n:08d}"
+    return base + luhn.calc_check_digit(base)
+
+
+class UserFactory(DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("email",)
+
+    email = factory.Sequence(lambda n: f"user{n}@example.test")
+    full_name = factory.Faker("name", locale="fr_FR")
+    password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery")
+
+
+class GHTFactory(DjangoModelFactory):
+    class Meta:
+        model = GHT
+
+    code = factory.Sequence(lambda n: f"GHT-T{n:03d}")
+    name = factory.Sequence(lambda n: f"GHT de test {n}")
+    region = factory.LazyFunction(lambda: Region.objects.get(code="84"))
+
+
+class LegalEntityFactory(DjangoModelFactory):
+    class Meta:
+        model = LegalEntity
+
+    department = factory.LazyFunction(_department)
+    finess = factory.Sequence(lambda n: make_finess("69", 100000 + n))
+    siren = factory.Sequence(lambda n: make_siren(26000000 + n))
+    name = factory.Sequence(lambda n: f"Centre hospitalier de test {n}")
+    status_group = StatusGroup.PUBLIC
+    finess_category = "355"
+    staff_count = 850
+    active = True
+
+    class Params:
+        private = factory.Trait(
+            status_group=StatusGroup.PRIVATE_FOR_PROFIT,
+            finess_category="365",
+            name=factory.Sequence(lambda n: f"Clinique de test {n}"),
+        )
+
+
+class SiteFactory(DjangoModelFactory):
+    class Meta:
+        model = Site
+
+    legal_entity = factory.SubFactory(LegalEntityFactory)
+    department = factory.SelfAttribute("legal_entity.department")
+    finess = factory.Sequence(lambda n: make_finess("69", 500000 + n))
+    name = factory.Sequence(lambda n: f"Site de test {n}")
+    category = "355"
+    beds = 120
+
+
+class MembershipFactory(DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    role = Membership.Role.ESTABLISHMENT
