@@ -64,7 +64,7 @@ class User(PublicModel, AbstractBaseUser, PermissionsMixin):
 
     EMAIL_FIELD = "email"
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []
 
     class Meta:
         verbose_name = _("utilisateur")
@@ -98,9 +98,18 @@ class User(PublicModel, AbstractBaseUser, PermissionsMixin):
                 entities.add(legal_entity_id)
         return Scope(national, frozenset(regions), frozenset(entities))
 
-    @cached_property
+    @property
     def roles(self) -> set[str]:
-        return set(self.memberships.values_list("role", flat=True))
+        """Roles held, derived from the scope (no query of its own)."""
+        scope = self.scope
+        roles = set()
+        if scope.national:
+            roles.add(Membership.Role.MINISTRY.value)
+        if scope.region_ids:
+            roles.add(Membership.Role.REGIONAL.value)
+        if scope.legal_entity_ids:
+            roles.add(Membership.Role.ESTABLISHMENT.value)
+        return roles
 
 
 class Membership(TimeStampedModel):
@@ -167,4 +176,6 @@ class Membership(TimeStampedModel):
                 _("Un rattachement « ARS » porte sur une région, sans entité juridique.")
             )
         if self.role == self.Role.MINISTRY and (self.region_id or self.legal_entity_id):
-            raise ValidationError(_("Un rattachement « ministère » est national : ni région ni entité."))
+            raise ValidationError(
+                _("Un rattachement « ministère » est national : ni région ni entité.")
+            )

@@ -31,13 +31,14 @@ def finess_error(value: str) -> str | None:
     if len(number) != 9:
         return str(_("Un numéro FINESS compte 9 caractères (%(n)d donnés).") % {"n": len(number)})
     if not _FINESS_SHAPE.match(number):
-        return str(
-            _("Un numéro FINESS ne contient que des chiffres, sauf 2A ou 2B pour la Corse.")
-        )
+        return str(_("Un numéro FINESS ne contient que des chiffres, sauf 2A ou 2B pour la Corse."))
     if number[:2] not in _FINESS_PREFIXES:
         return str(
-            _("Le numéro FINESS doit commencer par un code de département (« %(prefix)s » "
-              "n'en est pas un).") % {"prefix": number[:2]}
+            _(
+                "Le numéro FINESS doit commencer par un code de département (« %(prefix)s » "
+                "n'en est pas un)."
+            )
+            % {"prefix": number[:2]}
         )
     digits = number.replace("2A", "21", 1) if number.startswith("2A") else number
     digits = digits.replace("2B", "22", 1) if digits.startswith("2B") else digits

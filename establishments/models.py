@@ -111,6 +111,7 @@ class LegalEntity(PublicModel):
         verbose_name = _("entité juridique")
         verbose_name_plural = _("entités juridiques")
         indexes = [
+            models.Index(fields=["name", "id"]),
             models.Index(fields=["department", "name"]),
             models.Index(fields=["status_group"]),
         ]
@@ -153,7 +154,10 @@ class Site(PublicModel):
     )
     siret = models.CharField(_("SIRET"), max_length=14, blank=True, validators=[validate_siret])
     legal_entity = models.ForeignKey(
-        LegalEntity, on_delete=models.CASCADE, related_name="sites", verbose_name=_("entité juridique")
+        LegalEntity,
+        on_delete=models.CASCADE,
+        related_name="sites",
+        verbose_name=_("entité juridique"),
     )
     name = models.CharField(_("nom"), max_length=255)
     category = models.CharField(_("catégorie FINESS"), max_length=4, blank=True)

@@ -2,6 +2,8 @@
 the 101 départements with their chef-lieu. Loaded by a data migration; the seed uses
 the chefs-lieux to make plausible establishment names."""
 
+from typing import Any
+
 # (INSEE code, name, ARS name). Mayotte has its own ARS since 2020.
 REGIONS: list[tuple[str, str, str]] = [
     ("01", "Guadeloupe", "ARS Guadeloupe, Saint-Martin et Saint-Barthélemy"),
@@ -149,3 +151,21 @@ FINESS_CATEGORIES: dict[str, str] = {
 def finess_prefix_for_department(code: str) -> str:
     """The two first characters of FINESS numbers of a département (97 overseas)."""
     return "97" if code.startswith("97") else code
+
+
+def load_territory(region_model: Any, department_model: Any) -> None:
+    """Create or refresh the regions and départements (idempotent)."""
+    if department_model.objects.count() == len(DEPARTMENTS) and region_model.objects.count() == len(
+        REGIONS
+    ):
+        return
+    regions = {}
+    for code, name, ars_name in REGIONS:
+        regions[code], _ = region_model.objects.update_or_create(
+            code=code, defaults={"name": name, "ars_name": ars_name}
+        )
+    for code, name, region_code, chef_lieu in DEPARTMENTS:
+        department_model.objects.update_or_create(
+            code=code,
+            defaults={"name": name, "region": regions[region_code], "chef_lieu": chef_lieu},
+        )

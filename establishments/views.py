@@ -2,8 +2,10 @@ from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
+
+from care_portal.typing import AuthenticatedRequest
 
 from . import selectors
 from .forms import DirectoryFilterForm
@@ -12,11 +14,12 @@ PAGE_SIZE = 50
 
 
 @login_required
-def legal_entity_list(request: HttpRequest) -> HttpResponse:
+def legal_entity_list(request: AuthenticatedRequest) -> HttpResponse:
     form = DirectoryFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     entities = selectors.directory_entities(user=request.user, filters=filters)
     page = Paginator(entities, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = selectors.with_site_counts(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -27,7 +30,7 @@ def legal_entity_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def legal_entity_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
+def legal_entity_detail(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
     entity = selectors.get_legal_entity_for(request.user, public_id)
     context = {
         "entity": entity,

@@ -6,6 +6,7 @@ from django.db import connection
 
 from accounts.models import Membership
 from establishments.models import Department, Region
+from establishments.reference import load_territory
 
 from .factories import LegalEntityFactory, MembershipFactory, UserFactory, make_finess
 
@@ -16,9 +17,26 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"care-portal: database={engine}, redis={redis}"]
 
 
+@pytest.fixture(autouse=True)
+def territory(request):
+    """Regions and départements come from a data migration, which the flush after a
+    transactional test removes: put them back for every test that uses the database."""
+    marker = request.node.get_closest_marker("django_db")
+    names = request.fixturenames
+    if "transactional_db" in names or (marker and marker.kwargs.get("transaction")):
+        request.getfixturevalue("transactional_db")
+    elif "db" in names or marker:
+        request.getfixturevalue("db")
+    else:
+        return
+    load_territory(Region, Department)
+
+
 @pytest.fixture
 def hospital(db):
-    return LegalEntityFactory(name="Centre hospitalier de Villefranche", department=Department.objects.get(code="69"))
+    return LegalEntityFactory(
+        name="Centre hospitalier de Villefranche", department=Department.objects.get(code="69")
+    )
 
 
 @pytest.fixture

@@ -2,12 +2,12 @@
 
 import factory
 from factory.django import DjangoModelFactory
+from stdnum import luhn
 
 from accounts.models import Membership, User
 from establishments.identifiers import finess_with_check_digit
 from establishments.models import GHT, Department, LegalEntity, Region, Site, StatusGroup
 from establishments.reference import finess_prefix_for_department
-from stdnum import luhn
 
 
 def _department(code: str = "69") -> Department:
@@ -29,10 +29,16 @@ class UserFactory(DjangoModelFactory):
     class Meta:
         model = User
         django_get_or_create = ("email",)
+        skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"user{n}@example.test")
     full_name = factory.Faker("name", locale="fr_FR")
-    password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery")
+
+    @factory.post_generation
+    def password(obj, create, extracted, **kwargs):
+        obj.set_password(extracted or "correct-horse-battery")
+        if create:
+            obj.save(update_fields=["password"])
 
 
 class GHTFactory(DjangoModelFactory):

@@ -13,6 +13,8 @@ if not ALLOWED_HOSTS:
 
     raise ImproperlyConfigured("The environment variable ALLOWED_HOSTS is required.")
 
+# WhiteNoise serves static files from gunicorn, right after the security middleware.
+MIDDLEWARE = [*MIDDLEWARE[:1], "whitenoise.middleware.WhiteNoiseMiddleware", *MIDDLEWARE[1:]]  # noqa: F405
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
 }
@@ -24,3 +26,6 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# The manifest storage rewrites url() inside the DSFR CSS, so its published integrity
+# hashes no longer match the served files.
+DSFR_USE_INTEGRITY_CHECKSUMS = False

@@ -4,20 +4,11 @@ from django.db import migrations
 
 
 def load(apps, schema_editor):
-    from establishments.reference import DEPARTMENTS, REGIONS
+    from establishments.reference import load_territory
 
-    Region = apps.get_model("establishments", "Region")
-    Department = apps.get_model("establishments", "Department")
-    regions = {}
-    for code, name, ars_name in REGIONS:
-        regions[code], _ = Region.objects.update_or_create(
-            code=code, defaults={"name": name, "ars_name": ars_name}
-        )
-    for code, name, region_code, chef_lieu in DEPARTMENTS:
-        Department.objects.update_or_create(
-            code=code,
-            defaults={"name": name, "region": regions[region_code], "chef_lieu": chef_lieu},
-        )
+    load_territory(
+        apps.get_model("establishments", "Region"), apps.get_model("establishments", "Department")
+    )
 
 
 class Migration(migrations.Migration):

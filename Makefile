@@ -1,0 +1,65 @@
+# CaRE Portal. `make run` and `make test` work on a fresh machine: they create .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: help venv run test lint format bench worker beat services migrate demo clean e2e-deps
+
+help:
+	@echo "make run      start the portal on http://$(HOST):$(PORT) (SQLite, eager tasks, demo data)"
+	@echo "make test     run the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)"
+	@echo "make lint     ruff (lint + format check) and mypy"
+	@echo "make bench    benchmarks, ratios against a baseline (bench/results.json)"
+	@echo "make worker   a Celery worker (needs REDIS_URL); make beat: the scheduler"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+migrate: venv
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(BIN)/python manage.py seed_demo
+
+run: demo
+	@echo "Portail CaRE: http://$(HOST):$(PORT)/  (SQLite, eager tasks unless DATABASE_URL/REDIS_URL are set)"
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: venv
+	$(BIN)/python -m bench
+
+worker: venv
+	$(BIN)/celery -A care_portal worker -l info -Q default,pdf --concurrency 2
+
+beat: venv
+	$(BIN)/celery -A care_portal beat -l info
+
+services:
+	@echo "PostgreSQL and Redis for development and CI: see .ci/run (it starts them when needed)."
+	@echo "Then: export DATABASE_URL=postgres://postgres@127.0.0.1:5432/care_portal REDIS_URL=redis://127.0.0.1:6379/0"
+	@echo "and run 'make worker' and 'make beat' beside 'make run'."
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,989 @@
+"""Demo data of the portal: a plausible, deterministic directory and one account per role.
+
+`seed_demo()` builds, from `random.Random(seed)` only, a plan of GHTs, legal entities
+(EJ) and sites (ET) spread over the 18 regions roughly like the real directory
+(DOMAIN.md: ~1,500 legal entities, ~3,000 sites, ~135 GHTs), then writes it with
+`bulk_create(ignore_conflicts=True)`: a second run with the same seed creates nothing,
+and rows already in the database (real imports, other tests) are left alone.
+
+FINESS numbers are the département prefix, six digits and the check digit; EJ numbers
+use 000500-399999 and ET numbers 600000-999999 of a counter per prefix, so an EJ and an
+ET never collide (overseas départements share the "97" prefix, hence one counter per
+prefix rather than per département). SIREN are Luhn-valid, SIRET are the SIREN plus a
+NIC whose last digit makes the 14 digits Luhn-valid.
+
+The demo accounts (password `settings.DEMO_PASSWORD`) are never created in production.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from stdnum import luhn
+
+from accounts.models import Membership, User
+
+from .identifiers import finess_with_check_digit, format_finess
+from .models import GHT, Department, LegalEntity, Region, Site, StatusGroup
+from .reference import finess_prefix_for_department
+
+DEFAULT_SEED = 2025
+DEFAULT_LEGAL_ENTITIES = 1500
+MIN_LEGAL_ENTITIES = 10
+MAX_LEGAL_ENTITIES = 60_000
+BATCH_SIZE = 500
+LOOKUP_CHUNK = 900  # below SQLite's historical limit of 999 query parameters
+
+# fmt: off
+# Share of legal entities per region (not official: orders of magnitude of the FINESS
+# sanitary directory; IDF ~15%, ARA ~12%, overseas small, Corse ~1%).
+REGION_WEIGHTS: dict[str, float] = {
+    "11": 15.0, "84": 12.0, "75": 9.5, "76": 9.5, "93": 8.5, "32": 8.0, "44": 8.0,
+    "52": 5.0, "53": 4.5, "28": 4.5, "27": 4.5, "24": 3.5, "94": 1.0, "04": 1.3,
+    "01": 0.9, "02": 0.8, "03": 0.5, "06": 0.3,
+}
+# GHTs per region, close to the real map (135 in all).
+GHT_WEIGHTS: dict[str, float] = {
+    "11": 15, "84": 15, "75": 12, "76": 14, "93": 6, "32": 14, "44": 12, "52": 6,
+    "53": 8, "28": 11, "27": 7, "24": 6, "94": 2, "04": 1, "01": 1, "02": 1, "03": 1, "06": 1,
+}
+GHTS_PER_1500 = 135
+GHT_MAX_MEMBERS = 8
+
+# Shares of the legal status groups (DOMAIN.md candidate figures).
+SHARE_IN_GHT = 0.135  # supports and members
+SHARE_PUBLIC_OUTSIDE_GHT = 0.02
+SHARE_NON_PROFIT = 0.25  # the for-profit share (~60%) is the rest
+SHARE_INACTIVE = 0.03
+
+# Départements weighing more in the draw of an entity's place (big cities).
+BIG_DEPARTMENTS = {
+    "75": 4, "13": 4, "69": 4, "59": 4, "33": 3, "31": 3, "06": 3, "92": 3, "93": 3,
+    "94": 3, "67": 2, "44": 2, "34": 2, "38": 2, "62": 2, "76": 2, "35": 2, "57": 2,
+}
+# Départements of a CHU (regional capitals and other university cities): the support
+# of their first GHT is the CHU, FINESS category 101.
+CHU_DEPARTMENTS = {
+    "75", "45", "37", "21", "25", "76", "14", "59", "80", "67", "54", "51", "44", "49",
+    "35", "29", "33", "86", "87", "31", "34", "30", "69", "38", "42", "63", "13", "06",
+    "971", "972", "973", "974",
+}
+CHU_NAMES = {
+    "75": "Assistance publique – Hôpitaux de Paris",
+    "13": "Assistance publique – Hôpitaux de Marseille",
+    "69": "Hospices civils de Lyon",
+    "29": "Centre hospitalier universitaire de Brest",
+    "51": "Centre hospitalier universitaire de Reims",
+    "971": "Centre hospitalier universitaire de la Guadeloupe",
+    "972": "Centre hospitalier universitaire de Martinique",
+    "973": "Centre hospitalier universitaire de Guyane",
+    "974": "Centre hospitalier universitaire de La Réunion",
+}
+# Centres de lutte contre le cancer (private non-profit, category 131): a few.
+CLCC_NAMES = {
+    "69": "Léon-Bérard", "13": "Paoli-Calmettes", "75": "Curie", "94": "Gustave-Roussy",
+    "59": "Oscar-Lambret", "33": "Bergonié", "14": "François-Baclesse", "76": "Henri-Becquerel",
+    "44": "René-Gauducheau", "49": "Paul-Papin", "35": "Eugène-Marquis",
+    "21": "Georges-François-Leclerc", "51": "Jean-Godinot", "54": "Alexis-Vautrin",
+    "06": "Antoine-Lacassagne", "34": "Val-d'Aurelle", "31": "Claudius-Regaud",
+    "63": "Jean-Perrin", "67": "Paul-Strauss",
+}
+
+TOWNS = [
+    "Beaumont", "Belmont", "Bellegarde", "Bourgneuf", "Castelnau", "Champigny",
+    "Châteauneuf", "Châtillon", "Fontaine", "Fontenay", "Montfort", "Montigny", "Mirebeau",
+    "Neuville", "Rochefort", "Villefranche", "Villeneuve", "Villers", "Saint-Amand",
+    "Saint-Aubin", "Saint-Germain", "Saint-Julien", "Saint-Laurent", "Saint-Martin",
+    "Saint-Pierre", "Sainte-Marie", "La Chapelle", "Le Breuil", "Les Essarts", "Montreuil",
+    "Bonneval", "Beauvoir", "Clairefontaine", "Roquefort", "Aubigny", "Le Vigan", "Orval",
+    "Ambérieux", "Écouen", "Issoire",
+]
+TOWN_SUFFIXES = [
+    "", "", "", "", "-le-Château", "-la-Forêt", "-les-Bains", "-le-Grand", "-en-Val",
+    "-le-Vieux", "-la-Rivière",
+]
+SAINTS = [
+    "Saint-Joseph", "Saint-Jean", "Saint-Martin", "Saint-Michel", "Saint-Pierre",
+    "Saint-Paul", "Saint-Vincent", "Saint-François", "Saint-Louis", "Saint-Roch",
+    "Saint-Georges", "Saint-Augustin", "Saint-Hilaire", "Saint-Côme", "Sainte-Anne",
+    "Sainte-Marie", "Sainte-Thérèse", "Sainte-Clotilde", "Sainte-Odile", "Saint-Charles",
+    "Saint-Christophe", "Saint-Antoine", "Notre-Dame", "Jeanne-d'Arc", "Saint-Gatien",
+]
+DESCRIPTORS = [
+    "du Parc", "des Cèdres", "du Lac", "de l'Europe", "des Tilleuls", "des Lilas",
+    "de la Source", "du Val", "Bellevue", "des Fontaines", "du Mail", "des Peupliers",
+    "de l'Union", "du Pont", "Pasteur", "Ambroise-Paré", "Claude-Bernard", "Jules-Verne",
+    "Victor-Hugo", "du Château", "de la Croix du Sud", "des Émeraudes", "des Trois-Soleils",
+    "de la Plaine", "du Mont-Blanc", "des Oliviers", "Montsouris", "des Franciscaines",
+]
+FOUNDATIONS = [
+    "Bon Sauveur", "Saint-Jean-de-Dieu", "Diaconesses", "Vincent-de-Paul", "John-Bost",
+    "Hospitalière Sainte-Marie", "Partage et Vie", "Croix Saint-Simon",
+    "Œuvre des Sanatoriums", "Léopold-Bellan", "Santé des Étudiants de France",
+    "Ellen-Poidatz",
+]
+CHU_SITE_NAMES = [
+    "Hôpital Nord", "Hôpital Sud", "Hôpital Est", "Hôpital Pasteur", "Hôpital Saint-Jacques",
+    "Hôpital Saint-Roch", "Hôpital Femme-Mère-Enfant", "Hôpital gériatrique", "Hôpital Central",
+]
+
+# (low, high) per category: SAE staff of a legal entity, beds of a main site.
+STAFF = {
+    "101": (5000, 15000), "355": (300, 1500), "106": (80, 300), "292": (300, 1200),
+    "131": (600, 3000), "109": (60, 400), "122": (60, 450), "128": (50, 400),
+    "129": (50, 250), "362": (50, 200), "365": (80, 600),
+}
+SUPPORT_STAFF = (800, 3000)
+BEDS = {
+    "101": (600, 1800), "355": (150, 700), "106": (30, 120), "292": (80, 400),
+    "131": (100, 300), "109": (40, 150), "122": (50, 200), "128": (40, 180),
+    "129": (30, 120), "362": (30, 120), "365": (80, 350),
+}
+ANNEX_BEDS = (20, 250)
+# fmt: on
+
+ROLE_LABELS = {
+    "establishment": "Établissement",
+    "regional": "ARS (région)",
+    "ministry": "Ministère / ANS",
+    "superuser": "Administrateur du programme",
+}
+
+
+class Writer(Protocol):
+    """Where progress goes: a file, or a management command's stdout."""
+
+    def write(self, msg: str, /) -> Any: ...
+
+
+class DemoSeedRefused(RuntimeError):
+    """Raised when demo data (public password) would be written in production."""
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@dataclass
+class PlannedSite:
+    finess: str
+    siret: str
+    name: str
+    category: str
+    department: str
+    beds: int
+
+
+@dataclass
+class PlannedEntity:
+    finess: str
+    siren: str
+    name: str
+    status_group: str
+    category: str
+    department: str
+    staff_count: int
+    ght: str | None = None
+    is_ght_support: bool = False
+    active: bool = True
+    sites: list[PlannedSite] = field(default_factory=list)
+
+    @property
+    def statistics_group(self) -> str:
+        if self.status_group == StatusGroup.PUBLIC:
+            return "ght" if self.ght else "public_outside_ght"
+        return self.status_group
+
+
+@dataclass
+class PlannedGHT:
+    code: str
+    name: str
+    region: str
+    department: str
+    support: PlannedEntity | None = None
+    members: list[PlannedEntity] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    ghts: list[PlannedGHT]
+    entities: list[PlannedEntity]
+
+    @property
+    def sites(self) -> list[PlannedSite]:
+        return [site for entity in self.entities for site in entity.sites]
+
+
+@dataclass(frozen=True)
+class DeptInfo:
+    code: str
+    name: str
+    region: str
+    chef_lieu: str
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    email: str
+    password: str
+    role: str
+    scope: str
+    created: bool
+
+
+@dataclass
+class DemoSummary:
+    seed: int
+    legal_entities: int
+    sites: int
+    ghts: int
+    regions: int
+    created_legal_entities: int
+    created_sites: int
+    created_ghts: int
+    created_users: int
+    created_memberships: int
+    skipped_legal_entities: int
+    by_group: dict[str, int]
+    accounts: list[DemoAccount]
+
+
+def allocate(total: int, weights: dict[str, float], minimum: int = 0) -> dict[str, int]:
+    """Split `total` over keys proportionally to weights (largest remainder), giving
+    each key at least `minimum` when the total allows it. Deterministic."""
+    keys = sorted(weights)
+    if not keys or total <= 0:
+        return dict.fromkeys(keys, 0)
+    if minimum and total < minimum * len(keys):
+        minimum = 0
+    weight_sum = sum(weights[k] for k in keys) or 1.0
+    quotas = {k: total * weights[k] / weight_sum for k in keys}
+    result = {k: max(minimum, int(quotas[k])) for k in keys}
+    remainder = {k: quotas[k] - result[k] for k in keys}
+    left = total - sum(result.values())
+    while left > 0:  # the largest remainders get one more
+        key = max(keys, key=lambda k: (remainder[k], k))
+        result[key] += 1
+        remainder[key] -= 1
+        left -= 1
+    while left < 0:  # the minimum overshot: the smallest remainders above it give one back
+        key = min((k for k in keys if result[k] > minimum), key=lambda k: (remainder[k], k))
+        result[key] -= 1
+        remainder[key] += 1
+        left += 1
+    return result
+
+
+def de(place: str) -> str:
+    """French "de" before a place name: du Mans, des Essarts, d'Annecy, de Lyon."""
+    if place.startswith("Le "):
+        return "du " + place[3:]
+    if place.startswith("Les "):
+        return "des " + place[4:]
+    if place[:1] in "AEIOUYÉÈÊÂÎÔŒ":
+        return "d'" + place
+    return "de " + place
+
+
+class _Planner:
+    """Everything random lives here, drawn in a fixed order from one Random(seed)."""
+
+    def __init__(self, seed: int, departments: Sequence[DeptInfo]) -> None:
+        self.rng = random.Random(seed)  # noqa: S311 - demo data, not security
+        self.departments = sorted(departments, key=lambda d: d.code)
+        self.by_region: dict[str, list[DeptInfo]] = defaultdict(list)
+        for dept in self.departments:
+            self.by_region[dept.region].append(dept)
+        self.regions = sorted(self.by_region)
+        self.ej_counter: dict[str, int] = defaultdict(lambda: 500)
+        self.et_counter: dict[str, int] = defaultdict(lambda: 600000)
+        self.sirens: set[str] = set()
+        self.names: dict[str, set[str]] = defaultdict(set)
+        self.clcc_used: set[str] = set()
+
+    # identifiers ---------------------------------------------------------------
+    def _finess(self, dept: str, counters: dict[str, int], high: int) -> str:
+        prefix = finess_prefix_for_department(dept)
+        counters[prefix] += self.rng.randint(1, 6)
+        if counters[prefix] > high:
+            raise ValueError(f"FINESS number space of prefix {prefix} exhausted")
+        return finess_with_check_digit(f"{prefix}{counters[prefix]:06d}")
+
+    def finess_ej(self, dept: str) -> str:
+        return self._finess(dept, self.ej_counter, 399_999)
+
+    def finess_et(self, dept: str) -> str:
+        return self._finess(dept, self.et_counter, 999_999)
+
+    def siren(self, status_group: str) -> str:
+        while True:
+            if status_group == StatusGroup.PUBLIC:
+                head = "26" + f"{self.rng.randint(0, 999_999):06d}"
+            elif status_group == StatusGroup.PRIVATE_NON_PROFIT:
+                head = (
+                    self.rng.choice(["77", "78", "30", "31"])
+                    + f"{self.rng.randint(0, 999_999):06d}"
+                )
+            else:
+                head = f"{self.rng.randint(30_000_000, 89_999_999):08d}"
+            number = head + luhn.calc_check_digit(head)
+            if number not in self.sirens and number != "356000000":  # La Poste's exception
+                self.sirens.add(number)
+                return number
+
+    @staticmethod
+    def siret(siren: str, nic_head: int) -> str:
+        base = f"{siren}{nic_head:04d}"
+        return base + luhn.calc_check_digit(base)
+
+    # places and names ----------------------------------------------------------
+    def pick_department(self, region: str) -> DeptInfo:
+        depts = self.by_region[region]
+        weights = [BIG_DEPARTMENTS.get(d.code, 1) for d in depts]
+        return self.rng.choices(depts, weights=weights)[0]
+
+    def town(self, dept: DeptInfo, chef_lieu_share: float = 0.35) -> str:
+        if self.rng.random() < chef_lieu_share:
+            return dept.chef_lieu
+        return self.rng.choice(TOWNS) + self.rng.choice(TOWN_SUFFIXES)
+
+    def unique_name(self, dept: DeptInfo, make: Callable[[], str]) -> str:
+        """Draw names from `make()` until one is new in the département."""
+        used = self.names[dept.code]
+        name = make()
+        for _ in range(8):
+            if name not in used:
+                break
+            name = make()
+        else:
+            base, n = name, 2
+            while name in used:
+                name, n = f"{base} ({n})", n + 1
+        used.add(name)
+        return name
+
+    def staff(self, category: str, bounds: tuple[int, int] | None = None) -> int:
+        low, high = bounds or STAFF.get(category, (50, 600))
+        value = self.rng.triangular(low, high, low + (high - low) * 0.25)
+        step = 10 if value >= 1000 else 1
+        return max(low, int(value) // step * step)
+
+    def beds(self, bounds: tuple[int, int]) -> int:
+        low, high = bounds
+        return int(self.rng.triangular(low, high, low + (high - low) * 0.3))
+
+    # entities ------------------------------------------------------------------
+    def public_entity(
+        self, dept: DeptInfo, *, support: bool, chu: bool, first_in_dept: bool
+    ) -> PlannedEntity:
+        if chu:
+            category = "101"
+            name = (
+                CHU_NAMES.get(dept.code) or f"Centre hospitalier universitaire {de(dept.chef_lieu)}"
+            )
+            self.names[dept.code].add(name)
+            staff = self.staff(category)
+        elif support:
+            category = "355"
+            share = 1.0 if first_in_dept else 0.0
+            name = self.unique_name(
+                dept, lambda: f"Centre hospitalier {de(self.town(dept, share))}"
+            )
+            staff = self.staff(category, SUPPORT_STAFF)
+        else:
+            category = self.rng.choices(["355", "106", "292"], weights=[55, 30, 15])[0]
+            templates = {
+                "355": ["Centre hospitalier {}", "Centre hospitalier intercommunal {}"],
+                "106": ["Hôpital local {}"],
+                "292": [
+                    "Centre hospitalier spécialisé {}",
+                    "Établissement public de santé mentale {}",
+                ],
+            }[category]
+            name = self.unique_name(
+                dept, lambda: self.rng.choice(templates).format(de(self.town(dept, 0.2)))
+            )
+            staff = self.staff(category)
+        return self._entity(dept, StatusGroup.PUBLIC, category, name, staff)
+
+    def non_profit_entity(self, dept: DeptInfo) -> PlannedEntity:
+        if dept.code in CLCC_NAMES and dept.code not in self.clcc_used and self.rng.random() < 0.4:
+            self.clcc_used.add(dept.code)
+            name = f"Centre de lutte contre le cancer {CLCC_NAMES[dept.code]}"
+            self.names[dept.code].add(name)
+            return self._entity(
+                dept, StatusGroup.PRIVATE_NON_PROFIT, "131", name, self.staff("131")
+            )
+        rng, town = self.rng, self.town
+        # kind: (weight, categories, name maker)
+        kinds: dict[str, tuple[int, list[str], Callable[[], str]]] = {
+            "crf": (35, ["109"], lambda: f"Centre de rééducation fonctionnelle {de(town(dept))}"),
+            "mutualiste": (12, ["365"], lambda: f"Hôpital mutualiste {de(town(dept, 0.6))}"),
+            "fondation": (20, ["365", "129", "109"], lambda: self.foundation(dept)),
+            "medical": (12, ["129"], lambda: f"Centre médical {rng.choice(SAINTS)}"),
+            "sld": (6, ["362"], lambda: f"Centre de soins de longue durée {de(town(dept))}"),
+            "hopital": (
+                15,
+                ["365"],
+                lambda: f"{rng.choice(['Hôpital', 'Groupe hospitalier'])} {rng.choice(SAINTS)}",
+            ),
+        }
+        category, name = self._draw(dept, kinds)
+        staff = self.staff(category, (150, 900) if category == "365" else None)
+        return self._entity(dept, StatusGroup.PRIVATE_NON_PROFIT, category, name, staff)
+
+    def foundation(self, dept: DeptInfo) -> str:
+        base = f"Fondation {self.rng.choice(FOUNDATIONS)}"
+        return base if self.rng.random() < 0.3 else f"{base} {de(self.town(dept))}"
+
+    def for_profit_entity(self, dept: DeptInfo) -> PlannedEntity:
+        rng, town = self.rng, self.town
+        kinds: dict[str, tuple[int, list[str], Callable[[], str]]] = {
+            "saint": (24, ["365", "365", "122", "128"], lambda: f"Clinique {rng.choice(SAINTS)}"),
+            "descr": (
+                22,
+                ["365", "122", "128", "129"],
+                lambda: f"Clinique {rng.choice(DESCRIPTORS)}",
+            ),
+            "hp": (10, ["365"], lambda: f"Hôpital privé {de(town(dept, 0.5))}"),
+            "poly": (12, ["365", "122"], lambda: f"Polyclinique {de(town(dept, 0.4))}"),
+            "chir": (
+                8,
+                ["128"],
+                lambda: f"Clinique chirurgicale {rng.choice(DESCRIPTORS + SAINTS)}",
+            ),
+            "ssr": (
+                16,
+                ["109"],
+                lambda: rng.choice(
+                    [
+                        f"Clinique de soins de suite {rng.choice(DESCRIPTORS)}",
+                        f"Centre de réadaptation {de(town(dept))}",
+                    ]
+                ),
+            ),
+            "med": (8, ["129"], lambda: f"Centre médical {rng.choice(DESCRIPTORS)}"),
+        }
+        category, name = self._draw(dept, kinds)
+        staff = self.staff(category, (50, 600))
+        return self._entity(dept, StatusGroup.PRIVATE_FOR_PROFIT, category, name, staff)
+
+    def _draw(
+        self, dept: DeptInfo, kinds: dict[str, tuple[int, list[str], Callable[[], str]]]
+    ) -> tuple[str, str]:
+        """Draw a kind of establishment, then its category, then a new name."""
+        keys = list(kinds)
+        kind = self.rng.choices(keys, weights=[kinds[k][0] for k in keys])[0]
+        _, categories, make = kinds[kind]
+        category = self.rng.choice(categories)
+        return category, self.unique_name(dept, make)
+
+    def _entity(
+        self, dept: DeptInfo, status_group: str, category: str, name: str, staff: int
+    ) -> PlannedEntity:
+        return PlannedEntity(
+            finess=self.finess_ej(dept.code),
+            siren=self.siren(status_group),
+            name=name,
+            status_group=str(status_group),
+            category=category,
+            department=dept.code,
+            staff_count=staff,
+        )
+
+    # sites ---------------------------------------------------------------------
+    def site_count(self, entity: PlannedEntity) -> int:
+        c = entity.category
+        if c == "101":
+            return self.rng.randint(3, 6)
+        if entity.is_ght_support:
+            return self.rng.randint(2, 6)
+        if c == "355":
+            return self.rng.randint(2, 4)
+        if c in {"292", "131"}:
+            return self.rng.randint(1, 4)
+        if c == "106":
+            return self.rng.choice([1, 1, 2])
+        if entity.status_group == StatusGroup.PRIVATE_NON_PROFIT:
+            return self.rng.choices([1, 2, 3, 4, 5], weights=[42, 30, 16, 8, 4])[0]
+        return self.rng.choices([1, 2, 3, 4], weights=[56, 27, 11, 6])[0]
+
+    def add_sites(self, entity: PlannedEntity, dept: DeptInfo) -> None:
+        count = self.site_count(entity)
+        nic = self.rng.randint(1, 30)
+        region_depts = self.by_region[dept.region]
+        for index in range(count):
+            if index == 0:
+                site_dept, name, category = dept, entity.name, entity.category
+                beds = self.beds(BEDS.get(entity.category, (40, 200)))
+            else:
+                site_dept = dept
+                if self.rng.random() < 0.15 and len(region_depts) > 1:
+                    site_dept = self.rng.choice(region_depts)
+                if entity.category == "101":
+                    label = CHU_SITE_NAMES[(index - 1) % len(CHU_SITE_NAMES)]
+                else:
+                    label = f"site {de(self.town(site_dept, 0.1))}"
+                name = f"{entity.name} – {label}"
+                if entity.status_group == StatusGroup.PUBLIC:
+                    category = self.rng.choices([entity.category, "362"], weights=[75, 25])[0]
+                else:
+                    category = self.rng.choices([entity.category, "109"], weights=[70, 30])[0]
+                beds = self.beds(ANNEX_BEDS)
+            entity.sites.append(
+                PlannedSite(
+                    finess=self.finess_et(site_dept.code),
+                    siret=self.siret(entity.siren, nic + index),
+                    name=name,
+                    category=category,
+                    department=site_dept.code,
+                    beds=beds,
+                )
+            )
+
+    # the whole directory ---------------------------------------------------------
+    def plan(self, legal_entities: int) -> Plan:
+        n = legal_entities
+        rng = self.rng
+        region_weights = {r: REGION_WEIGHTS.get(r, 1.0) for r in self.regions}
+        ght_weights = {r: float(GHT_WEIGHTS.get(r, 1)) for r in self.regions}
+
+        n_ghts = max(1, round(GHTS_PER_1500 * n / DEFAULT_LEGAL_ENTITIES))
+        n_members = max(1, round(SHARE_IN_GHT * n) - n_ghts)
+        n_public = round(SHARE_PUBLIC_OUTSIDE_GHT * n)
+        n_non_profit = round(SHARE_NON_PROFIT * n)
+        n_for_profit = n - n_ghts - n_members - n_public - n_non_profit
+        if n_for_profit < 0:
+            raise ValueError(f"too few legal entities ({n}) for a plausible directory")
+
+        # GHTs per region; the demo region (84) always has one.
+        ghts_per_region = allocate(n_ghts, ght_weights, minimum=1)
+        demo_region = "84" if "84" in ghts_per_region else self.regions[0]
+        if ghts_per_region[demo_region] == 0:
+            donor = max(ghts_per_region, key=lambda r: (ghts_per_region[r], r))
+            ghts_per_region[donor] -= 1
+            ghts_per_region[demo_region] += 1
+
+        ghts: list[PlannedGHT] = []
+        for region in self.regions:
+            count = ghts_per_region[region]
+            depts = self.by_region[region]
+            # The first GHTs go to distinct départements, the biggest first; then drawn.
+            ordered = sorted(depts, key=lambda d: (-BIG_DEPARTMENTS.get(d.code, 1), d.code))
+            capital = [d for d in ordered if d.code in CHU_DEPARTMENTS]
+            ordered = capital + [d for d in ordered if d not in capital]
+            homes = ordered[:count] + [
+                self.pick_department(region) for _ in range(count - len(ordered))
+            ]
+            per_dept = Counter(d.code for d in homes)
+            numbering: Counter[str] = Counter()
+            for index, dept in enumerate(homes, start=1):
+                numbering[dept.code] += 1
+                name = f"GHT {dept.name}"
+                if per_dept[dept.code] > 1:
+                    name += f" {numbering[dept.code]}"
+                ghts.append(PlannedGHT(f"GHT-{region}-{index:02d}", name, region, dept.code))
+
+        # Members: one for the demo GHT, the others drawn among GHTs not yet full.
+        demo_ght = next(g for g in ghts if g.region == demo_region)
+        member_slots = [demo_ght]
+        for _ in range(n_members - 1):
+            open_ghts = [g for g in ghts if member_slots.count(g) < GHT_MAX_MEMBERS] or ghts
+            member_slots.append(rng.choice(open_ghts))
+        members_of: Counter[str] = Counter(g.code for g in member_slots)
+
+        by_code = {d.code: d for d in self.departments}
+        entities: list[PlannedEntity] = []
+        seen_chu: set[str] = set()
+        seen_home: set[str] = set()
+        for ght in ghts:
+            home = by_code[ght.department]
+            chu = home.code in CHU_DEPARTMENTS and home.code not in seen_chu
+            seen_chu.add(home.code)
+            support = self.public_entity(
+                home, support=True, chu=chu, first_in_dept=home.code not in seen_home
+            )
+            seen_home.add(home.code)
+            support.ght, support.is_ght_support = ght.code, True
+            ght.support = support
+            entities.append(support)
+            for _ in range(members_of[ght.code]):
+                dept = home if rng.random() < 0.6 else self.pick_department(ght.region)
+                member = self.public_entity(dept, support=False, chu=False, first_in_dept=False)
+                member.ght = ght.code
+                ght.members.append(member)
+                entities.append(member)
+
+        # The others: each region gets what its weight asks for, minus its GHT entities.
+        targets = allocate(n, region_weights, minimum=1 if n >= 4 * len(self.regions) else 0)
+        in_ght = Counter(by_code[e.department].region for e in entities)
+        rest = n - len(entities)
+        rest_weights: dict[str, float] = {r: max(targets[r] - in_ght[r], 0) for r in self.regions}
+        if not any(rest_weights.values()):
+            rest_weights = region_weights
+        rest_per_region = allocate(rest, rest_weights)
+        slots = [r for r in self.regions for _ in range(rest_per_region[r])]
+        statuses = (
+            [StatusGroup.PUBLIC] * n_public
+            + [StatusGroup.PRIVATE_NON_PROFIT] * n_non_profit
+            + [StatusGroup.PRIVATE_FOR_PROFIT] * n_for_profit
+        )
+        rng.shuffle(statuses)
+        others: list[PlannedEntity] = []
+        for region, status in zip(slots, statuses, strict=True):
+            dept = self.pick_department(region)
+            if status == StatusGroup.PUBLIC:
+                entity = self.public_entity(dept, support=False, chu=False, first_in_dept=False)
+            elif status == StatusGroup.PRIVATE_NON_PROFIT:
+                entity = self.non_profit_entity(dept)
+            else:
+                entity = self.for_profit_entity(dept)
+            others.append(entity)
+        for index in rng.sample(range(len(others)), min(len(others), round(SHARE_INACTIVE * n))):
+            others[index].active = False
+        entities.extend(others)
+
+        for entity in entities:
+            self.add_sites(entity, by_code[entity.department])
+        return Plan(ghts=ghts, entities=entities)
+
+
+def build_plan(seed: int, legal_entities: int, departments: Sequence[DeptInfo]) -> Plan:
+    """The demo directory for a seed, with no database access (pure function)."""
+    if legal_entities < MIN_LEGAL_ENTITIES or legal_entities > MAX_LEGAL_ENTITIES:
+        raise ValueError(
+            f"legal_entities must be between {MIN_LEGAL_ENTITIES} and {MAX_LEGAL_ENTITIES}"
+        )
+    return _Planner(seed, departments).plan(legal_entities)
+
+
+# --------------------------------------------------------------------------- write
+
+
+def _chunks(values: Sequence[str], size: int = LOOKUP_CHUNK) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _lookup(model: Any, key: str, values: Sequence[str], *fields: str) -> dict[str, tuple]:
+    result: dict[str, tuple] = {}
+    for chunk in _chunks(values):
+        for row in model.objects.filter(**{f"{key}__in": chunk}).values_list(key, *fields):
+            result[row[0]] = row[1:]
+    return result
+
+
+def _write(msg: str, stdout: Writer | None) -> None:
+    if stdout is not None:
+        stdout.write(msg + "\n")
+
+
+def _ensure_allowed() -> None:
+    if getattr(settings, "CARE_ENVIRONMENT", "") == "prod":
+        raise DemoSeedRefused(
+            "Refus : pas de données ni de comptes de démonstration en production "
+            "(demo data and accounts are never created when CARE_ENVIRONMENT=prod)."
+        )
+
+
+def seed_demo(
+    *,
+    seed: int = DEFAULT_SEED,
+    legal_entities: int = DEFAULT_LEGAL_ENTITIES,
+    stdout: Writer | None = None,
+) -> DemoSummary:
+    """Write the demo directory and accounts; idempotent for a given seed."""
+    _ensure_allowed()
+    dept_rows = list(
+        Department.objects.select_related("region")
+        .order_by("code")
+        .values_list("id", "code", "name", "region__code", "chef_lieu", "region_id")
+    )
+    if not dept_rows:
+        raise RuntimeError("No département in the database: run `manage.py migrate` first.")
+    dept_ids = {row[1]: row[0] for row in dept_rows}
+    region_ids = {row[3]: row[5] for row in dept_rows}
+    departments = [
+        DeptInfo(code, name, region, chef_lieu or name)
+        for _, code, name, region, chef_lieu, _ in dept_rows
+    ]
+    plan = build_plan(seed, legal_entities, departments)
+    _write(
+        f"Plan (graine {seed}) : {len(plan.entities)} entités juridiques, "
+        f"{len(plan.sites)} sites, {len(plan.ghts)} GHT.",
+        stdout,
+    )
+
+    with transaction.atomic():
+        counts_before = (GHT.objects.count(), LegalEntity.objects.count(), Site.objects.count())
+
+        GHT.objects.bulk_create(
+            [GHT(code=g.code, name=g.name, region_id=region_ids[g.region]) for g in plan.ghts],
+            batch_size=BATCH_SIZE,
+            ignore_conflicts=True,
+        )
+        ght_rows = _lookup(GHT, "code", [g.code for g in plan.ghts], "id", "name")
+        ght_ids = {code: row[0] for code, row in ght_rows.items()}
+        ght_names = {code: row[1] for code, row in ght_rows.items()}
+
+        LegalEntity.objects.bulk_create(
+            [
+                LegalEntity(
+                    finess=e.finess,
+                    siren=e.siren,
+                    name=e.name,
+                    status_group=e.status_group,
+                    finess_category=e.category,
+                    department_id=dept_ids[e.department],
+                    ght_id=ght_ids.get(e.ght) if e.ght else None,
+                    is_ght_support=e.is_ght_support and e.ght in ght_ids,
+                    staff_count=e.staff_count,
+                    active=e.active,
+                )
+                for e in plan.entities
+            ],
+            batch_size=BATCH_SIZE,
+            ignore_conflicts=True,
+        )
+        # A FINESS already in the database for another entity (other name, other GHT
+        # place) is not ours: no site is attached to it, no demo account points at it.
+        existing = _lookup(
+            LegalEntity,
+            "finess",
+            [e.finess for e in plan.entities],
+            "id",
+            "name",
+            "ght_id",
+            "is_ght_support",
+        )
+        entity_ids = {
+            e.finess: existing[e.finess][0]
+            for e in plan.entities
+            if e.finess in existing
+            and existing[e.finess][1:]
+            == (e.name, ght_ids.get(e.ght) if e.ght else None, e.is_ght_support)
+        }
+
+        Site.objects.bulk_create(
+            [
+                Site(
+                    finess=s.finess,
+                    siret=s.siret,
+                    legal_entity_id=entity_ids[e.finess],
+                    name=s.name,
+                    category=s.category,
+                    department_id=dept_ids[s.department],
+                    beds=s.beds,
+                )
+                for e in plan.entities
+                if e.finess in entity_ids
+                for s in e.sites
+            ],
+            batch_size=BATCH_SIZE,
+            ignore_conflicts=True,
+        )
+        counts_after = (GHT.objects.count(), LegalEntity.objects.count(), Site.objects.count())
+
+        accounts, created_users, created_memberships = _seed_accounts(
+            plan, entity_ids, region_ids, ght_names
+        )
+
+    by_group = Counter(e.statistics_group for e in plan.entities)
+    return DemoSummary(
+        seed=seed,
+        legal_entities=len(plan.entities),
+        sites=len(plan.sites),
+        ghts=len(plan.ghts),
+        regions=len(
+            {
+                dept.region
+                for dept in departments
+                if dept.code in {e.department for e in plan.entities}
+            }
+        ),
+        created_ghts=counts_after[0] - counts_before[0],
+        created_legal_entities=counts_after[1] - counts_before[1],
+        created_sites=counts_after[2] - counts_before[2],
+        created_users=created_users,
+        created_memberships=created_memberships,
+        skipped_legal_entities=len(plan.entities) - len(entity_ids),
+        by_group={
+            k: by_group.get(k, 0)
+            for k in ("ght", "public_outside_ght", "private_non_profit", "private_for_profit")
+        },
+        accounts=accounts,
+    )
+
+
+def _pick_demo_entities(
+    plan: Plan, entity_ids: dict[str, int]
+) -> tuple[PlannedGHT, PlannedEntity, PlannedEntity]:
+    """A public member of a GHT (ARA first, a CH if possible) and its GHT's support."""
+    candidates: list[tuple[int, PlannedGHT, PlannedEntity]] = []
+    for ght in plan.ghts:
+        if ght.support is None or ght.support.finess not in entity_ids:
+            continue
+        for member in ght.members:
+            if member.finess in entity_ids and member.active:
+                rank = (0 if ght.region == "84" else 2) + (0 if member.category == "355" else 1)
+                candidates.append((rank, ght, member))
+    if not candidates:
+        raise RuntimeError("No GHT with a support and a member could be seeded.")
+    _, ght, member = min(candidates, key=lambda c: c[0])  # stable: first in plan order
+    assert ght.support is not None
+    return ght, member, ght.support
+
+
+def _seed_accounts(
+    plan: Plan, entity_ids: dict[str, int], region_ids: dict[str, int], ght_names: dict[str, str]
+) -> tuple[list[DemoAccount], int, int]:
+    password = settings.DEMO_PASSWORD
+    ght, member, support = _pick_demo_entities(plan, entity_ids)
+    region = Region.objects.get(id=region_ids[ght.region])
+    ght_name = ght_names.get(ght.code, ght.name)
+    hashed = make_password(password)  # hashed once for the five accounts
+
+    specs: list[dict[str, Any]] = [
+        {
+            "email": "etablissement@demo.test",
+            "full_name": "Démo Établissement",
+            "flags": {"is_staff": False, "is_superuser": False},
+            "membership": {
+                "role": Membership.Role.ESTABLISHMENT,
+                "legal_entity_id": entity_ids[member.finess],
+            },
+            "role": ROLE_LABELS["establishment"],
+            "scope": f"{member.name} (FINESS EJ {format_finess(member.finess)}), "
+            f"membre du {ght_name}",
+        },
+        {
+            "email": "ght@demo.test",
+            "full_name": "Démo Support de GHT",
+            "flags": {"is_staff": False, "is_superuser": False},
+            "membership": {
+                "role": Membership.Role.ESTABLISHMENT,
+                "legal_entity_id": entity_ids[support.finess],
+            },
+            "role": ROLE_LABELS["establishment"],
+            "scope": f"{support.name} (FINESS EJ {format_finess(support.finess)}), "
+            f"support du {ght_name}",
+        },
+        {
+            "email": "ars@demo.test",
+            "full_name": "Démo ARS",
+            "flags": {"is_staff": False, "is_superuser": False},
+            "membership": {"role": Membership.Role.REGIONAL, "region_id": region.id},
+            "role": ROLE_LABELS["regional"],
+            "scope": f"Région {region.name} ({region.ars_name})",
+        },
+        {
+            "email": "ministere@demo.test",
+            "full_name": "Démo Ministère",
+            "flags": {"is_staff": True, "is_superuser": False},
+            "membership": {"role": Membership.Role.MINISTRY},
+            "role": ROLE_LABELS["ministry"],
+            "scope": "National, accès à l'administration",
+        },
+        {
+            "email": "admin@demo.test",
+            "full_name": "Démo Administrateur",
+            "flags": {"is_staff": True, "is_superuser": True},
+            "membership": None,
+            "role": ROLE_LABELS["superuser"],
+            "scope": "National, superutilisateur",
+        },
+    ]
+    accounts: list[DemoAccount] = []
+    created_users = created_memberships = 0
+    for spec in specs:
+        user, created = User.objects.get_or_create(
+            email=spec["email"],
+            defaults={
+                "full_name": spec["full_name"],
+                "password": hashed,
+                "is_active": True,
+                **spec["flags"],
+            },
+        )
+        if created:
+            created_users += 1
+        else:
+            wanted = {**spec["flags"], "is_active": True}
+            changed = [key for key, value in wanted.items() if getattr(user, key) != value]
+            for key in changed:
+                setattr(user, key, wanted[key])
+            if not user.check_password(password):
+                user.password = hashed
+                changed.append("password")
+            if changed:
+                user.save(update_fields=changed)
+        if spec["membership"] is not None:
+            _, m_created = Membership.objects.get_or_create(
+                user=user,
+                role=spec["membership"]["role"],
+                legal_entity_id=spec["membership"].get("legal_entity_id"),
+                region_id=spec["membership"].get("region_id"),
+            )
+            created_memberships += int(m_created)
+        accounts.append(DemoAccount(spec["email"], password, spec["role"], spec["scope"], created))
+    return accounts, created_users, created_memberships
+
+
+# --------------------------------------------------------------------------- report
+
+GROUP_LABELS = {
+    "ght": "GHT (support et membres)",
+    "public_outside_ght": "public hors GHT",
+    "private_non_profit": "privé à but non lucratif (EBNL)",
+    "private_for_profit": "privé à but lucratif",
+}
+
+
+def _n(value: int) -> str:
+    return f"{value:,}".replace(",", "\u202f")
+
+
+def summary_lines(summary: DemoSummary) -> list[str]:
+    """The French report printed by the command: counts, then the accounts table."""
+    lines = [
+        f"Données de démonstration (graine {summary.seed}) :",
+        f"  {_n(summary.legal_entities)} entités juridiques "
+        f"({_n(summary.created_legal_entities)} créées), "
+        f"{_n(summary.sites)} sites ({_n(summary.created_sites)} créés), "
+        f"{_n(summary.ghts)} GHT ({_n(summary.created_ghts)} créés), {summary.regions} régions.",
+    ]
+    if summary.skipped_legal_entities:
+        lines.append(
+            f"  {_n(summary.skipped_legal_entities)} entités du plan ignorées : leur numéro "
+            "FINESS est déjà pris par une autre entité (données existantes)."
+        )
+    total = summary.legal_entities or 1
+    for key, label in GROUP_LABELS.items():
+        count = summary.by_group.get(key, 0)
+        share = f"{100 * count / total:.1f}".replace(".", ",")
+        lines.append(f"  - {label} : {_n(count)} ({share} %)")
+    lines.append(
+        f"  Comptes : {summary.created_users} créés, "
+        f"rattachements : {summary.created_memberships} créés."
+    )
+    lines.append("")
+    lines.append("Comptes de démonstration :")
+    header = ("E-mail", "Mot de passe", "Rôle", "Périmètre")
+    rows = [(a.email, a.password, a.role, a.scope) for a in summary.accounts]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    rule = (*("-" * w for w in widths), "-" * len(header[3]))
+    for row in [header, rule, *rows]:
+        lines.append(
+            "  "
+            + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3]))
+            + "  "
+            + row[3]
+        )
+    return lines

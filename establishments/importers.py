@@ -1,0 +1,943 @@
+"""Import of the establishment directory from a CSV file: one row per site (ET),
+carrying its legal entity (EJ) and the GHT of that entity, in the spirit of the
+FINESS open-data extract.
+
+The file is read twice, row by row, and never held in memory:
+
+1. validation: every row is checked on its own (identifiers, département, statut,
+   integers) and against the other rows (a site twice, one legal entity described
+   two ways, a GHT with two names or two supports). Only the per-file maps these
+   checks need are kept (FINESS EJ -> its data, FINESS ET -> line, GHT code -> data).
+2. writing, only when no row has an error, inside one transaction: GHTs by code,
+   then, chunk by chunk, legal entities and sites by FINESS. Each chunk costs one
+   read per kind, one `bulk_create` of the new rows and one `bulk_update` of the
+   changed rows only, so a re-import of the same file writes nothing and leaves
+   `updated_at` where it was.
+
+The column specification below is data: the admin import page and
+docs/import-establishments.md print it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, NamedTuple
+
+from django.conf import settings
+from django.core.files.base import File
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from care_portal.errors import ImportFileError
+
+from .identifiers import compact, finess_error, siren_error, siret_error
+from .models import GHT, Department, LegalEntity, Site, StatusGroup
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+logger = logging.getLogger(__name__)
+
+# Rows written per chunk: one read, one insert and one update per kind and chunk.
+CHUNK_SIZE = 1000
+# At most this many row errors are kept for display; all of them are counted.
+MAX_STORED_ERRORS = 1000
+# A physical line longer than this is not a line of this format (longest value: 255).
+MAX_LINE_CHARS = 16_384
+_MAX_INT = 2_147_483_647  # PositiveIntegerField on PostgreSQL
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the import file. Required columns must be in the header and
+    filled on every row; an optional column may be left out of the header, and then
+    the value already in the directory is kept (the default applies on creation)."""
+
+    name: str
+    required: bool
+    description: StrOrPromise
+    example: str
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column(
+        "finess_et",
+        True,
+        gettext_lazy(
+            "Numéro FINESS de l'établissement (site, ET) : 9 caractères, clé comprise. "
+            "Clé de l'import des sites ; une seule ligne par site."
+        ),
+        "690000017",
+    ),
+    Column("nom_site", True, gettext_lazy("Nom de l'établissement (site)."), "Hôpital Nord"),
+    Column(
+        "categorie_site",
+        True,
+        gettext_lazy(
+            "Code de catégorie FINESS du site, 3 ou 4 chiffres (355 : centre hospitalier)."
+        ),
+        "355",
+    ),
+    Column(
+        "departement_site",
+        True,
+        gettext_lazy("Code du département du site : 01, 2A, 971…"),
+        "69",
+    ),
+    Column(
+        "lits",
+        False,
+        gettext_lazy("Nombre de lits et places du site : entier positif ou nul, vide si inconnu."),
+        "420",
+    ),
+    Column("siret", False, gettext_lazy("SIRET du site : 14 chiffres, vide si inconnu."), ""),
+    Column(
+        "finess_ej",
+        True,
+        gettext_lazy(
+            "Numéro FINESS de l'entité juridique (EJ), clé de l'import des entités. Les "
+            "données de l'entité sont répétées à l'identique sur chacun de ses sites."
+        ),
+        "690000009",
+    ),
+    Column("nom_ej", True, gettext_lazy("Raison sociale de l'entité juridique."), ""),
+    Column("siren", False, gettext_lazy("SIREN de l'entité juridique : 9 chiffres."), ""),
+    Column(
+        "statut",
+        True,
+        gettext_lazy(
+            "Statut juridique de l'entité : public, prive_non_lucratif ou prive_lucratif."
+        ),
+        "public",
+    ),
+    Column(
+        "categorie_ej",
+        False,
+        gettext_lazy("Code de catégorie FINESS de l'entité juridique, 3 ou 4 chiffres."),
+        "",
+    ),
+    Column(
+        "departement_ej",
+        True,
+        gettext_lazy("Code du département du siège de l'entité juridique."),
+        "69",
+    ),
+    Column(
+        "ght_code",
+        False,
+        gettext_lazy(
+            "Code du GHT dont l'entité est membre ; vide si elle n'est membre d'aucun GHT."
+        ),
+        "",
+    ),
+    Column(
+        "ght_nom",
+        False,
+        gettext_lazy(
+            "Nom du GHT : obligatoire quand ght_code est renseigné, identique sur toutes les "
+            "lignes du GHT."
+        ),
+        "",
+    ),
+    Column(
+        "ght_support",
+        False,
+        gettext_lazy(
+            "oui (ou 1) si l'entité est l'établissement support de son GHT, un seul par GHT ; "
+            "non, 0 ou vide sinon."
+        ),
+        "",
+    ),
+    Column(
+        "effectif",
+        False,
+        gettext_lazy(
+            "Effectif SAE de l'entité (salariés et libéraux) : entier positif ou nul, vide si "
+            "inconnu."
+        ),
+        "",
+    ),
+    Column("actif", False, gettext_lazy("oui ou non ; oui quand la valeur est vide."), "oui"),
+)
+COLUMNS_BY_NAME = {column.name: column for column in COLUMNS}
+REQUIRED_COLUMNS = tuple(column.name for column in COLUMNS if column.required)
+
+STATUS_VALUES: dict[str, str] = {
+    "public": StatusGroup.PUBLIC,
+    "prive_non_lucratif": StatusGroup.PRIVATE_NON_PROFIT,
+    "prive_lucratif": StatusGroup.PRIVATE_FOR_PROFIT,
+}
+_TRUE = {"oui", "1"}
+_FALSE = {"non", "0", ""}
+_CATEGORY = re.compile(r"^\d{3,4}$")
+_SURROGATE = re.compile("[\udc80-\udcff]")  # undecodable bytes under "surrogateescape"
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    message: str
+
+
+@dataclass
+class KindCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class ImportReport:
+    filename: str = ""
+    rows: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+    ght: KindCounts = field(default_factory=KindCounts)
+    legal_entity: KindCounts = field(default_factory=KindCounts)
+    site: KindCounts = field(default_factory=KindCounts)
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+    @property
+    def errors_truncated(self) -> bool:
+        return self.error_count > len(self.errors)
+
+    @property
+    def kinds(self) -> list[tuple[str, KindCounts]]:
+        """(French label, counts) per kind, in the order a summary prints them."""
+        return [
+            (_("GHT"), self.ght),
+            (_("Entités juridiques"), self.legal_entity),
+            (_("Établissements (sites)"), self.site),
+        ]
+
+    def add_error(self, line: int, message: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_STORED_ERRORS:
+            self.errors.append(RowError(line, message))
+
+
+class _EJ(NamedTuple):
+    """A legal entity as one row describes it: every row of the entity must agree."""
+
+    finess: str
+    name: str
+    siren: str
+    status_group: str
+    category: str
+    department_code: str
+    ght_code: str
+    is_support: bool
+    staff_count: int | None
+    active: bool
+
+
+# _EJ field -> the column a user reads in a "différent de la ligne N" message.
+_EJ_COLUMNS = {
+    "name": "nom_ej",
+    "siren": "siren",
+    "status_group": "statut",
+    "category": "categorie_ej",
+    "department_code": "departement_ej",
+    "ght_code": "ght_code",
+    "is_support": "ght_support",
+    "staff_count": "effectif",
+    "active": "actif",
+}
+
+
+@dataclass(slots=True)
+class _Row:
+    line: int
+    finess: str
+    name: str
+    category: str
+    department_code: str
+    beds: int | None
+    siret: str
+    ej: _EJ
+    ght_name: str
+
+
+@dataclass(slots=True)
+class _GHTData:
+    name: str
+    line: int
+    first_department_code: str
+    support_finess: str = ""
+    support_line: int = 0
+
+
+def _normalize_header(name: str) -> str:
+    """Header names are case-, accent- and space-insensitive: " Nom EJ " -> nom_ej."""
+    name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+def _normalize_department(value: str) -> str:
+    code = value.strip().upper()
+    return code.zfill(2) if code.isdigit() and len(code) == 1 else code
+
+
+def _normalize_status(value: str) -> str:
+    value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    return re.sub(r"[\s\-]+", "_", value.strip().lower())
+
+
+class _Lines:
+    """The physical lines of the file, decoded one at a time and numbered.
+
+    Undecodable bytes are kept as surrogates ("surrogateescape") so that the error
+    names the very line that holds them, whatever the decoder's read-ahead.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.text = io.TextIOWrapper(
+            raw, encoding="utf-8-sig", errors="surrogateescape", newline=""
+        )
+        self.number = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.text.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            raise StopIteration
+        self.number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise ImportFileError(
+                _(
+                    "La ligne %(line)d dépasse %(max)d caractères : ce n'est pas un fichier de "
+                    "ce format."
+                )
+                % {"line": self.number, "max": MAX_LINE_CHARS}
+            )
+        if not line.isascii() and _SURROGATE.search(line):
+            raise ImportFileError(
+                _(
+                    "Le fichier n'est pas encodé en UTF-8 (ligne %(line)d). Enregistrez-le au "
+                    "format « CSV UTF-8 » et importez-le de nouveau."
+                )
+                % {"line": self.number}
+            )
+        return line
+
+    def close(self) -> None:
+        # Detach rather than close: the caller owns the binary file.
+        self.text.detach()
+
+
+class EstablishmentImporter:
+    def __init__(self, *, file: BinaryIO, filename: str = "") -> None:
+        self.source = file
+        self.report = ImportReport(filename=filename)
+        self.raw: IO[bytes] | None = None
+        self.departments: dict[str, tuple[int, int]] = {}  # code -> (id, region id)
+        self.header: list[str] = []
+        self.index: dict[str, int] = {}
+        self.delimiter = ";"
+        self.ej_seen: dict[str, tuple[_EJ, int]] = {}
+        self.et_seen: dict[str, int] = {}
+        self.ghts: dict[str, _GHTData] = {}
+        self.cleared_supports: set[int] = set()
+
+    # Public entry point ---------------------------------------------------------
+
+    def run(self) -> ImportReport:
+        raw, spooled = self._seekable_source()
+        self.raw = raw
+        try:
+            self.departments = {
+                code: (pk, region_id)
+                for pk, code, region_id in Department.objects.values_list("id", "code", "region_id")
+            }
+            self._validate()
+            if self.report.ok:
+                with transaction.atomic(durable=True):
+                    self._write()
+        finally:
+            if spooled:
+                raw.close()
+        logger.info(
+            "establishments import %r: %d rows, %d errors, ght %s, legal entities %s, sites %s",
+            self.report.filename,
+            self.report.rows,
+            self.report.error_count,
+            self.report.ght,
+            self.report.legal_entity,
+            self.report.site,
+        )
+        return self.report
+
+    # Reading --------------------------------------------------------------------
+
+    def _seekable_source(self) -> tuple[IO[bytes], bool]:
+        """The binary file, seekable (it is read twice) and within the size limit."""
+        limit: int = settings.IMPORT_MAX_FILE_SIZE
+        source: Any = self.source
+        # Django's uploaded files proxy a real binary file; read that one.
+        raw: Any = source.file if isinstance(source, File) and source.file is not None else source
+        too_big = ImportFileError(
+            _("Le fichier dépasse la taille maximale autorisée (%(max)d Mo).")
+            % {"max": limit // (1024 * 1024)}
+        )
+        if getattr(raw, "seekable", lambda: False)():
+            raw.seek(0, io.SEEK_END)
+            size = raw.tell()
+            raw.seek(0)
+            if size > limit:
+                raise too_big
+            return raw, False
+        # Closed by run() once both passes are done.
+        spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=5 * 1024 * 1024)  # noqa: SIM115
+        try:
+            copied = 0
+            while chunk := raw.read(64 * 1024):
+                copied += len(chunk)
+                if copied > limit:
+                    raise too_big
+                spool.write(chunk)
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        return spool, True
+
+    def _open(self) -> tuple[_Lines, Iterator[list[str]]]:
+        """Rewind, read the header and return the lines and a reader of the rows."""
+        assert self.raw is not None
+        self.raw.seek(0)
+        lines = _Lines(self.raw)
+        try:
+            first = next(lines, None)
+            if first is None or not first.strip():
+                raise ImportFileError(
+                    _("Le fichier est vide.")
+                    if first is None
+                    else _("La première ligne doit être la ligne d'en-tête (noms des colonnes).")
+                )
+            self.delimiter = ";" if first.count(";") >= first.count(",") and ";" in first else ","
+            header = next(csv.reader([first], delimiter=self.delimiter), [])
+            self._read_header(header)
+            return lines, csv.reader(lines, delimiter=self.delimiter)
+        except BaseException:
+            lines.close()
+            raise
+
+    def _read_header(self, header: list[str]) -> None:
+        names = [_normalize_header(name) for name in header]
+        duplicates = sorted({name for name in names if names.count(name) > 1 and name})
+        if duplicates:
+            raise ImportFileError(
+                _("Colonne en double dans l'en-tête : %(columns)s.")
+                % {"columns": ", ".join(duplicates)}
+            )
+        unknown = [name or _("(sans nom)") for name in names if name not in COLUMNS_BY_NAME]
+        if unknown:
+            raise ImportFileError(
+                _(
+                    "Colonne inconnue dans l'en-tête : %(columns)s. Colonnes attendues : "
+                    "%(expected)s."
+                )
+                % {"columns": ", ".join(unknown), "expected": ", ".join(COLUMNS_BY_NAME)}
+            )
+        missing = [name for name in REQUIRED_COLUMNS if name not in names]
+        if missing:
+            raise ImportFileError(
+                _("Colonne obligatoire absente de l'en-tête : %(columns)s.")
+                % {"columns": ", ".join(missing)}
+            )
+        self.header = names
+        self.index = {name: position for position, name in enumerate(names)}
+
+    def _rows(self) -> Iterator[tuple[int, list[str] | None, str]]:
+        """(line of the row's start, values or None, why the row is unreadable)."""
+        lines, reader = self._open()
+        try:
+            while True:
+                start = lines.number + 1
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    yield start, None, _("ligne illisible (%(error)s).") % {"error": exc}
+                    continue
+                if not any(value.strip() for value in values):
+                    continue  # blank lines and the ";;;;" rows spreadsheets leave
+                if len(values) != len(self.header):
+                    yield (
+                        start,
+                        None,
+                        _(
+                            "la ligne compte %(given)d champs au lieu de %(expected)d (séparateur "
+                            "« %(delimiter)s »)."
+                        )
+                        % {
+                            "given": len(values),
+                            "expected": len(self.header),
+                            "delimiter": self.delimiter,
+                        },
+                    )
+                    continue
+                yield start, values, ""
+        finally:
+            lines.close()
+
+    # Row parsing ----------------------------------------------------------------
+
+    def _has(self, column: str) -> bool:
+        return column in self.index
+
+    def _parse(self, line: int, values: list[str]) -> tuple[_Row | None, list[str]]:
+        """The row's data, or the French reasons why it is wrong (checked alone)."""
+        problems: list[str] = []
+
+        def get(column: str) -> str:
+            position = self.index.get(column)
+            return values[position].strip() if position is not None else ""
+
+        def problem(column: str, message: str) -> None:
+            problems.append(f"{column} : {message}")
+
+        def required(column: str, max_length: int = 255) -> str:
+            value = get(column)
+            if not value:
+                problem(column, _("valeur obligatoire manquante"))
+            elif len(value) > max_length:
+                problem(column, _("%(max)d caractères au plus") % {"max": max_length})
+            return value
+
+        def finess(column: str) -> str:
+            value = compact(get(column))
+            if not value:
+                problem(column, _("valeur obligatoire manquante"))
+            elif error := finess_error(value):
+                problem(column, error)
+            return value
+
+        def department(column: str) -> str:
+            code = _normalize_department(get(column))
+            if not code:
+                problem(column, _("valeur obligatoire manquante"))
+            elif code not in self.departments:
+                problem(column, _("département « %(code)s » inconnu") % {"code": code})
+            return code
+
+        def category(column: str, *, mandatory: bool) -> str:
+            value = get(column)
+            if not value and not mandatory:
+                return ""
+            if not _CATEGORY.match(value):
+                problem(
+                    column,
+                    _("« %(value)s » n'est pas un code de catégorie FINESS (3 ou 4 chiffres)")
+                    % {"value": value},
+                )
+            return value
+
+        def integer(column: str) -> int | None:
+            value = re.sub(r"[\s\u00a0\u202f]", "", get(column))
+            if not value:
+                return None
+            if not (value.isascii() and value.isdigit()) or int(value) > _MAX_INT:
+                problem(
+                    column,
+                    _("« %(value)s » n'est pas un nombre entier positif ou nul") % {"value": value},
+                )
+                return None
+            return int(value)
+
+        def boolean(column: str, default: bool) -> bool:
+            value = get(column).lower()
+            if not value:
+                return default
+            if value in _TRUE:
+                return True
+            if value not in _FALSE:
+                problem(
+                    column,
+                    _("« %(value)s » n'est pas une valeur reconnue (oui, non, 1 ou 0)")
+                    % {"value": get(column)},
+                )
+            return False
+
+        def identifier(column: str, check: Any) -> str:
+            value = compact(get(column))
+            if value and (error := check(value)):
+                problem(column, error)
+            return value
+
+        finess_et = finess("finess_et")
+        nom_site = required("nom_site")
+        categorie_site = category("categorie_site", mandatory=True)
+        departement_site = department("departement_site")
+        beds = integer("lits")
+        siret = identifier("siret", siret_error)
+        finess_ej = finess("finess_ej")
+        nom_ej = required("nom_ej")
+        siren = identifier("siren", siren_error)
+        status_raw = get("statut")
+        status_group = STATUS_VALUES.get(_normalize_status(status_raw), "")
+        if not status_raw:
+            problem("statut", _("valeur obligatoire manquante"))
+        elif not status_group:
+            problem(
+                "statut",
+                _(
+                    "« %(value)s » n'est pas un statut reconnu (public, prive_non_lucratif ou "
+                    "prive_lucratif)"
+                )
+                % {"value": status_raw},
+            )
+        categorie_ej = category("categorie_ej", mandatory=False)
+        departement_ej = department("departement_ej")
+        ght_code = get("ght_code")
+        ght_name = get("ght_nom")
+        if len(ght_code) > 20:
+            problem("ght_code", _("%(max)d caractères au plus") % {"max": 20})
+        if ght_code and not ght_name:
+            problem("ght_nom", _("obligatoire quand ght_code est renseigné"))
+        elif len(ght_name) > 200:
+            problem("ght_nom", _("%(max)d caractères au plus") % {"max": 200})
+        is_support = boolean("ght_support", False)
+        if is_support and not ght_code:
+            problem("ght_support", _("un établissement support doit avoir un ght_code"))
+        staff_count = integer("effectif")
+        active = boolean("actif", True)
+
+        if problems:
+            return None, problems
+        ej = _EJ(
+            finess=finess_ej,
+            name=nom_ej,
+            siren=siren,
+            status_group=status_group,
+            category=categorie_ej,
+            department_code=departement_ej,
+            ght_code=ght_code,
+            is_support=is_support,
+            staff_count=staff_count,
+            active=active,
+        )
+        row = _Row(
+            line=line,
+            finess=finess_et,
+            name=nom_site,
+            category=categorie_site,
+            department_code=departement_site,
+            beds=beds,
+            siret=siret,
+            ej=ej,
+            ght_name=ght_name,
+        )
+        return row, []
+
+    # Pass 1: validation ----------------------------------------------------------
+
+    def _validate(self) -> None:
+        for line, values, unreadable in self._rows():
+            self.report.rows += 1
+            if values is None:
+                self.report.add_error(line, unreadable)
+                continue
+            row, problems = self._parse(line, values)
+            finess_et = compact(values[self.index["finess_et"]])
+            if finess_error(finess_et) is None:
+                if finess_et in self.et_seen:
+                    problems.append(
+                        _("finess_et : le site %(finess)s figure déjà à la ligne %(line)d")
+                        % {"finess": finess_et, "line": self.et_seen[finess_et]}
+                    )
+                else:
+                    self.et_seen[finess_et] = line
+            if row is not None:
+                problems.extend(self._cross_check(row))
+            if problems:
+                self.report.add_error(line, " ; ".join(problems))
+
+    def _cross_check(self, row: _Row) -> list[str]:
+        """Checks against the previous rows: one description per entity and per GHT."""
+        problems: list[str] = []
+        ej = row.ej
+        if ej.finess in self.ej_seen:
+            first, first_line = self.ej_seen[ej.finess]
+            differing = [
+                column
+                for attr, column in _EJ_COLUMNS.items()
+                if getattr(first, attr) != getattr(ej, attr)
+            ]
+            if differing:
+                problems.append(
+                    _(
+                        "finess_ej : %(columns)s différent de la ligne %(line)d pour la même "
+                        "entité juridique %(finess)s (ses données se répètent à l'identique sur "
+                        "chacun de ses sites)"
+                    )
+                    % {"finess": ej.finess, "line": first_line, "columns": ", ".join(differing)}
+                )
+        else:
+            self.ej_seen[ej.finess] = (ej, row.line)
+        if ej.ght_code:
+            ght = self.ghts.get(ej.ght_code)
+            if ght is None:
+                ght = self.ghts[ej.ght_code] = _GHTData(
+                    name=row.ght_name, line=row.line, first_department_code=ej.department_code
+                )
+            elif ght.name != row.ght_name:
+                problems.append(
+                    _("ght_nom : le GHT %(code)s est nommé « %(name)s » à la ligne %(line)d")
+                    % {"code": ej.ght_code, "name": ght.name, "line": ght.line}
+                )
+            if ej.is_support:
+                if not ght.support_finess:
+                    ght.support_finess, ght.support_line = ej.finess, row.line
+                elif ght.support_finess != ej.finess:
+                    problems.append(
+                        _(
+                            "ght_support : le GHT %(code)s a déjà un établissement support, "
+                            "l'entité %(finess)s de la ligne %(line)d"
+                        )
+                        % {
+                            "code": ej.ght_code,
+                            "finess": ght.support_finess,
+                            "line": ght.support_line,
+                        }
+                    )
+        return problems
+
+    # Pass 2: writing -------------------------------------------------------------
+
+    def _write(self) -> None:
+        now = timezone.now()
+        if self._has("ght_code"):
+            self._clear_moved_supports(now)
+        ght_ids = self._upsert_ghts(now)
+        chunk: list[_Row] = []
+        for row in self._valid_rows():
+            chunk.append(row)
+            if len(chunk) >= CHUNK_SIZE:
+                self._write_chunk(chunk, ght_ids, now)
+                chunk = []
+        if chunk:
+            self._write_chunk(chunk, ght_ids, now)
+
+    def _valid_rows(self) -> Iterator[_Row]:
+        for line, values, _unreadable in self._rows():
+            row = None if values is None else self._parse(line, values)[0]
+            if row is None:
+                # The file validated a moment ago: it changed under us.
+                raise ImportFileError(
+                    _("Le fichier a changé pendant l'import : rien n'a été importé.")
+                )
+            yield row
+
+    def _write_chunk(self, chunk: list[_Row], ght_ids: dict[str, int], now: Any) -> None:
+        legal_entity_ids = self._upsert_legal_entities(chunk, ght_ids, now)
+        self._upsert_sites(chunk, legal_entity_ids, now)
+
+    def _clear_moved_supports(self, now: Any) -> None:
+        """Clear, before anything else, the support flags the file moves or removes, so
+        that "one support per GHT" holds after every statement (PostgreSQL checks a
+        unique index row by row, even within one UPDATE)."""
+        to_clear: list[int] = []
+        current = LegalEntity.objects.filter(is_ght_support=True).values_list(
+            "id", "finess", "ght__code"
+        )
+        for pk, finess, ght_code in current:
+            in_file = self.ej_seen.get(finess)
+            moved = in_file is not None and (in_file[0].ght_code, in_file[0].is_support) != (
+                ght_code,
+                True,
+            )
+            ght = self.ghts.get(ght_code or "")
+            replaced = ght is not None and ght.support_finess not in ("", finess)
+            if moved or replaced:
+                to_clear.append(pk)
+        if to_clear:
+            LegalEntity.objects.filter(id__in=to_clear).update(is_ght_support=False, updated_at=now)
+            self.cleared_supports = set(to_clear)
+            self.report.legal_entity.updated += len(to_clear)
+
+    def _ght_region_id(self, ght: _GHTData) -> int:
+        """The region of the support entity's département, else of the first member's."""
+        department_code = ght.first_department_code
+        if ght.support_finess:
+            department_code = self.ej_seen[ght.support_finess][0].department_code
+        return self.departments[department_code][1]
+
+    def _upsert_ghts(self, now: Any) -> dict[str, int]:
+        ids: dict[str, int] = {}
+        codes = list(self.ghts)
+        for start in range(0, len(codes), CHUNK_SIZE):
+            keys = codes[start : start + CHUNK_SIZE]
+            existing = {ght.code: ght for ght in GHT.objects.filter(code__in=keys)}
+            to_create: list[GHT] = []
+            to_update: list[GHT] = []
+            for code in keys:
+                data = self.ghts[code]
+                values = {"name": data.name, "region_id": self._ght_region_id(data)}
+                ght = existing.get(code)
+                if ght is None:
+                    to_create.append(GHT(code=code, **values))
+                    continue
+                ids[code] = ght.pk
+                if _assign_changes(ght, values):
+                    ght.updated_at = now
+                    to_update.append(ght)
+                else:
+                    self.report.ght.unchanged += 1
+            _bulk_create(GHT, to_create, "code")
+            ids.update({ght.code: ght.pk for ght in to_create})
+            if to_update:
+                GHT.objects.bulk_update(to_update, ["name", "region", "updated_at"])
+            self.report.ght.created += len(to_create)
+            self.report.ght.updated += len(to_update)
+        return ids
+
+    def _legal_entity_values(self, ej: _EJ, ght_ids: dict[str, int]) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "name": ej.name,
+            "status_group": ej.status_group,
+            "department_id": self.departments[ej.department_code][0],
+        }
+        if self._has("siren"):
+            values["siren"] = ej.siren
+        if self._has("categorie_ej"):
+            values["finess_category"] = ej.category
+        if self._has("ght_code"):
+            values["ght_id"] = ght_ids[ej.ght_code] if ej.ght_code else None
+            values["is_ght_support"] = ej.is_support
+        elif self._has("ght_support") and not ej.is_support:
+            # Without ght_code the GHT is left as it is; "non" still removes the flag.
+            values["is_ght_support"] = False
+        if self._has("effectif"):
+            values["staff_count"] = ej.staff_count
+        if self._has("actif"):
+            values["active"] = ej.active
+        return values
+
+    def _upsert_legal_entities(
+        self, chunk: list[_Row], ght_ids: dict[str, int], now: Any
+    ) -> dict[str, int]:
+        entities: dict[str, _EJ] = {}
+        for row in chunk:
+            entities.setdefault(row.ej.finess, row.ej)
+        existing = {e.finess: e for e in LegalEntity.objects.filter(finess__in=list(entities))}
+        ids: dict[str, int] = {}
+        to_create: list[LegalEntity] = []
+        to_update: list[LegalEntity] = []
+        update_fields: set[str] = set()
+        counts = self.report.legal_entity
+        for finess, ej in entities.items():
+            entity = existing.get(finess)
+            # ej_seen holds the entities still to write: one written in an earlier
+            # chunk only lends its id to its sites.
+            if self.ej_seen.pop(finess, None) is None:
+                assert entity is not None
+                ids[finess] = entity.pk
+                continue
+            values = self._legal_entity_values(ej, ght_ids)
+            if entity is None:
+                to_create.append(LegalEntity(finess=finess, **values))
+                continue
+            ids[finess] = entity.pk
+            changed = _assign_changes(entity, values)
+            if changed:
+                entity.updated_at = now
+                to_update.append(entity)
+                update_fields.update(changed)
+            if entity.pk in self.cleared_supports:
+                continue  # already counted as updated when its support flag was cleared
+            if changed:
+                counts.updated += 1
+            else:
+                counts.unchanged += 1
+        _bulk_create(LegalEntity, to_create, "finess")
+        ids.update({entity.finess: entity.pk for entity in to_create})
+        counts.created += len(to_create)
+        if to_update:
+            LegalEntity.objects.bulk_update(to_update, _field_names(LegalEntity, update_fields))
+        return ids
+
+    def _upsert_sites(self, chunk: list[_Row], legal_entity_ids: dict[str, int], now: Any) -> None:
+        existing = {
+            site.finess: site for site in Site.objects.filter(finess__in=[r.finess for r in chunk])
+        }
+        to_create: list[Site] = []
+        to_update: list[Site] = []
+        update_fields: set[str] = set()
+        for row in chunk:
+            values: dict[str, Any] = {
+                "name": row.name,
+                "category": row.category,
+                "department_id": self.departments[row.department_code][0],
+                "legal_entity_id": legal_entity_ids[row.ej.finess],
+            }
+            if self._has("siret"):
+                values["siret"] = row.siret
+            if self._has("lits"):
+                values["beds"] = row.beds
+            site = existing.get(row.finess)
+            if site is None:
+                to_create.append(Site(finess=row.finess, **values))
+            elif changed := _assign_changes(site, values):
+                site.updated_at = now
+                to_update.append(site)
+                update_fields.update(changed)
+            else:
+                self.report.site.unchanged += 1
+        _bulk_create(Site, to_create, "finess")
+        self.report.site.created += len(to_create)
+        self.report.site.updated += len(to_update)
+        if to_update:
+            Site.objects.bulk_update(to_update, _field_names(Site, update_fields))
+
+
+def _assign_changes(obj: models.Model, values: dict[str, Any]) -> list[str]:
+    """Set the attributes that differ; return their names (attnames)."""
+    changed = [name for name, value in values.items() if getattr(obj, name) != value]
+    for name in changed:
+        setattr(obj, name, values[name])
+    return changed
+
+
+def _field_names(model: type[models.Model], attnames: set[str]) -> list[str]:
+    by_attname = {f.attname: f.name for f in model._meta.concrete_fields}
+    return sorted({by_attname[name] for name in attnames} | {"updated_at"})
+
+
+def _bulk_create(model: type[models.Model], objs: list[Any], key: str) -> None:
+    if not objs:
+        return
+    model._default_manager.bulk_create(objs)
+    if any(obj.pk is None for obj in objs):
+        # Backends that do not return ids from a bulk insert: read them back.
+        ids = dict(
+            model._default_manager.filter(
+                **{f"{key}__in": [getattr(o, key) for o in objs]}
+            ).values_list(key, "pk")
+        )
+        for obj in objs:
+            obj.pk = ids[getattr(obj, key)]
+
+
+def import_establishments(*, file: BinaryIO, filename: str = "") -> ImportReport:
+    """Import the directory CSV (COLUMNS): everything, or nothing when a row is bad.
+
+    Raises ImportFileError when the file as a whole cannot be read (size, encoding,
+    header); row problems are in the report, each with its physical line number.
+    """
+    return EstablishmentImporter(file=file, filename=filename).run()
