@@ -138,3 +138,9 @@ def test_user_scope_unions_memberships(db, hospital, other_hospital):
     assert scope.legal_entity_ids == {hospital.id}
     assert scope.region_ids == {Region.objects.get(code="53").id}
     assert not scope.national
+
+
+def test_interface_is_french_whatever_the_browser_language(client, db):
+    page = client.get(LOGIN_URL, HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "Se connecter" in page
+    assert '<html lang="fr"' in page

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS"}}
+    unset = {"SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}  # the last: e2e tests
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
     clean.update(env)
     clean["DJANGO_SETTINGS_MODULE"] = "care_portal.settings.prod"
     return subprocess.run(
