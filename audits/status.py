@@ -7,9 +7,9 @@
 """
 
 from collections.abc import Iterable
-from itertools import pairwise
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 
 from django.utils.translation import gettext as _
 
