@@ -15,3 +15,19 @@ class ImportFileError(CarePortalError):
 
 class ApplicationError(CarePortalError):
     """A forbidden or lost change to an application."""
+
+
+class TransitionNotAllowed(ApplicationError):
+    """The lifecycle table has no such move from the current status."""
+
+
+class TransitionForbidden(ApplicationError):
+    """The actor's role or scope does not allow this move."""
+
+
+class TransitionConflict(ApplicationError):
+    """The application changed meanwhile: a concurrent transition won the race."""
+
+
+class CommentRequired(ApplicationError):
+    """This move must be explained (a return, a rejection…)."""

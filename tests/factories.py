@@ -1,6 +1,10 @@
 """Factories of the test suite: valid identifiers, plausible names."""
 
+from datetime import timedelta
+from decimal import Decimal
+
 import factory
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 from stdnum import luhn
 
@@ -89,3 +93,27 @@ class MembershipFactory(DjangoModelFactory):
 
     user = factory.SubFactory(UserFactory)
     role = Membership.Role.ESTABLISHMENT
+
+
+class FundingCallFactory(DjangoModelFactory):
+    class Meta:
+        model = "applications.FundingCall"
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"D2-TEST-{n}")
+    domain = "D2"
+    title = "Appel à financement de test : continuité et reprise d'activité"
+    opens_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=10))
+    closes_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=50))
+    envelope = Decimal("45000000.00")
+    eligible_groups = ["ght", "public_outside_ght", "private_non_profit", "private_for_profit"]
+
+
+class ApplicationFactory(DjangoModelFactory):
+    class Meta:
+        model = "applications.Application"
+
+    call = factory.SubFactory(FundingCallFactory)
+    candidate = factory.SubFactory(LegalEntityFactory)
+    reference = factory.Sequence(lambda n: f"D2-TEST-{n:06d}")
+    status = "draft"

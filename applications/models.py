@@ -1,0 +1,360 @@
+"""Funding calls and the applications to them (Volet 2 and every later call)."""
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from care_portal.models import PublicModel, TimeStampedModel
+
+from .transitions import EDITABLE_STATUSES, Status
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+
+def _money(label: "StrOrPromise", *, null: bool = False, default: Decimal | None = None) -> Any:
+    """Money in euros (STYLE.md): 12 digits, 2 decimals, never negative."""
+    extra: dict[str, Any] = {"null": null, "blank": null}
+    if default is not None:
+        extra["default"] = default
+    return models.DecimalField(
+        label,
+        max_digits=12,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
+        **extra,
+    )
+
+
+class StatisticsGroup(models.TextChoices):
+    """The four groups of every CaRE statistic and eligibility rule (DOMAIN.md)."""
+
+    GHT = "ght", _("GHT")
+    PUBLIC_OUTSIDE_GHT = "public_outside_ght", _("Public hors GHT")
+    PRIVATE_NON_PROFIT = "private_non_profit", _("Privé à but non lucratif (EBNL)")
+    PRIVATE_FOR_PROFIT = "private_for_profit", _("Privé à but lucratif")
+
+
+class FundingCall(PublicModel):
+    class Domain(models.TextChoices):
+        D1 = "D1", _("Domaine 1 : annuaires techniques et exposition sur internet")
+        D2 = "D2", _("Domaine 2 : continuité et reprise d'activité")
+
+    code = models.CharField(_("code"), max_length=30, unique=True)
+    domain = models.CharField(_("domaine"), max_length=2, choices=Domain.choices)
+    title = models.CharField(_("intitulé"), max_length=255)
+    description = models.TextField(_("description"), blank=True)
+    opens_at = models.DateTimeField(_("ouverture des candidatures"))
+    closes_at = models.DateTimeField(_("clôture des candidatures"))
+    envelope = _money(_("enveloppe (€)"))
+    eligible_groups = models.JSONField(
+        _("groupes éligibles"),
+        default=list,
+        help_text=_("Parmi : ght, public_outside_ght, private_non_profit, private_for_profit."),
+    )
+    parameters = models.JSONField(
+        _("paramètres des règles d'éligibilité"),
+        default=dict,
+        blank=True,
+        help_text=_("Paramètres par appel des règles d'éligibilité et des poids de priorité."),
+    )
+
+    class Meta:
+        ordering = ["-opens_at"]
+        verbose_name = _("appel à financement")
+        verbose_name_plural = _("appels à financement")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(closes_at__gt=models.F("opens_at")),
+                name="call_closes_after_opening",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} – {self.title}"
+
+    def is_open(self, at: object = None) -> bool:
+        moment = at or timezone.now()
+        return self.opens_at <= moment < self.closes_at  # type: ignore[operator]
+
+
+class Requirement(TimeStampedModel):
+    """A line of the call's annex: a prerequisite or an objective."""
+
+    class Kind(models.TextChoices):
+        PREREQUISITE = "prerequisite", _("Prérequis")
+        OBJECTIVE = "objective", _("Objectif")
+
+    class EvidenceStage(models.TextChoices):
+        APPLICATION = "application", _("À la candidature")
+        DECLARATION = "declaration", _("À la déclaration d'atteinte des objectifs")
+        NONE = "none", _("Aucune pièce obligatoire")
+
+    call = models.ForeignKey(
+        FundingCall, on_delete=models.CASCADE, related_name="requirements", verbose_name=_("appel")
+    )
+    identifier = models.CharField(_("identifiant"), max_length=20)
+    kind = models.CharField(_("nature"), max_length=20, choices=Kind.choices)
+    label = models.CharField(_("libellé"), max_length=500)
+    target = models.TextField(_("cible"), blank=True)
+    evidence = models.TextField(_("pièces à fournir"), blank=True)
+    evidence_stage = models.CharField(
+        _("pièces obligatoires"),
+        max_length=20,
+        choices=EvidenceStage.choices,
+        default=EvidenceStage.APPLICATION,
+    )
+    position = models.PositiveSmallIntegerField(_("ordre"), default=0)
+
+    class Meta:
+        ordering = ["call", "position", "identifier"]
+        verbose_name = _("exigence")
+        verbose_name_plural = _("exigences")
+        constraints = [
+            models.UniqueConstraint(fields=["call", "identifier"], name="requirement_per_call")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identifier} – {self.label}"
+
+
+class CeilingBracket(TimeStampedModel):
+    """Funding ceiling for a staff-size bracket (SAE staff of the covered entities).
+    Real ceilings are not public: each call sets its own."""
+
+    call = models.ForeignKey(
+        FundingCall, on_delete=models.CASCADE, related_name="brackets", verbose_name=_("appel")
+    )
+    min_staff = models.PositiveIntegerField(_("effectif minimal"))
+    max_staff = models.PositiveIntegerField(
+        _("effectif maximal"), null=True, blank=True, help_text=_("Vide : sans limite.")
+    )
+    ceiling = _money(_("plafond (€)"))
+
+    class Meta:
+        ordering = ["call", "min_staff"]
+        verbose_name = _("tranche de plafond")
+        verbose_name_plural = _("tranches de plafond")
+        constraints = [
+            models.UniqueConstraint(fields=["call", "min_staff"], name="bracket_per_call"),
+            models.CheckConstraint(
+                condition=models.Q(max_staff__isnull=True)
+                | models.Q(max_staff__gte=models.F("min_staff")),
+                name="bracket_bounds_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        upper = self.max_staff if self.max_staff is not None else "∞"
+        return f"{self.min_staff}–{upper} : {self.ceiling} €"
+
+
+class Application(PublicModel):
+    Status = Status
+
+    call = models.ForeignKey(
+        FundingCall, on_delete=models.PROTECT, related_name="applications", verbose_name=_("appel")
+    )
+    candidate = models.ForeignKey(
+        "establishments.LegalEntity",
+        on_delete=models.PROTECT,
+        related_name="applications",
+        verbose_name=_("candidat"),
+        help_text=_("L'entité qui dépose : l'établissement support pour un GHT."),
+    )
+    ght = models.ForeignKey(
+        "establishments.GHT",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="applications",
+        verbose_name=_("GHT"),
+    )
+    reference = models.CharField(_("référence"), max_length=40, unique=True)
+    status = models.CharField(
+        _("état"), max_length=30, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    director_name = models.CharField(_("directeur ou directrice"), max_length=150, blank=True)
+    director_email = models.EmailField(_("courriel de la direction"), blank=True)
+    rssi_name = models.CharField(_("RSSI"), max_length=150, blank=True)
+    rssi_email = models.EmailField(_("courriel du RSSI"), blank=True)
+    continuity_lead_name = models.CharField(
+        _("responsable du plan de continuité"), max_length=150, blank=True
+    )
+    continuity_lead_email = models.EmailField(
+        _("courriel du responsable du plan de continuité"), blank=True
+    )
+    sworn_statement = models.BooleanField(_("déclaration sur l'honneur"), default=False)
+    sworn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("déclaration signée par"),
+    )
+    sworn_at = models.DateTimeField(_("signée le"), null=True, blank=True)
+    submitted_at = models.DateTimeField(_("déposée le"), null=True, blank=True)
+    requested_amount = _money(_("montant demandé (€)"), default=Decimal("0"))
+    granted_amount = _money(_("montant accordé (€)"), null=True)
+    paid_amount = _money(_("montant payé (€)"), null=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="created_applications",
+        verbose_name=_("créée par"),
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("candidature")
+        verbose_name_plural = _("candidatures")
+        constraints = [
+            models.UniqueConstraint(fields=["call", "candidate"], name="one_application_per_call")
+        ]
+        indexes = [models.Index(fields=["call", "status"])]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in EDITABLE_STATUSES
+
+
+class Coverage(TimeStampedModel):
+    """A legal entity covered by an application. Unique per call: an entity is covered
+    by one application of a call at most (E3: a GHT member is covered by its GHT's)."""
+
+    call = models.ForeignKey(FundingCall, on_delete=models.CASCADE, related_name="+")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="coverages")
+    legal_entity = models.ForeignKey(
+        "establishments.LegalEntity", on_delete=models.PROTECT, related_name="coverages"
+    )
+
+    class Meta:
+        verbose_name = _("entité couverte")
+        verbose_name_plural = _("entités couvertes")
+        constraints = [
+            models.UniqueConstraint(fields=["call", "legal_entity"], name="covered_once_per_call")
+        ]
+
+
+class Answer(TimeStampedModel):
+    class State(models.TextChoices):
+        MET = "met", _("Atteint")
+        IN_PROGRESS = "in_progress", _("En cours")
+        NOT_MET = "not_met", _("Non atteint")
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="answers")
+    requirement = models.ForeignKey(Requirement, on_delete=models.PROTECT, related_name="answers")
+    state = models.CharField(_("réponse"), max_length=20, choices=State.choices, blank=True)
+    comment = models.TextField(_("commentaire"), blank=True, max_length=5000)
+
+    class Meta:
+        verbose_name = _("réponse")
+        verbose_name_plural = _("réponses")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "requirement"], name="one_answer_per_requirement"
+            )
+        ]
+
+
+class BudgetLine(TimeStampedModel):
+    class Category(models.TextChoices):
+        CONSULTING = "consulting", _("Accompagnement et conseil")
+        STAFF = "staff", _("Ressources humaines internes")
+        SOFTWARE = "software", _("Logiciels et licences")
+        HARDWARE = "hardware", _("Matériel (sauvegardes, stockage)")
+        TRAINING = "training", _("Formation et exercices de crise")
+        OTHER = "other", _("Autre")
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="budget_lines"
+    )
+    category = models.CharField(_("catégorie"), max_length=20, choices=Category.choices)
+    description = models.CharField(_("description"), max_length=500)
+    amount = _money(_("montant HT (€)"))
+
+    class Meta:
+        ordering = ["application", "id"]
+        verbose_name = _("ligne budgétaire")
+        verbose_name_plural = _("lignes budgétaires")
+
+
+class Evidence(PublicModel):
+    """An uploaded piece of evidence, in private storage; downloads go through a
+    scope-checked view."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="evidence")
+    answer = models.ForeignKey(
+        Answer, on_delete=models.CASCADE, null=True, blank=True, related_name="evidence"
+    )
+    file = models.FileField(_("fichier"), upload_to="evidence/%Y/%m/")
+    original_name = models.CharField(_("nom du fichier"), max_length=150)
+    content_type = models.CharField(_("type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("taille (octets)"))
+    sha256 = models.CharField(_("empreinte SHA-256"), max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = _("pièce justificative")
+        verbose_name_plural = _("pièces justificatives")
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class Transition(models.Model):
+    """One change of an application's status: the log of the lifecycle."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="transitions"
+    )
+    from_status = models.CharField(_("de"), max_length=30, choices=Status.choices)
+    to_status = models.CharField(_("vers"), max_length=30, choices=Status.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("auteur"),
+    )
+    comment = models.TextField(_("commentaire"), blank=True)
+    created_at = models.DateTimeField(_("date"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("changement d'état")
+        verbose_name_plural = _("changements d'état")
+
+    def __str__(self) -> str:
+        return f"{self.application_id}: {self.from_status} → {self.to_status}"
+
+
+class Message(PublicModel):
+    """The thread between an application's establishment and its instructors."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    body = models.TextField(_("message"), max_length=10000)
+    is_return_request = models.BooleanField(_("demande de compléments"), default=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")

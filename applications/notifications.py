@@ -1,0 +1,79 @@
+"""E-mails to the people concerned by a change of an application's status."""
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from accounts.models import Membership, User
+
+from .models import Transition
+from .transitions import Status
+
+# Who hears of each arrival status: the applicant's users, the region's ARS agents.
+APPLICANT_STATUSES = {
+    Status.SUBMITTED,
+    Status.INELIGIBLE,
+    Status.REGIONAL_REVIEW,
+    Status.RETURNED,
+    Status.NATIONAL_REVIEW,
+    Status.APPROVED,
+    Status.REJECTED,
+    Status.WITHDRAWN,
+    Status.OBJECTIVES_CHECKED,
+    Status.OBJECTIVES_VALIDATED,
+    Status.PAID,
+}
+REGIONAL_STATUSES = {Status.REGIONAL_REVIEW, Status.WITHDRAWN, Status.OBJECTIVES_DECLARED}
+
+
+def recipients(transition: Transition) -> list[str]:
+    application = transition.application
+    emails: set[str] = set()
+    if transition.to_status in APPLICANT_STATUSES:
+        emails |= set(
+            User.objects.filter(
+                is_active=True,
+                memberships__role=Membership.Role.ESTABLISHMENT,
+                memberships__legal_entity_id=application.candidate_id,
+            ).values_list("email", flat=True)
+        )
+    if transition.to_status in REGIONAL_STATUSES:
+        emails |= set(
+            User.objects.filter(
+                is_active=True,
+                memberships__role=Membership.Role.REGIONAL,
+                memberships__region_id=application.candidate.department.region_id,
+            ).values_list("email", flat=True)
+        )
+    if transition.actor_id:
+        emails.discard(transition.actor.email)  # type: ignore[union-attr]
+    return sorted(emails)
+
+
+def notify_transition(*, transition_id: int) -> int:
+    """Send the French e-mail of one transition; returns the number of recipients.
+    Idempotent enough for a redelivery: it only sends, it writes nothing."""
+    transition = (
+        Transition.objects.select_related(
+            "application__call", "application__candidate__department", "actor"
+        )
+        .filter(pk=transition_id)
+        .first()
+    )
+    if transition is None:
+        return 0
+    to = recipients(transition)
+    if not to:
+        return 0
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {
+            "transition": transition,
+            "application": transition.application,
+            "to_label": Status(transition.to_status).label,
+            "site_url": settings.SITE_URL,
+        }
+        subject = render_to_string("applications/email/transition_subject.txt", context).strip()
+        body = render_to_string("applications/email/transition_body.txt", context)
+    EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=to).send()
+    return len(to)
