@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from care_portal.models import PublicModel, TimeStampedModel
 
+from .querysets import ApplicationQuerySet
 from .transitions import EDITABLE_STATUSES, Status
 
 if TYPE_CHECKING:
@@ -211,6 +212,8 @@ class Application(PublicModel):
         related_name="created_applications",
         verbose_name=_("créée par"),
     )
+
+    objects = ApplicationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

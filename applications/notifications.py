@@ -7,7 +7,7 @@ from django.utils import translation
 
 from accounts.models import Membership, User
 
-from .models import Transition
+from .models import Message, Transition
 from .transitions import Status
 
 # Who hears of each arrival status: the applicant's users, the region's ARS agents.
@@ -75,5 +75,50 @@ def notify_transition(*, transition_id: int) -> int:
         }
         subject = render_to_string("applications/email/transition_subject.txt", context).strip()
         body = render_to_string("applications/email/transition_body.txt", context)
+    EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=to).send()
+    return len(to)
+
+
+def notify_message(*, message_id: int) -> int:
+    """A new message in a thread: tell the other side (applicant users or the ARS)."""
+    message = (
+        Message.objects.select_related("application__candidate__department", "author")
+        .filter(pk=message_id)
+        .first()
+    )
+    if message is None or message.is_return_request:
+        return 0  # a return request is announced by its transition's e-mail
+    application = message.application
+    author_is_applicant = bool(
+        message.author_id
+        and Membership.objects.filter(
+            user_id=message.author_id,
+            role=Membership.Role.ESTABLISHMENT,
+            legal_entity_id=application.candidate_id,
+        ).exists()
+    )
+    if author_is_applicant:
+        role, scope = (
+            Membership.Role.REGIONAL,
+            {"memberships__region_id": application.candidate.department.region_id},
+        )
+    else:
+        role, scope = (
+            Membership.Role.ESTABLISHMENT,
+            {"memberships__legal_entity_id": application.candidate_id},
+        )
+    to = sorted(
+        set(
+            User.objects.filter(is_active=True, memberships__role=role, **scope)
+            .exclude(pk=message.author_id or 0)
+            .values_list("email", flat=True)
+        )
+    )
+    if not to:
+        return 0
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {"message": message, "application": application, "site_url": settings.SITE_URL}
+        subject = render_to_string("applications/email/message_subject.txt", context).strip()
+        body = render_to_string("applications/email/message_body.txt", context)
     EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=to).send()
     return len(to)

@@ -1,5 +1,7 @@
 """The project's domain errors: each carries a message a user can read (French)."""
 
+from typing import Any
+
 
 class CarePortalError(Exception):
     """Base of every error the portal raises on purpose, with a user-facing message."""
@@ -31,3 +33,15 @@ class TransitionConflict(ApplicationError):
 
 class CommentRequired(ApplicationError):
     """This move must be explained (a return, a rejection…)."""
+
+
+class ApplicationNotEditable(ApplicationError):
+    """The application is no longer a draft (or returned for complements)."""
+
+
+class SubmissionIncomplete(ApplicationError):
+    """A submission with blocking issues; `issues` lists them, section by section."""
+
+    def __init__(self, message: str, issues: list[Any]) -> None:
+        super().__init__(message)
+        self.issues = issues

@@ -117,3 +117,16 @@ class ApplicationFactory(DjangoModelFactory):
     candidate = factory.SubFactory(LegalEntityFactory)
     reference = factory.Sequence(lambda n: f"D2-TEST-{n:06d}")
     status = "draft"
+
+
+class RequirementFactory(DjangoModelFactory):
+    class Meta:
+        model = "applications.Requirement"
+
+    call = factory.SubFactory(FundingCallFactory)
+    identifier = factory.Sequence(lambda n: f"D2.P{n}")
+    kind = "prerequisite"
+    label = factory.Sequence(lambda n: f"Exigence de test {n}")
+    evidence = "Plan de continuité signé"
+    evidence_stage = "application"
+    position = factory.Sequence(lambda n: n)

@@ -1,0 +1,27 @@
+"""Scoped reads of applications: every list and page goes through `visible_to`."""
+
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+class ApplicationQuerySet(models.QuerySet):
+    def visible_to(self, user: "User | Any") -> "ApplicationQuerySet":
+        """Drafts: only the candidate's own users. Otherwise: the candidate's and the
+        covered entities' users, the ARS of the candidate's region, the ministry."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        scope = user.scope
+        authors = models.Q(candidate_id__in=scope.legal_entity_ids)
+        if scope.national:
+            return self.filter(authors | ~models.Q(status="draft"))
+        if scope.empty:
+            return self.none()
+        others = models.Q(candidate__department__region_id__in=scope.region_ids) | models.Q(
+            coverages__legal_entity_id__in=scope.legal_entity_ids
+        )
+        ids = self.filter(authors | (others & ~models.Q(status="draft"))).values("id")
+        return self.filter(id__in=ids)

@@ -1,0 +1,248 @@
+"""The applicant side: start a draft, fill it section by section, submit once."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from accounts.models import Membership
+from applications.models import Application, Coverage, Evidence, Message, Transition
+from applications.services import (
+    application_issues,
+    application_save_answers,
+    application_set_budget,
+    application_start,
+    application_submit,
+    application_transition,
+    application_update_identity,
+    message_post,
+)
+from care_portal.errors import (
+    ApplicationError,
+    ApplicationNotEditable,
+    SubmissionIncomplete,
+    TransitionForbidden,
+)
+
+from ..factories import (
+    FundingCallFactory,
+    GHTFactory,
+    LegalEntityFactory,
+    MembershipFactory,
+    RequirementFactory,
+    UserFactory,
+)
+
+IDENTITY = {
+    "director_name": "Claire Directrice",
+    "director_email": "direction@ch.test",
+    "rssi_name": "Rémi RSSI",
+    "rssi_email": "rssi@ch.test",
+    "continuity_lead_name": "Paule PCA",
+    "continuity_lead_email": "pca@ch.test",
+}
+
+
+@pytest.fixture
+def call(db):
+    call = FundingCallFactory(code="D2-2025")
+    RequirementFactory(call=call, identifier="D2.P1", kind="prerequisite")
+    RequirementFactory(
+        call=call, identifier="D2.O1", kind="objective", evidence_stage="declaration"
+    )
+    return call
+
+
+def fill(application, user):
+    application_update_identity(application=application, by=user, data=IDENTITY)
+    answers = {a.requirement_id: ("met", "Fait en 2025") for a in application.answers.all()}
+    application_save_answers(application=application, by=user, answers=answers)
+    p1 = application.answers.get(requirement__identifier="D2.P1")
+    Evidence.objects.create(
+        application=application,
+        answer=p1,
+        file=ContentFile(b"%PDF-1.4", name="pca.pdf"),
+        original_name="pca.pdf",
+        content_type="application/pdf",
+        size=8,
+        sha256="0" * 64,
+        uploaded_by=user,
+    )
+    application_set_budget(
+        application=application,
+        by=user,
+        lines=[
+            {"category": "consulting", "description": "Rédaction du PCA", "amount": "40000"},
+            {"category": "hardware", "description": "Sauvegarde hors ligne", "amount": "25000.50"},
+        ],
+    )
+
+
+def test_start_creates_one_draft_with_blank_answers(call, hospital, hospital_user):
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    assert application.status == "draft"
+    assert application.reference == f"D2-2025-{application.pk:06d}"
+    assert application.answers.count() == 2
+    assert list(application.coverages.values_list("legal_entity", flat=True)) == [hospital.id]
+    # A double click returns the same draft.
+    assert application_start(call=call, candidate=hospital, by=hospital_user) == application
+    assert Application.objects.count() == 1
+
+
+def test_ght_support_files_for_every_member(call):
+    ght = GHTFactory()
+    support = LegalEntityFactory(ght=ght, is_ght_support=True)
+    members = LegalEntityFactory.create_batch(3, ght=ght)
+    LegalEntityFactory(ght=ght, active=False)  # inactive members are not covered
+    user = UserFactory()
+    MembershipFactory(user=user, role=Membership.Role.ESTABLISHMENT, legal_entity=support)
+    application = application_start(call=call, candidate=support, by=user)
+    covered = set(application.coverages.values_list("legal_entity", flat=True))
+    assert covered == {support.id, *(m.id for m in members)}
+    assert application.ght == ght
+
+
+def test_a_public_member_of_a_ght_cannot_file_alone(call):
+    ght = GHTFactory(name="GHT Loire")
+    LegalEntityFactory(ght=ght, is_ght_support=True, name="CHU support")
+    member = LegalEntityFactory(ght=ght)
+    user = UserFactory()
+    MembershipFactory(user=user, role=Membership.Role.ESTABLISHMENT, legal_entity=member)
+    with pytest.raises(ApplicationError) as excinfo:
+        application_start(call=call, candidate=member, by=user)
+    assert "CHU support" in excinfo.value.message
+    assert not Application.objects.exists()
+
+
+def test_an_entity_already_covered_cannot_be_covered_twice(call, hospital, hospital_user):
+    other = Application.objects.create(call=call, candidate=LegalEntityFactory(), reference="X-1")
+    Coverage.objects.create(call=call, application=other, legal_entity=hospital)
+    with pytest.raises(ApplicationError) as excinfo:
+        application_start(call=call, candidate=hospital, by=hospital_user)
+    assert "déjà couvertes" in excinfo.value.message
+
+
+def test_closed_call_and_other_establishment_are_refused(call, hospital, other_hospital_user):
+    with pytest.raises(TransitionForbidden):
+        application_start(call=call, candidate=hospital, by=other_hospital_user)
+    closed = FundingCallFactory(
+        closes_at=timezone.now() - timedelta(days=1), opens_at=timezone.now() - timedelta(days=60)
+    )
+    user = UserFactory()
+    MembershipFactory(user=user, role=Membership.Role.ESTABLISHMENT, legal_entity=hospital)
+    with pytest.raises(ApplicationError) as excinfo:
+        application_start(call=closed, candidate=hospital, by=user)
+    assert "n'est pas ouvert" in excinfo.value.message
+
+
+def test_issues_are_listed_while_drafting_and_block_submission(call, hospital, hospital_user):
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    issues = application_issues(application)
+    sections = {i.section for i in issues}
+    assert sections == {"identity", "answers", "budget"}
+    with pytest.raises(SubmissionIncomplete) as excinfo:
+        application_submit(application=application, by=hospital_user, sworn=True)
+    assert excinfo.value.issues
+    application.refresh_from_db()
+    assert application.status == "draft"
+
+
+def test_prerequisite_not_met_or_without_evidence_blocks(call, hospital, hospital_user):
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    fill(application, hospital_user)
+    p1 = application.answers.get(requirement__identifier="D2.P1")
+    application_save_answers(
+        application=application, by=hospital_user, answers={p1.requirement_id: ("in_progress", "")}
+    )
+    messages = [i.message for i in application_issues(application)]
+    assert any("D2.P1 doit être atteint" in m for m in messages)
+    application_save_answers(
+        application=application, by=hospital_user, answers={p1.requirement_id: ("met", "")}
+    )
+    p1.evidence.all().delete()
+    messages = [i.message for i in application_issues(application)]
+    assert any("Joignez les pièces demandées pour D2.P1" in m for m in messages)
+
+
+def test_budget_total_is_the_requested_amount(call, hospital, hospital_user):
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    fill(application, hospital_user)
+    application.refresh_from_db()
+    assert application.requested_amount == Decimal("65000.50")
+    assert application.budget_lines.count() == 2
+
+
+def test_submission_is_idempotent(call, hospital, hospital_user):
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    fill(application, hospital_user)
+    with pytest.raises(SubmissionIncomplete):
+        application_submit(application=application, by=hospital_user, sworn=False)
+    application_submit(application=application, by=hospital_user, sworn=True)
+    replay = Application.objects.get(pk=application.pk)
+    application_submit(application=replay, by=hospital_user, sworn=True)  # double click
+    stale = Application.objects.get(pk=application.pk)
+    stale.status = "draft"  # a replayed POST from an old page
+    application_submit(application=stale, by=hospital_user, sworn=True)
+    application.refresh_from_db()
+    assert application.status == "submitted"
+    assert application.sworn_statement and application.sworn_by == hospital_user
+    assert Transition.objects.filter(application=application, to_status="submitted").count() == 1
+
+
+def test_return_for_complements_reopens_and_resubmission_goes_back_to_submitted(
+    call, hospital, hospital_user, ars_user
+):
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    fill(application, hospital_user)
+    application_submit(application=application, by=hospital_user, sworn=True)
+    application_transition(application=application, to="regional_review", by=None)
+    with pytest.raises(ApplicationNotEditable):
+        application_update_identity(application=application, by=hospital_user, data=IDENTITY)
+    application_transition(
+        application=application, to="returned", by=ars_user, comment="Joignez le PRA signé."
+    )
+    request = Message.objects.get(application=application, is_return_request=True)
+    assert request.body == "Joignez le PRA signé." and request.author == ars_user
+    application_update_identity(application=application, by=hospital_user, data=IDENTITY)
+    application_submit(application=application, by=hospital_user, sworn=True)
+    application.refresh_from_db()
+    assert application.status == "submitted"
+    assert list(application.transitions.values_list("to_status", flat=True)) == [
+        "submitted",
+        "regional_review",
+        "returned",
+        "submitted",
+    ]
+
+
+def test_only_the_candidates_users_edit(call, hospital, hospital_user, ars_user, ministry_user):
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    for user in (ars_user, ministry_user):
+        with pytest.raises(TransitionForbidden):
+            application_update_identity(application=application, by=user, data=IDENTITY)
+
+
+def test_messages_between_the_establishment_and_its_ars(
+    call,
+    hospital,
+    hospital_user,
+    ars_user,
+    other_region_ars_user,
+    django_capture_on_commit_callbacks,
+):
+    from django.core import mail
+
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    with pytest.raises(ApplicationError):
+        message_post(application=application, by=hospital_user, body="Question")  # draft
+    fill(application, hospital_user)
+    application_submit(application=application, by=hospital_user, sworn=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        message_post(application=application, by=hospital_user, body="Une question sur D2.P1")
+    assert [m.to for m in mail.outbox] == [[ars_user.email]]
+    with pytest.raises(TransitionForbidden):
+        message_post(application=application, by=other_region_ars_user, body="Intrus")
+    with pytest.raises(ApplicationError):
+        message_post(application=application, by=ars_user, body="   ")
