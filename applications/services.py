@@ -5,8 +5,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,6 +28,7 @@ from .models import (
     Application,
     BudgetLine,
     Coverage,
+    Evidence,
     FundingCall,
     Message,
     Requirement,
@@ -412,3 +414,43 @@ def message_post(*, application: Application, by: "User", body: str) -> Message:
     message = Message.objects.create(application=application, author=by, body=body)
     transaction.on_commit(lambda: notify_message_task.delay(message.pk))
     return message
+
+
+def evidence_add(
+    *, application: Application, answer: Answer | None, uploaded_file: Any, by: "User"
+) -> Evidence:
+    """Check an uploaded file (type by content, active content, size, quota) and store
+    it under a server-generated name in private storage, with its SHA-256."""
+    from .evidence import check_application_quota, inspect_upload, storage_name
+
+    _require_editor(application, by)
+    if answer is not None and answer.application_id != application.pk:
+        raise ApplicationError(_("Cette réponse n'appartient pas à la candidature."))
+    inspected = inspect_upload(uploaded_file, name=getattr(uploaded_file, "name", "") or "")
+    uploaded_file.seek(0)
+    stored_as = default_storage.save(storage_name(inspected.extension), uploaded_file)
+    try:
+        with transaction.atomic():
+            # Lock the application so that two uploads at once cannot both pass the quota.
+            Application.objects.select_for_update().filter(pk=application.pk).first()
+            check_application_quota(application, inspected.size, name=inspected.safe_name)
+            return Evidence.objects.create(
+                application=application,
+                answer=answer,
+                file=stored_as,
+                original_name=inspected.safe_name,
+                content_type=inspected.content_type,
+                size=inspected.size,
+                sha256=inspected.sha256,
+                uploaded_by=by,
+            )
+    except BaseException:
+        default_storage.delete(stored_as)  # nothing half-written
+        raise
+
+
+def evidence_delete(*, evidence: Evidence, by: "User") -> None:
+    _require_editor(evidence.application, by)
+    name = evidence.file.name
+    evidence.delete()
+    transaction.on_commit(lambda: default_storage.delete(name))

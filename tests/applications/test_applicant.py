@@ -246,3 +246,65 @@ def test_messages_between_the_establishment_and_its_ars(
         message_post(application=application, by=other_region_ars_user, body="Intrus")
     with pytest.raises(ApplicationError):
         message_post(application=application, by=ars_user, body="   ")
+
+
+def _small_pdf() -> bytes:
+    import io
+
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def test_evidence_is_stored_under_a_server_name_with_its_hash(
+    call, hospital, hospital_user, django_capture_on_commit_callbacks
+):
+    import hashlib
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from applications.services import evidence_add, evidence_delete
+
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    answer = application.answers.first()
+    content = _small_pdf()
+    upload = SimpleUploadedFile("../../PCA\u202efdp.exe.pdf", content, "application/pdf")
+    evidence = evidence_add(
+        application=application, answer=answer, uploaded_file=upload, by=hospital_user
+    )
+    assert evidence.sha256 == hashlib.sha256(content).hexdigest()
+    assert evidence.size == len(content)
+    assert "\u202e" not in evidence.original_name and "/" not in evidence.original_name
+    assert evidence.file.name.startswith("evidence/") and "PCA" not in evidence.file.name
+    assert evidence.file.read() == content
+    stored = evidence.file.name
+    with django_capture_on_commit_callbacks(execute=True):
+        evidence_delete(evidence=evidence, by=hospital_user)
+    assert not Evidence.objects.filter(pk=evidence.pk).exists()
+    assert not evidence.file.storage.exists(stored)
+
+
+def test_a_disguised_executable_is_refused_and_nothing_is_stored(call, hospital, hospital_user):
+    from django.core.files.storage import default_storage
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from applications.evidence import EvidenceRejected
+    from applications.services import evidence_add
+
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    upload = SimpleUploadedFile("rapport.pdf", b"MZ\x90\x00" + b"\x00" * 100, "application/pdf")
+    before = (
+        set(default_storage.listdir("evidence")[1]) if default_storage.exists("evidence") else set()
+    )
+    with pytest.raises(EvidenceRejected) as excinfo:
+        evidence_add(application=application, answer=None, uploaded_file=upload, by=hospital_user)
+    assert "rapport.pdf" in excinfo.value.message
+    assert not Evidence.objects.exists()
+    after = (
+        set(default_storage.listdir("evidence")[1]) if default_storage.exists("evidence") else set()
+    )
+    assert after == before
