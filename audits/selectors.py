@@ -1,13 +1,17 @@
 """Reads of Volet 1 results."""
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery
 
 from establishments.models import LegalEntity
 
+from .charts import ChartScan, ExposureChart, exposure_chart
 from .models import DirectoryAudit, ExposureScan
-from .status import ScanPoint, Volet1Result, compute_volet1_status
+from .readings import AuditReading, audit_reading, directory_next_steps
+from .status import ScanPoint, Volet1Result, compute_volet1_status, exposure_next_step
 
 
 def volet1_status(legal_entity: LegalEntity | int) -> Volet1Result:
@@ -43,3 +47,73 @@ def latest_directory_audit(legal_entity: LegalEntity) -> DirectoryAudit | None:
 
 def exposure_scans(legal_entity: LegalEntity) -> QuerySet[ExposureScan]:
     return legal_entity.exposure_scans.order_by("scan_date")
+
+
+def latest_directory_audits(legal_entity: LegalEntity) -> list[DirectoryAudit]:
+    """The latest audit of each AD domain of the entity, by domain, in one query (an
+    entity may run several domains; each is audited on its own)."""
+    latest_of_domain = (
+        DirectoryAudit.objects.filter(legal_entity=legal_entity, domain=OuterRef("domain"))
+        .order_by("-audit_date", "-id")
+        .values("id")[:1]
+    )
+    return list(
+        legal_entity.directory_audits.annotate(latest_id=Subquery(latest_of_domain))
+        .filter(id=F("latest_id"))
+        .order_by("domain")
+    )
+
+
+@dataclass(frozen=True)
+class ScanRow:
+    scan: ExposureScan
+    in_pair: bool  # one of the two scans that meet D1.O2.B
+
+
+@dataclass(frozen=True)
+class Volet1Overview:
+    """Everything the Volet 1 page of an entity shows."""
+
+    status: Volet1Result
+    directory_audits: list[AuditReading]
+    scan_rows: list[ScanRow]  # oldest first
+    chart: ExposureChart
+    directory_next_steps: list[str]
+    exposure_next_step: str
+
+    @property
+    def last_scan(self) -> ExposureScan | None:
+        return self.scan_rows[-1].scan if self.scan_rows else None
+
+
+def volet1_overview(*, legal_entity: LegalEntity, today: date) -> Volet1Overview:
+    """The Volet 1 page of an entity in two queries, whatever the number of audits
+    and scans. The status is computed from the same rows (`compute_volet1_status`, the
+    one place of the rule), so the page never disagrees with itself."""
+    audits = latest_directory_audits(legal_entity)
+    scans = list(exposure_scans(legal_entity))
+    points = [ScanPoint(s.scan_date, s.minimum_level_met) for s in scans]
+    status = compute_volet1_status(ad_audit_dates=[a.audit_date for a in audits], scans=points)
+    pair = status.exposure_scan_dates
+    chart = exposure_chart(
+        [
+            ChartScan(
+                scan_date=s.scan_date,
+                critical=s.vulns_critical,
+                high=s.vulns_high,
+                medium=s.vulns_medium,
+                low=s.vulns_low,
+                minimum_level_met=s.minimum_level_met,
+            )
+            for s in scans
+        ],
+        pair=pair,
+    )
+    return Volet1Overview(
+        status=status,
+        directory_audits=[audit_reading(a) for a in audits],
+        scan_rows=[ScanRow(s, s.scan_date in (pair or ())) for s in scans],
+        chart=chart,
+        directory_next_steps=directory_next_steps(audits, today),
+        exposure_next_step=exposure_next_step(points, today),
+    )

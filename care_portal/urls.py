@@ -9,6 +9,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.urls")),
     path("annuaire/", include("establishments.urls")),
+    path("volet1/", include("audits.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from audits.models import Volet1Level
+
 from .models import Department, Region, StatusGroup
 
 
@@ -28,5 +30,10 @@ class DirectoryFilterForm(forms.Form):
     status_group = forms.ChoiceField(
         label=_("Statut juridique"),
         choices=[("", _("Tous les statuts")), *StatusGroup.choices],
+        required=False,
+    )
+    volet1 = forms.ChoiceField(
+        label=_("Volet 1"),
+        choices=[("", _("Tous")), *Volet1Level.choices],
         required=False,
     )

@@ -19,7 +19,7 @@ def legal_entity_list(request: AuthenticatedRequest) -> HttpResponse:
     filters = form.cleaned_data if form.is_valid() else {}
     entities = selectors.directory_entities(user=request.user, filters=filters)
     page = Paginator(entities, PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = selectors.with_site_counts(page.object_list)
+    page.object_list = selectors.with_volet1_levels(selectors.with_site_counts(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -34,6 +34,7 @@ def legal_entity_detail(request: AuthenticatedRequest, public_id: UUID) -> HttpR
     entity = selectors.get_legal_entity_for(request.user, public_id)
     context = {
         "entity": entity,
+        "volet1": selectors.volet1_status_of(entity),
         "sites": selectors.legal_entity_sites(legal_entity=entity),
         "ght_members": (
             selectors.ght_members(ght=entity.ght, user=request.user) if entity.ght else None

@@ -90,3 +90,10 @@ def ministry_user(db):
 @pytest.fixture
 def is_postgresql() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture(autouse=True)
+def private_media(settings, tmp_path):
+    """Each test stores its uploaded files in its own private folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
