@@ -3,13 +3,14 @@
 - AD objective: at least one Active Directory audit.
 - Exposure objective D1.O2.B: two successive exposure scans, 45 to 60 days apart
   (both bounds included), both showing the minimum security level of internet
-  exposure. "Successive" means no other scan lies between the two.
+  exposure. SILENE scans run about monthly, so scans may lie between the two; we read
+  "successive" as "the level held from one to the other": every scan between them
+  must show the minimum level too (a failing scan in between breaks the pair).
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from itertools import pairwise
 
 from django.utils.translation import gettext as _
 
@@ -57,14 +58,19 @@ def exposure_pair(scans: Iterable[ScanPoint]) -> tuple[date, date] | None:
     """The latest pair of successive scans that meets D1.O2.B, or None."""
     ordered = sorted(scans, key=lambda s: s.scan_date)
     found = None
-    for earlier, later in pairwise(ordered):
-        gap = (later.scan_date - earlier.scan_date).days
-        if (
-            earlier.minimum_level_met
-            and later.minimum_level_met
-            and EXPOSURE_MIN_GAP_DAYS <= gap <= EXPOSURE_MAX_GAP_DAYS
-        ):
-            found = (earlier.scan_date, later.scan_date)
+    for index, later in enumerate(ordered):
+        if not later.minimum_level_met:
+            continue
+        # Walk back through the unbroken run of compliant scans before `later`.
+        for earlier in reversed(ordered[:index]):
+            if not earlier.minimum_level_met:
+                break
+            gap = (later.scan_date - earlier.scan_date).days
+            if gap > EXPOSURE_MAX_GAP_DAYS:
+                break
+            if gap >= EXPOSURE_MIN_GAP_DAYS:
+                found = (earlier.scan_date, later.scan_date)
+                break
     return found
 
 

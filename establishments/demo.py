@@ -12,6 +12,9 @@ ET never collide (overseas départements share the "97" prefix, hence one counte
 prefix rather than per département). SIREN are Luhn-valid, SIRET are the SIREN plus a
 NIC whose last digit makes the 14 digits Luhn-valid.
 
+The Volet 1 results of the demo entities (AD audits, exposure scans, statuses) come
+from `audits.demo.seed_volet1`, called at the end of `seed_demo()`.
+
 The demo accounts (password `settings.DEMO_PASSWORD`) are never created in production.
 """
 
@@ -29,6 +32,7 @@ from django.db import transaction
 from stdnum import luhn
 
 from accounts.models import Membership, User
+from audits.demo import Volet1DemoSummary, seed_volet1, volet1_summary_lines
 
 from .identifiers import finess_with_check_digit, format_finess
 from .models import GHT, Department, LegalEntity, Region, Site, StatusGroup
@@ -253,6 +257,7 @@ class DemoSummary:
     skipped_legal_entities: int
     by_group: dict[str, int]
     accounts: list[DemoAccount]
+    volet1: Volet1DemoSummary | None = None
 
 
 def allocate(total: int, weights: dict[str, float], minimum: int = 0) -> dict[str, int]:
@@ -794,6 +799,9 @@ def seed_demo(
         accounts, created_users, created_memberships = _seed_accounts(
             plan, entity_ids, region_ids, ght_names
         )
+        # Volet 1 results of our entities (and of them only), after the accounts: the
+        # entities of etablissement@ and ght@demo.test get their fixed stories.
+        volet1 = seed_volet1(seed=seed, legal_entity_ids=entity_ids.values(), stdout=stdout)
 
     by_group = Counter(e.statistics_group for e in plan.entities)
     return DemoSummary(
@@ -819,6 +827,7 @@ def seed_demo(
             for k in ("ght", "public_outside_ght", "private_non_profit", "private_for_profit")
         },
         accounts=accounts,
+        volet1=volet1,
     )
 
 
@@ -973,6 +982,8 @@ def summary_lines(summary: DemoSummary) -> list[str]:
         f"  Comptes : {summary.created_users} créés, "
         f"rattachements : {summary.created_memberships} créés."
     )
+    if summary.volet1 is not None:
+        lines.extend(volet1_summary_lines(summary.volet1))
     lines.append("")
     lines.append("Comptes de démonstration :")
     header = ("E-mail", "Mot de passe", "Rôle", "Périmètre")

@@ -29,11 +29,23 @@ def test_both_scans_must_meet_the_minimum_level():
     assert exposure_pair(scans((0, False), (50, True))) is None
 
 
-def test_the_two_scans_must_be_successive():
-    # 0 and 50 are 50 days apart, but a scan at 20 lies between them.
-    assert exposure_pair(scans((0, True), (20, True), (50, True))) is None
-    # A non-compliant scan in between breaks the pair too.
+def test_monthly_compliant_scans_in_between_keep_the_pair():
+    # SILENE scans monthly: 0, 30 and 50 all compliant -> 0 and 50 qualify.
+    assert exposure_pair(scans((0, True), (30, True), (50, True))) == (
+        D0,
+        D0 + timedelta(days=50),
+    )
+    # Two monthly scans only 30 days apart do not.
+    assert exposure_pair(scans((0, True), (30, True))) is None
+
+
+def test_a_failing_scan_in_between_breaks_the_pair():
     assert exposure_pair(scans((0, True), (20, False), (50, True))) is None
+    # The run restarts after the failing scan.
+    assert exposure_pair(scans((0, True), (20, False), (25, True), (75, True))) == (
+        D0 + timedelta(days=25),
+        D0 + timedelta(days=75),
+    )
 
 
 def test_the_latest_qualifying_pair_is_reported():

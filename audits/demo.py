@@ -1,0 +1,646 @@
+"""Demo Volet 1 results: AD audits, exposure scans and statuses of the demo entities.
+
+`seed_volet1()` gives the legal entities already in the database (by default all of
+them; `seed_demo` passes its own) the Volet 1 results of a plausible programme
+(DOMAIN.md): about 85% of the entities took part (GHT members 100%, public outside a
+GHT 86%, EBNL 71%, private for-profit 88%, inactive entities none); nearly all
+participants had their Active Directory audited (PingCastle mostly, ORADAD for some)
+between April 2024 and June 2025, and most are scanned by SILENE about every month
+from May 2024 on, with the minimum level of exposure security met more and more often,
+so that ~80-85% of the participants meet D1.O2.B.
+
+Everything an entity gets is drawn from its own `random.Random(f"{seed}-{finess}")`:
+its results depend on the seed and on the entity only, never on the database order or
+on the other entities. All dates are fixed (no "today"), the latest scan is at most
+`SCANS_END`, so the same seed gives the same rows on any day.
+
+Writes use `bulk_create(ignore_conflicts=True)` on the natural keys, and an entity that
+already has an AD audit or an exposure scan (a real import, an earlier run, another
+seed) is left alone: a second run creates nothing. Then the Volet 1 status of every
+entity considered is refreshed, so each one has a `Volet1Status` row, 'none' for the
+entities without results (lists filter on that row in SQL).
+
+Two entities get a fixed story (`FEATURED_ACCOUNTS`), whatever the draw:
+- the entity of `etablissement@demo.test` has two PingCastle audits of its domain (82
+  then 58, maturity 1 then 2) and twelve monthly scans in which only the last one
+  (7 October 2025) meets the minimum level: AD done, D1.O2.B not yet met, and the page
+  tells the next step (a second compliant scan 45 to 60 days later);
+- the entity of `ght@demo.test` (the GHT support) has both objectives met.
+
+Demo rules (not ANSSI's): a scan meets the minimum level when it shows no critical and
+at most two high vulnerabilities; AD findings follow the maturity level (level 1: some
+critical, level 2: no critical but high ones, level 3: medium ones at worst, level 4:
+low ones only, level 5: a few low ones at most).
+
+Note on D1.O2.B as the portal computes it (`audits.status`): the two scans must be
+*successive* and 45 to 60 days apart, so strictly monthly scans (28-35 days) never meet
+it. The entities that meet it have, between two compliant scans, one 45-60-day interval
+(a skipped month or a re-scan asked for).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Protocol
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils.text import slugify
+
+from accounts.models import Membership
+from establishments.models import LegalEntity, StatusGroup
+
+from .models import DirectoryAudit, ExposureScan, Volet1Level, Volet1Status
+from .services import volet1_status_refresh
+from .status import ScanPoint, exposure_pair
+
+AUDITS_START = date(2024, 4, 1)
+FIRST_AUDITS_END = date(2025, 3, 31)  # first audits of a domain; re-audits until AUDITS_END
+AUDITS_END = date(2025, 6, 30)
+SCANS_START = date(2024, 5, 1)
+SCANS_END = date(2025, 10, 15)  # fixed, so that the data do not depend on the day
+BATCH_SIZE = 1000
+LOOKUP_CHUNK = 900  # below SQLite's historical limit of 999 query parameters
+
+# Share of participants per statistics group (DOMAIN.md, final candidates of D1).
+PARTICIPATION = {
+    "ght": 1.0,
+    "public_outside_ght": 0.86,
+    "private_non_profit": 0.71,
+    "private_for_profit": 0.88,
+}
+SHARE_AD_ONLY = 0.04  # participants with an AD audit and no exposure scan
+SHARE_SCANS_ONLY = 0.05  # participants with exposure scans and no AD audit
+SHARE_EXPOSURE_MET = 0.87  # participants with scans that meet D1.O2.B
+SHARE_ORADAD = 0.22  # the others used PingCastle
+SHARE_RE_AUDIT = 0.3  # domains audited again after remediation
+MIN_SCANS, MAX_SCANS = 4, 18
+MIN_SERVICES, MAX_SERVICES = 1, 40
+
+CATEGORY_FIELDS = (
+    "stale_objects_score",
+    "privileged_accounts_score",
+    "trusts_score",
+    "anomalies_score",
+)
+# How often each category is the worst one, hence the global score.
+CATEGORY_WEIGHTS = (30, 36, 4, 30)
+
+NEXT_STEP = "next_step"
+BOTH_MET = "both"
+FEATURED_ACCOUNTS = {"etablissement@demo.test": NEXT_STEP, "ght@demo.test": BOTH_MET}
+FEATURED_LABELS = {
+    NEXT_STEP: "dernier scan conforme, second scan conforme attendu 45 à 60 jours après",
+    BOTH_MET: "audits AD de deux domaines, deux scans conformes à 49 jours d'intervalle",
+}
+
+# Abbreviations of names in AD domain names, longest first.
+DOMAIN_PREFIXES = (
+    ("assistance publique hopitaux", "ap-h"),
+    ("centre hospitalier universitaire", "chu"),
+    ("centre hospitalier intercommunal", "chi"),
+    ("centre hospitalier specialise", "chs"),
+    ("centre hospitalier", "ch"),
+    ("etablissement public de sante mentale", "epsm"),
+    ("centre de lutte contre le cancer", "clcc"),
+    ("centre de reeducation fonctionnelle", "crf"),
+    ("centre de soins de longue duree", "csld"),
+    ("centre de readaptation", "crf"),
+    ("clinique de soins de suite", "ssr"),
+    ("clinique chirurgicale", "clinique"),
+    ("centre medical", "cm"),
+    ("hopital local", "hl"),
+    ("hopital prive", "hp"),
+    ("hopital mutualiste", "hm"),
+    ("groupe hospitalier", "gh"),
+)
+STOP_WORDS = {"de", "du", "des", "la", "le", "les", "d", "l", "et", "en", "sur"}
+EXTRA_DOMAIN_PREFIXES = ("adm", "rec", "labo", "pacs", "old", "dmz")
+
+
+class Writer(Protocol):
+    def write(self, msg: str, /) -> Any: ...
+
+
+@dataclass(frozen=True)
+class DemoEntity:
+    id: int
+    finess: str
+    name: str
+    statistics_group: str
+    active: bool
+    big: bool  # CHU, GHT support or 1,000 staff and more: more AD domains, more services
+
+
+@dataclass
+class EntityResults:
+    audits: list[dict[str, Any]] = field(default_factory=list)
+    scans: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Volet1DemoSummary:
+    seed: int
+    entities: int  # entities considered
+    with_results: int  # of which with at least one AD audit or exposure scan
+    skipped: int  # left alone: they already had Volet 1 results
+    audits: int
+    scans: int
+    created_audits: int
+    created_scans: int
+    by_level: dict[str, int]
+    featured: dict[str, str]  # demo account e-mail -> Volet 1 level of its entity
+
+
+# --------------------------------------------------------------------------- draw
+
+
+def entity_rng(seed: int, finess: str) -> random.Random:
+    """The generator of one entity: its results depend on the seed and on it only."""
+    return random.Random(f"{seed}-{finess}")  # noqa: S311 - demo data, not security
+
+
+def plan_entity(seed: int, entity: DemoEntity, featured: str | None = None) -> EntityResults:
+    """The Volet 1 results of one entity (no database access)."""
+    rng = entity_rng(seed, entity.finess)
+    participates = rng.random() < PARTICIPATION.get(entity.statistics_group, 0.85)
+    profile = rng.random()
+    domain = _main_domain(rng, entity.name)
+    if featured == NEXT_STEP:
+        return _next_step_story(domain)
+    if featured == BOTH_MET:
+        return _both_met_story(domain)
+    if not entity.active or not participates:
+        return EntityResults()
+    has_scans = profile >= SHARE_AD_ONLY
+    has_audit = profile < 1 - SHARE_SCANS_ONLY
+    results = EntityResults()
+    if has_audit:
+        results.audits = _audits(rng, entity, domain)
+    if has_scans:
+        results.scans = _scans(rng, entity, meets=rng.random() < SHARE_EXPOSURE_MET)
+    return results
+
+
+def _main_domain(rng: random.Random, name: str) -> str:
+    words = slugify(name.replace("'", " ").replace("’", " ")).split("-")
+    text = " ".join(words)
+    head = ""
+    for prefix, abbreviation in DOMAIN_PREFIXES:
+        if text == prefix or text.startswith(prefix + " "):
+            head, words = abbreviation, text[len(prefix) :].split()
+            break
+    rest = [w for w in words if w not in STOP_WORDS]
+    label = "-".join([head, *rest] if head else rest)[:40].strip("-") or "etab"
+    pattern = rng.choices(["{}.local", "{}.lan", "{}.intra", "ad.{}.fr"], [50, 15, 15, 20])[0]
+    return pattern.format(label)
+
+
+def _global_score(rng: random.Random) -> int:
+    """PingCastle global score: many 30-80, a tail at 100, a few good ones below 20."""
+    draw = rng.random()
+    if draw < 0.12:
+        return 100
+    if draw < 0.20:
+        return rng.randint(3, 19)
+    return round(rng.triangular(20, 99, 55))
+
+
+def _maturity(rng: random.Random, score: int) -> int:
+    if score >= 80:
+        weights = (85, 15, 0, 0, 0)
+    elif score >= 40:
+        weights = (45, 40, 15, 0, 0)
+    elif score >= 20:
+        weights = (15, 40, 35, 10, 0)
+    else:
+        weights = (0, 10, 40, 38, 12)
+    return rng.choices((1, 2, 3, 4, 5), weights)[0]
+
+
+def _findings(rng: random.Random, score: int, level: int) -> dict[str, int]:
+    """Findings consistent with the maturity level (failed checkpoints of the lowest
+    level missed) and growing with the score."""
+    return {
+        "findings_critical": rng.randint(1, 2 + score // 25) if level == 1 else 0,
+        "findings_high": rng.randint(1, 3 + score // 15) if level <= 2 else 0,
+        "findings_medium": rng.randint(1, 4 + score // 10) if level <= 3 else 0,
+        "findings_low": rng.randint(1, 6 + score // 10) if level <= 4 else rng.randint(0, 3),
+    }
+
+
+def _audit_row(
+    rng: random.Random, tool: str, domain: str, day: date, score: int, floor: int = 1
+) -> dict[str, Any]:
+    level = max(floor, _maturity(rng, score))
+    row: dict[str, Any] = {
+        "audit_date": day,
+        "tool": tool,
+        "domain": domain,
+        "maturity_level": level,
+        **_findings(rng, score, level),
+    }
+    if tool == DirectoryAudit.Tool.PINGCASTLE:
+        worst = rng.choices(CATEGORY_FIELDS, CATEGORY_WEIGHTS)[0]
+        for name in CATEGORY_FIELDS:
+            if name == worst:
+                row[name] = score
+            elif name == "trusts_score" and rng.random() < 0.6:
+                row[name] = 0  # no trust relationship
+            else:
+                row[name] = round(score * rng.uniform(0.1, 1.0))
+        row["global_score"] = max(row[name] for name in CATEGORY_FIELDS)
+    return row
+
+
+def _audits(rng: random.Random, entity: DemoEntity, main: str) -> list[dict[str, Any]]:
+    oradad = rng.random() < SHARE_ORADAD
+    tool = DirectoryAudit.Tool.ORADAD if oradad else DirectoryAudit.Tool.PINGCASTLE
+    count = rng.choices((1, 2, 3), (40, 40, 20) if entity.big else (80, 15, 5))[0]
+    base = main.removeprefix("ad.")
+    domains = [main] + [
+        f"{prefix}.{base}" for prefix in rng.sample(EXTRA_DOMAIN_PREFIXES, count - 1)
+    ]
+    span = (FIRST_AUDITS_END - AUDITS_START).days
+    first = AUDITS_START + timedelta(days=round(rng.triangular(0, span, span * 0.2)))
+    rows = []
+    for index, domain in enumerate(domains):
+        day = min(first + timedelta(days=rng.randint(0, 21) if index else 0), AUDITS_END)
+        score = _global_score(rng)
+        row = _audit_row(rng, tool, domain, day, score)
+        rows.append(row)
+        done = 1
+        while rng.random() < (SHARE_RE_AUDIT if done == 1 else 0.15):  # after remediation
+            day += timedelta(days=rng.randint(60, 300))
+            if day > AUDITS_END:
+                break
+            score = max(3, score - rng.randint(10, 45))
+            row = _audit_row(rng, tool, domain, day, score, floor=row["maturity_level"])
+            rows.append(row)
+            done += 1
+    return rows
+
+
+def _interval(rng: random.Random) -> int:
+    """Days between two scans: monthly, sometimes a skipped month, sometimes a gap."""
+    draw = rng.random()
+    if draw < 0.80:
+        return rng.randint(28, 35)
+    if draw < 0.92:
+        return rng.randint(45, 60)
+    return rng.randint(61, 110)
+
+
+def _fit(intervals: list[int], flags: list[bool], last: date, keep: int = -1) -> int:
+    """Drop the first scans (or shorten intervals) until the series starts after
+    SCANS_START, keeping at least MIN_SCANS; returns the new index of interval `keep`."""
+    room = (last - SCANS_START).days
+    while sum(intervals) > room:
+        if len(intervals) >= MIN_SCANS and keep != 0:
+            intervals.pop(0)
+            flags.pop(0)
+            keep -= 1
+        else:
+            longest = max(
+                (i for i in range(len(intervals)) if i != keep), key=intervals.__getitem__
+            )
+            intervals[longest] = 30
+    return keep
+
+
+def _dates(intervals: Sequence[int], last: date) -> list[date]:
+    days = [last]
+    for gap in reversed(intervals):
+        days.append(days[-1] - timedelta(days=gap))
+    return days[::-1]
+
+
+def _pair(days: Sequence[date], flags: Sequence[bool]) -> tuple[date, date] | None:
+    return exposure_pair(ScanPoint(d, f) for d, f in zip(days, flags, strict=True))
+
+
+def _scans(rng: random.Random, entity: DemoEntity, *, meets: bool) -> list[dict[str, Any]]:
+    count = round(rng.triangular(MIN_SCANS, MAX_SCANS, 8))
+    if rng.random() < 0.8:  # still scanned lately
+        last = SCANS_END - timedelta(days=rng.randint(0, 30))
+    else:
+        last = SCANS_END - timedelta(days=rng.randint(31, 200))
+    intervals = [_interval(rng) for _ in range(count - 1)]
+    flags = [False] * count
+    _fit(intervals, flags, last)
+    count = len(flags)
+
+    # The minimum level is met more and more often from a turning point on.
+    if meets:
+        turn, before, after = int(count * rng.uniform(0, 0.6)), 0.25, 0.92
+    else:
+        turn, before, after = int(count * rng.uniform(0.4, 1.2)), 0.2, 0.7
+    flags = [rng.random() < (after if i >= turn else before) for i in range(count)]
+    days = _dates(intervals, last)
+    if meets and _pair(days, flags) is None:
+        # a skipped month between two compliant scans after the turning point
+        keep = rng.randint(min(turn, count - 2), count - 2)
+        intervals[keep] = rng.randint(45, 60)
+        flags[keep] = flags[keep + 1] = True
+        _fit(intervals, flags, last, keep)
+        days = _dates(intervals, last)
+    elif not meets:
+        while (pair := _pair(days, flags)) is not None:
+            flags[days.index(pair[1])] = False
+
+    services = round(
+        rng.triangular(8, MAX_SERVICES, 20) if entity.big else rng.triangular(1, 25, 5)
+    )
+    return [_scan_row(rng, day, met, services) for day, met in zip(days, flags, strict=True)]
+
+
+def _scan_row(rng: random.Random, day: date, met: bool, services: int) -> dict[str, Any]:
+    exposed = min(MAX_SERVICES, max(MIN_SERVICES, services + rng.randint(-2, 2)))
+    if met:
+        critical, high = 0, rng.choices((0, 1, 2), (60, 28, 12))[0]
+    else:
+        critical = rng.choices((0, 1, 2, 3, 4, 5, 6, 8), (20, 40, 22, 8, 4, 3, 2, 1))[0]
+        high = rng.randint(3, 8) if critical == 0 else rng.randint(0, 5)
+    return {
+        "scan_date": day,
+        "exposed_services": exposed,
+        "vulns_critical": critical,
+        "vulns_high": high,
+        "vulns_medium": rng.randint(0, 2 + exposed // 4),
+        "vulns_low": rng.randint(0, 3 + exposed // 3),
+        "minimum_level_met": met,
+    }
+
+
+# --------------------------------------------------------------------------- featured
+
+
+def _pingcastle(
+    domain: str, day: date, scores: tuple[int, int, int, int], level: int, *findings: int
+) -> dict[str, Any]:
+    return {
+        "audit_date": day,
+        "tool": DirectoryAudit.Tool.PINGCASTLE,
+        "domain": domain,
+        **dict(zip(CATEGORY_FIELDS, scores, strict=True)),
+        "global_score": max(scores),
+        "maturity_level": level,
+        **dict(
+            zip(
+                ("findings_critical", "findings_high", "findings_medium", "findings_low"),
+                findings,
+                strict=True,
+            )
+        ),
+    }
+
+
+def _scan(
+    day: date, services: int, critical: int, high: int, medium: int, low: int
+) -> dict[str, Any]:
+    return {
+        "scan_date": day,
+        "exposed_services": services,
+        "vulns_critical": critical,
+        "vulns_high": high,
+        "vulns_medium": medium,
+        "vulns_low": low,
+        "minimum_level_met": critical == 0 and high <= 2,
+    }
+
+
+def _next_step_story(domain: str) -> EntityResults:
+    """AD audited (82, then 58 after remediation); twelve monthly scans, only the last
+    one compliant: D1.O2.B needs one more compliant scan 45 to 60 days after it."""
+    audits = [
+        _pingcastle(domain, date(2024, 6, 18), (82, 70, 0, 64), 1, 2, 7, 12, 9),
+        _pingcastle(domain, date(2025, 3, 11), (40, 58, 0, 45), 2, 0, 3, 9, 11),
+    ]
+    # fmt: off
+    series = [
+        ((2024, 11, 5), 14, 4, 5), ((2024, 12, 4), 14, 3, 5), ((2025, 1, 7), 13, 3, 4),
+        ((2025, 2, 4), 13, 2, 4), ((2025, 3, 5), 12, 2, 4), ((2025, 4, 8), 12, 2, 3),
+        ((2025, 5, 6), 11, 1, 3), ((2025, 6, 4), 11, 1, 3), ((2025, 7, 8), 10, 1, 4),
+        ((2025, 8, 5), 10, 1, 3), ((2025, 9, 9), 9, 0, 4), ((2025, 10, 7), 9, 0, 1),
+    ]
+    # fmt: on
+    scans = [
+        _scan(date(*ymd), services, critical, high, 2 + services // 4, 3 + services // 3)
+        for ymd, services, critical, high in series
+    ]
+    return EntityResults(audits, scans)
+
+
+def _both_met_story(domain: str) -> EntityResults:
+    """Two domains audited, the main one twice; monthly scans compliant from February
+    2025, with a 49-day interval (3 February - 24 March 2025) that meets D1.O2.B."""
+    audits = [
+        _pingcastle(domain, date(2024, 5, 14), (64, 51, 10, 38), 2, 0, 6, 14, 12),
+        _pingcastle(
+            f"adm.{domain.removeprefix('ad.')}", date(2024, 5, 16), (45, 45, 0, 30), 2, 0, 3, 8, 7
+        ),
+        _pingcastle(domain, date(2025, 1, 21), (24, 31, 10, 18), 3, 0, 0, 6, 9),
+    ]
+    # fmt: off
+    series = [  # (date, exposed services, critical, high)
+        ((2024, 6, 3), 31, 3, 4), ((2024, 7, 2), 31, 3, 3), ((2024, 8, 5), 30, 2, 4),
+        ((2024, 9, 3), 30, 2, 3), ((2024, 10, 1), 29, 1, 3), ((2024, 11, 4), 28, 1, 3),
+        ((2024, 12, 3), 28, 1, 2), ((2025, 1, 6), 27, 0, 4), ((2025, 2, 3), 26, 0, 1),
+        ((2025, 3, 24), 26, 0, 1), ((2025, 4, 22), 25, 0, 0), ((2025, 5, 20), 25, 0, 1),
+        ((2025, 6, 24), 25, 0, 0), ((2025, 7, 22), 24, 0, 2), ((2025, 8, 26), 24, 0, 0),
+        ((2025, 9, 30), 24, 0, 1),
+    ]
+    # fmt: on
+    scans = [
+        _scan(date(*ymd), services, critical, high, 2 + services // 5, 4 + services // 4)
+        for ymd, services, critical, high in series
+    ]
+    return EntityResults(audits, scans)
+
+
+# --------------------------------------------------------------------------- write
+
+
+def _chunks(values: Sequence[int], size: int = LOOKUP_CHUNK) -> Iterable[Sequence[int]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _entities(ids: Sequence[int] | None) -> list[DemoEntity]:
+    fields = (
+        "id",
+        "finess",
+        "name",
+        "status_group",
+        "ght_id",
+        "is_ght_support",
+        "active",
+        "finess_category",
+        "staff_count",
+    )
+    if ids is None:
+        rows = list(LegalEntity.objects.order_by("finess").values_list(*fields))
+    else:
+        rows = []
+        for chunk in _chunks(ids):
+            rows += LegalEntity.objects.filter(id__in=chunk).values_list(*fields)
+    entities = []
+    for pk, finess, name, status, ght_id, support, active, category, staff in rows:
+        group = (
+            ("ght" if ght_id else "public_outside_ght") if status == StatusGroup.PUBLIC else status
+        )
+        entities.append(
+            DemoEntity(
+                id=pk,
+                finess=finess,
+                name=name,
+                statistics_group=str(group),
+                active=active,
+                big=bool(support or category == "101" or (staff or 0) >= 1000),
+            )
+        )
+    return sorted(entities, key=lambda e: e.finess)
+
+
+def _with_results(ids: Sequence[int]) -> set[int]:
+    found: set[int] = set()
+    for chunk in _chunks(ids):
+        for model in (DirectoryAudit, ExposureScan):
+            found.update(
+                model.objects.filter(legal_entity_id__in=chunk)
+                .values_list("legal_entity_id", flat=True)
+                .distinct()
+            )
+    return found
+
+
+def featured_entities() -> dict[int, str]:
+    """Entity id -> story, for the entities of the demo accounts (when they exist)."""
+    rows = (
+        Membership.objects.filter(
+            user__email__in=list(FEATURED_ACCOUNTS),
+            role=Membership.Role.ESTABLISHMENT,
+            legal_entity__isnull=False,
+        )
+        .order_by("id")
+        .values_list("user__email", "legal_entity_id")
+    )
+    result: dict[int, str] = {}
+    for email, entity_id in rows:
+        result.setdefault(entity_id, FEATURED_ACCOUNTS[email])
+    return result
+
+
+def seed_volet1(
+    *,
+    seed: int,
+    legal_entity_ids: Iterable[int] | None = None,
+    stdout: Writer | None = None,
+) -> Volet1DemoSummary:
+    """Write demo Volet 1 results for these entities (all entities when None) and
+    refresh their statuses; idempotent for a given seed."""
+    ids = None if legal_entity_ids is None else sorted(set(legal_entity_ids))
+    entities = _entities(ids)
+    all_ids = [e.id for e in entities]
+    with transaction.atomic():
+        featured = featured_entities()
+        already = _with_results(all_ids)
+        audits: list[DirectoryAudit] = []
+        scans: list[ExposureScan] = []
+        for entity in entities:
+            if entity.id in already:
+                continue
+            results = plan_entity(seed, entity, featured.get(entity.id))
+            audits += (DirectoryAudit(legal_entity_id=entity.id, **row) for row in results.audits)
+            scans += (ExposureScan(legal_entity_id=entity.id, **row) for row in results.scans)
+
+        before = (DirectoryAudit.objects.count(), ExposureScan.objects.count())
+        DirectoryAudit.objects.bulk_create(audits, batch_size=BATCH_SIZE, ignore_conflicts=True)
+        ExposureScan.objects.bulk_create(scans, batch_size=BATCH_SIZE, ignore_conflicts=True)
+        after = (DirectoryAudit.objects.count(), ExposureScan.objects.count())
+        volet1_status_refresh(legal_entity_ids=all_ids)
+
+        by_level: Counter[str] = Counter()
+        with_results = total_audits = total_scans = 0
+        for chunk in _chunks(all_ids):
+            statuses = Volet1Status.objects.filter(legal_entity_id__in=chunk)
+            by_level.update(dict(statuses.values_list("level").annotate(n=Count("pk")).order_by()))
+            with_results += statuses.filter(
+                Q(ad_audit_date__isnull=False) | Q(last_scan_date__isnull=False)
+            ).count()
+            total_audits += DirectoryAudit.objects.filter(legal_entity_id__in=chunk).count()
+            total_scans += ExposureScan.objects.filter(legal_entity_id__in=chunk).count()
+        levels = dict(
+            Volet1Status.objects.filter(legal_entity_id__in=list(featured)).values_list(
+                "legal_entity_id", "level"
+            )
+        )
+
+    emails = {story: email for email, story in FEATURED_ACCOUNTS.items()}
+    considered = set(all_ids)
+    summary = Volet1DemoSummary(
+        seed=seed,
+        entities=len(entities),
+        with_results=with_results,
+        skipped=len(already),
+        audits=total_audits,
+        scans=total_scans,
+        created_audits=after[0] - before[0],
+        created_scans=after[1] - before[1],
+        by_level={level: by_level.get(level, 0) for level in Volet1Level.values},
+        featured={
+            emails[story]: levels[entity_id]
+            for entity_id, story in featured.items()
+            if entity_id in levels and entity_id in considered
+        },
+    )
+    if stdout is not None:
+        stdout.write(
+            f"Volet 1 (graine {seed}) : résultats de {_n(summary.with_results)} entités sur "
+            f"{_n(summary.entities)}.\n"
+        )
+    return summary
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _n(value: int) -> str:
+    return f"{value:,}".replace(",", "\u202f")
+
+
+def _share(count: int, total: int) -> str:
+    return f"{100 * count / (total or 1):.1f}".replace(".", ",")
+
+
+def volet1_summary_lines(summary: Volet1DemoSummary) -> list[str]:
+    """The French report of the Volet 1 part of the demo data."""
+    lines = [
+        f"  Volet 1 : {_n(summary.with_results)} entités avec des résultats sur "
+        f"{_n(summary.entities)} ({_share(summary.with_results, summary.entities)} %), "
+        f"{_n(summary.audits)} audits AD ({_n(summary.created_audits)} créés), "
+        f"{_n(summary.scans)} scans d'exposition ({_n(summary.created_scans)} créés).",
+    ]
+    for level in (Volet1Level.BOTH, Volet1Level.AD_DONE, Volet1Level.EXPOSURE_MET):
+        count = summary.by_level.get(level, 0)
+        lines.append(
+            f"  - {Volet1Level(level).label} : {_n(count)} ({_share(count, summary.entities)} %)"
+        )
+    count = summary.by_level.get(Volet1Level.NONE, 0)
+    lines.append(
+        f"  - {Volet1Level.NONE.label} (dont les non-participants) : {_n(count)} "
+        f"({_share(count, summary.entities)} %)"
+    )
+    if summary.skipped:
+        lines.append(
+            f"  {_n(summary.skipped)} entités avaient déjà des résultats Volet 1 (exécution "
+            "précédente ou import) : laissées telles quelles."
+        )
+    for email, reached in sorted(summary.featured.items()):
+        story = FEATURED_LABELS[FEATURED_ACCOUNTS[email]]
+        lines.append(f"  {email} : {Volet1Level(reached).label} ({story}).")
+    return lines

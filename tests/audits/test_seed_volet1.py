@@ -1,0 +1,263 @@
+"""Demo Volet 1 results: realistic spreads, deterministic, idempotent, demo stories."""
+
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+from io import StringIO
+from itertools import pairwise
+
+import pytest
+from django.core.management import call_command
+
+from audits.demo import (
+    AUDITS_END,
+    AUDITS_START,
+    SCANS_END,
+    SCANS_START,
+    seed_volet1,
+)
+from audits.models import DirectoryAudit, ExposureScan, Volet1Level, Volet1Status
+from audits.status import ScanPoint, exposure_next_step, exposure_pair
+from establishments.demo import DEFAULT_SEED, seed_demo
+from establishments.models import LegalEntity
+
+from ..factories import LegalEntityFactory
+
+SIZE = "200"
+CATEGORIES = (
+    "stale_objects_score",
+    "privileged_accounts_score",
+    "trusts_score",
+    "anomalies_score",
+)
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def snapshot() -> tuple[list[tuple], list[tuple], list[tuple]]:
+    audits = sorted(
+        DirectoryAudit.objects.values_list(
+            "legal_entity__finess",
+            "tool",
+            "domain",
+            "audit_date",
+            "global_score",
+            *CATEGORIES,
+            "maturity_level",
+            "findings_critical",
+            "findings_high",
+            "findings_medium",
+            "findings_low",
+        ),
+        key=repr,
+    )
+    scans = sorted(
+        ExposureScan.objects.values_list(
+            "legal_entity__finess",
+            "scan_date",
+            "exposed_services",
+            "vulns_critical",
+            "vulns_high",
+            "vulns_medium",
+            "vulns_low",
+            "minimum_level_met",
+        )
+    )
+    statuses = sorted(
+        Volet1Status.objects.values_list(
+            "legal_entity__finess",
+            "level",
+            "ad_audit_date",
+            "exposure_first_scan_date",
+            "exposure_second_scan_date",
+            "last_scan_date",
+        ),
+        key=repr,
+    )
+    return audits, scans, statuses
+
+
+def entity_of(email: str) -> LegalEntity:
+    return LegalEntity.objects.get(memberships__user__email=email)
+
+
+def points(entity: LegalEntity) -> list[ScanPoint]:
+    return [
+        ScanPoint(d, met)
+        for d, met in entity.exposure_scans.order_by("scan_date").values_list(
+            "scan_date", "minimum_level_met"
+        )
+    ]
+
+
+@pytest.mark.django_db
+def test_about_85_percent_of_the_entities_have_results_with_every_level():
+    output = run("--legal-entities", SIZE)
+
+    entities = list(LegalEntity.objects.all())
+    with_audit = set(DirectoryAudit.objects.values_list("legal_entity_id", flat=True))
+    with_scans = set(ExposureScan.objects.values_list("legal_entity_id", flat=True))
+    participants = with_audit | with_scans
+    assert 0.75 <= len(participants) / len(entities) <= 0.95
+    # per group: every GHT entity, no inactive one
+    assert all(e.pk in participants for e in entities if e.statistics_group == "ght" and e.active)
+    assert not [e for e in entities if not e.active and e.pk in participants]
+
+    # one status row per entity, 'none' for those without results; every level occurs
+    statuses = dict(Volet1Status.objects.values_list("legal_entity_id", "level"))
+    assert set(statuses) == {e.pk for e in entities}
+    assert set(statuses.values()) == set(Volet1Level.values)
+    met = [pk for pk in participants if statuses[pk] in ("both", "exposure_met")]
+    assert 0.75 <= len(met) / len(participants) <= 0.90  # D1.O2.B
+    assert 0.90 <= len(with_audit) / len(participants) < 1  # ~95% have an AD audit
+    assert with_scans - with_audit and with_audit - with_scans  # a few of only one kind
+
+    assert "Volet 1 :" in output
+    assert "Les deux objectifs atteints" in output
+    assert "etablissement@demo.test : Audit AD réalisé" in output
+
+
+@pytest.mark.django_db
+def test_ad_audits_are_plausible():
+    seed_demo(legal_entities=int(SIZE))
+
+    audits = list(DirectoryAudit.objects.all())
+    tools = Counter(a.tool for a in audits)
+    assert tools["pingcastle"] > tools["oradad"] > 0
+    for audit in audits:
+        assert AUDITS_START <= audit.audit_date <= AUDITS_END
+        assert audit.maturity_level is not None and 1 <= audit.maturity_level <= 5
+        scores = [getattr(audit, name) for name in CATEGORIES]
+        if audit.tool == "pingcastle":
+            assert all(s is not None and 0 <= s <= 100 for s in scores)
+            assert audit.global_score == max(scores)
+        else:  # ORADAD: a maturity level, no PingCastle score
+            assert audit.global_score is None and scores == [None] * 4
+        # findings follow the maturity level: level n means a checkpoint of level n missed
+        level = audit.maturity_level
+        assert (audit.findings_critical > 0) == (level == 1)
+        assert (audit.findings_high > 0) == (level <= 2)
+        assert (audit.findings_medium > 0) == (level <= 3)
+
+    per_entity = defaultdict(set)
+    for audit in audits:
+        per_entity[audit.legal_entity_id].add(audit.domain)
+    domains = Counter(len(d) for d in per_entity.values())
+    assert set(domains) <= {1, 2, 3} and domains[1] > domains[2] + domains[3]
+
+    scores = [a.global_score for a in audits if a.global_score is not None]
+    assert sum(30 <= s <= 80 for s in scores) / len(scores) >= 0.4  # many 30-80
+    assert any(s == 100 for s in scores) and any(s < 20 for s in scores)
+    levels = Counter(a.maturity_level for a in audits)
+    assert levels[1] + levels[2] + levels[3] > 4 * (levels[4] + levels[5]) > 0
+
+
+@pytest.mark.django_db
+def test_exposure_scans_are_monthly_ish_and_improve():
+    seed_demo(legal_entities=int(SIZE))
+
+    today = date.today()
+    per_entity = defaultdict(list)
+    for scan in ExposureScan.objects.order_by("scan_date"):
+        assert SCANS_START <= scan.scan_date <= min(today, SCANS_END)
+        assert 1 <= scan.exposed_services <= 40
+        assert scan.minimum_level_met == (scan.vulns_critical == 0 and scan.vulns_high <= 2)
+        per_entity[scan.legal_entity_id].append(scan)
+    assert DirectoryAudit.objects.filter(audit_date__gt=today).count() == 0
+
+    total = sum(len(s) for s in per_entity.values())
+    assert 4 * len(per_entity) <= total <= 18 * len(per_entity)
+    criticals = Counter(s.vulns_critical for scans in per_entity.values() for s in scans)
+    assert (criticals[0] + criticals[1] + criticals[2]) / total > 0.85  # skewed
+    improving = 0
+    for scans in per_entity.values():
+        assert 4 <= len(scans) <= 18
+        gaps = [(b.scan_date - a.scan_date).days for a, b in pairwise(scans)]
+        assert min(gaps) >= 28
+        half = len(scans) // 2
+        early = sum(s.minimum_level_met for s in scans[:half]) / half
+        late = sum(s.minimum_level_met for s in scans[half:]) / (len(scans) - half)
+        improving += late >= early
+    assert improving / len(per_entity) > 0.7
+
+
+@pytest.mark.django_db
+def test_the_demo_accounts_entities_tell_their_story():
+    seed_demo(legal_entities=int(SIZE))
+
+    member = entity_of("etablissement@demo.test")
+    assert member.volet1.level == Volet1Level.AD_DONE
+    latest = member.directory_audits.order_by("-audit_date").first()
+    assert latest.global_score == 58 and latest.maturity_level == 2
+    scans = points(member)
+    assert exposure_pair(scans) is None
+    assert scans[-1].minimum_level_met and not scans[-2].minimum_level_met
+    next_step = exposure_next_step(scans, scans[-1].scan_date + timedelta(days=8))
+    assert "un second scan conforme entre le 21/11/2025 et le 06/12/2025" in next_step
+
+    support = entity_of("ght@demo.test")
+    assert support.volet1.level == Volet1Level.BOTH
+    assert exposure_pair(points(support)) == (date(2025, 2, 3), date(2025, 3, 24))
+    assert support.directory_audits.values("domain").distinct().count() == 2
+
+
+@pytest.mark.django_db
+def test_results_depend_on_the_seed_and_the_entity_only():
+    seed_demo(legal_entities=int(SIZE))
+    first = snapshot()
+
+    ExposureScan.objects.all().delete()
+    DirectoryAudit.objects.all().delete()
+    Volet1Status.objects.all().delete()
+    summary = seed_volet1(seed=DEFAULT_SEED)
+    assert snapshot() == first
+    assert summary.created_audits == len(first[0]) and summary.created_scans == len(first[1])
+
+    # one entity alone gets the same rows as among all the others
+    some = list(LegalEntity.objects.order_by("-finess").values_list("id", "finess")[:25])
+    ExposureScan.objects.all().delete()
+    DirectoryAudit.objects.all().delete()
+    seed_volet1(seed=DEFAULT_SEED, legal_entity_ids=[pk for pk, _ in some])
+    finess = {f for _, f in some}
+    assert snapshot()[0] == [row for row in first[0] if row[0] in finess]
+    assert snapshot()[1] == [row for row in first[1] if row[0] in finess]
+
+    # another seed, other results
+    ExposureScan.objects.all().delete()
+    DirectoryAudit.objects.all().delete()
+    seed_volet1(seed=DEFAULT_SEED + 1)
+    assert snapshot()[1] != first[1]
+
+
+@pytest.mark.django_db
+def test_second_run_creates_nothing():
+    seed_demo(legal_entities=int(SIZE))
+    before = snapshot()
+
+    summary = seed_demo(legal_entities=int(SIZE))
+
+    assert snapshot() == before
+    assert summary.volet1 is not None
+    assert summary.volet1.created_audits == summary.volet1.created_scans == 0
+    assert summary.volet1.scans == len(before[1]) and summary.volet1.audits == len(before[0])
+
+
+@pytest.mark.django_db
+def test_entities_not_seeded_or_with_results_are_left_alone():
+    hospital = LegalEntityFactory(name="Centre hospitalier de Villefranche")
+    imported = LegalEntityFactory(name="Clinique importée")
+    ExposureScan.objects.create(
+        legal_entity=imported, scan_date=date(2025, 1, 6), minimum_level_met=False
+    )
+
+    seed_demo(legal_entities=60)  # only the demo entities get results
+    assert not hospital.directory_audits.exists() and not hospital.exposure_scans.exists()
+    assert not Volet1Status.objects.filter(legal_entity=hospital).exists()
+
+    summary = seed_volet1(seed=DEFAULT_SEED)  # all entities: the imported one is kept
+    assert imported.exposure_scans.count() == 1 and not imported.directory_audits.exists()
+    assert summary.skipped >= 1
+    assert Volet1Status.objects.filter(legal_entity=hospital).exists()
