@@ -95,7 +95,7 @@ BOTH_MET = "both"
 FEATURED_ACCOUNTS = {"etablissement@demo.test": NEXT_STEP, "ght@demo.test": BOTH_MET}
 FEATURED_LABELS = {
     NEXT_STEP: "dernier scan conforme, second scan conforme attendu 45 à 60 jours après",
-    BOTH_MET: "audits AD de deux domaines, deux scans conformes à 49 jours d'intervalle",
+    BOTH_MET: "audits AD de deux domaines, deux scans conformes à 45 à 60 jours d'intervalle",
 }
 
 # Abbreviations of names in AD domain names, longest first.
