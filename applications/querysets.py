@@ -10,18 +10,19 @@ if TYPE_CHECKING:
 
 class ApplicationQuerySet(models.QuerySet):
     def visible_to(self, user: "User | Any") -> "ApplicationQuerySet":
-        """Drafts: only the candidate's own users. Otherwise: the candidate's and the
-        covered entities' users, the ARS of the candidate's region, the ministry."""
+        """Never submitted (a draft, or a draft withdrawn): only the candidate's own
+        users. Otherwise: the candidate's and the covered entities' users, the ARS of
+        the candidate's region, the ministry."""
         if not getattr(user, "is_authenticated", False):
             return self.none()
         scope = user.scope
         authors = models.Q(candidate_id__in=scope.legal_entity_ids)
         if scope.national:
-            return self.filter(authors | ~models.Q(status="draft"))
+            return self.filter(authors | models.Q(submitted_at__isnull=False))
         if scope.empty:
             return self.none()
         others = models.Q(candidate__department__region_id__in=scope.region_ids) | models.Q(
             coverages__legal_entity_id__in=scope.legal_entity_ids
         )
-        ids = self.filter(authors | (others & ~models.Q(status="draft"))).values("id")
+        ids = self.filter(authors | (others & models.Q(submitted_at__isnull=False))).values("id")
         return self.filter(id__in=ids)

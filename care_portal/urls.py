@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("annuaire/", include("establishments.urls")),
     path("volet1/", include("audits.urls")),
+    path("candidatures/", include("applications.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -117,6 +117,10 @@ class ApplicationFactory(DjangoModelFactory):
     candidate = factory.SubFactory(LegalEntityFactory)
     reference = factory.Sequence(lambda n: f"D2-TEST-{n:06d}")
     status = "draft"
+    # Anything past a draft has been submitted once (a withdrawn draft never was).
+    submitted_at = factory.LazyAttribute(
+        lambda o: None if o.status == "draft" else timezone.now() - timedelta(days=3)
+    )
 
 
 class RequirementFactory(DjangoModelFactory):

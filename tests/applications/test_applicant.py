@@ -308,3 +308,13 @@ def test_a_disguised_executable_is_refused_and_nothing_is_stored(call, hospital,
         set(default_storage.listdir("evidence")[1]) if default_storage.exists("evidence") else set()
     )
     assert after == before
+
+
+def test_a_withdrawn_draft_stays_visible_to_its_authors_only(
+    call, hospital, hospital_user, ars_user, ministry_user
+):
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    application_transition(application=application, to="withdrawn", by=hospital_user)
+    assert Application.objects.visible_to(hospital_user).filter(pk=application.pk).exists()
+    for user in (ars_user, ministry_user):
+        assert not Application.objects.visible_to(user).filter(pk=application.pk).exists()

@@ -1,0 +1,532 @@
+"""The applicant pages: "Mes candidatures", the application form section by section,
+its read-only view, evidence files, messages and withdrawal.
+
+Each view parses its input, reads the application through the one access helper
+(`selectors.get_application_for`, 404 outside the user's scope), calls one service and
+renders or redirects. Refusals of the services (`CarePortalError`) become French
+messages at the field or as alerts, never a 500."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, cast
+from uuid import UUID
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from care_portal.errors import ApplicationError, CarePortalError, SubmissionIncomplete
+from care_portal.typing import AuthenticatedRequest
+from establishments.models import LegalEntity
+
+from . import selectors, services
+from .downloads import evidence_response
+from .evidence import ALLOWED_FORMATS_LABEL
+from .forms import (
+    AnswersForm,
+    BaseBudgetLineFormSet,
+    BudgetLineFormSet,
+    ErrorItem,
+    EvidenceUploadForm,
+    IdentityForm,
+    MessageForm,
+    StartForm,
+    SubmitForm,
+    WithdrawForm,
+    error_summary,
+)
+from .models import Answer, Application, FundingCall
+from .services import Issue
+from .transitions import Status
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: "StrOrPromise"
+    url_name: str
+
+
+# The application form, in the order the applicant fills it.
+SECTIONS = (
+    Section("identity", gettext_lazy("Identité et contacts"), "applications:application-identity"),
+    Section("answers", gettext_lazy("Réponses aux exigences"), "applications:application-answers"),
+    Section("budget", gettext_lazy("Budget prévisionnel"), "applications:application-budget"),
+    Section(
+        "statement",
+        gettext_lazy("Déclaration sur l'honneur et dépôt"),
+        "applications:application-submit",
+    ),
+)
+SECTION_BY_KEY = {section.key: section for section in SECTIONS}
+
+
+@dataclass(frozen=True)
+class IssueLink:
+    """An issue of `services.application_issues`, with the link to where it is fixed."""
+
+    section: str
+    message: str
+    url: str
+
+
+def _issue_anchor(issue: Issue) -> str:
+    """The id of the control that fixes an issue, on its section's page."""
+    if issue.section == "identity":
+        return f"id_{issue.field}"
+    if issue.section == "answers":
+        return issue.field  # the requirement's fieldset, `answer-<requirement id>`
+    if issue.section == "budget":
+        return "id_lines-0-category"
+    return "id_sworn"
+
+
+def _issue_links(application: Application, issues: list[Issue]) -> list[IssueLink]:
+    links = []
+    for issue in issues:
+        section = SECTION_BY_KEY.get(issue.section, SECTIONS[-1])
+        url = reverse(section.url_name, args=[application.public_id])
+        links.append(IssueLink(str(section.title), issue.message, f"{url}#{_issue_anchor(issue)}"))
+    return links
+
+
+def _section_context(application: Application, key: str) -> dict[str, Any]:
+    """The stepper and this section's warnings (the application's answers, files and
+    budget lines must be loaded: `selectors.with_answers`)."""
+    index = [s.key for s in SECTIONS].index(key)
+    issues = [i for i in services.application_issues(application) if i.section == key]
+    return {
+        "application": application,
+        "section": SECTIONS[index],
+        "step": index + 1,
+        "steps": len(SECTIONS),
+        "next_section": SECTIONS[index + 1] if index + 1 < len(SECTIONS) else None,
+        "warnings": _issue_links(application, issues),
+        "return_request": (
+            selectors.return_request(selectors.with_messages(application))
+            if application.status == Status.RETURNED
+            else None
+        ),
+    }
+
+
+def _posted(request: AuthenticatedRequest) -> Any:
+    """The POST data of a form post (even empty: an unchecked box posts nothing)."""
+    return request.POST if request.method == "POST" else None
+
+
+def _not_editable(request: AuthenticatedRequest, application: Application) -> HttpResponse:
+    messages.info(
+        request,
+        _("Cette candidature n'est pas modifiable : elle est à l'état « %(status)s ».")
+        % {"status": application.get_status_display()},
+    )
+    return redirect("applications:application-detail", application.public_id)
+
+
+def _section_saved(
+    request: AuthenticatedRequest, application: Application, key: str
+) -> HttpResponse:
+    messages.success(request, _("Section enregistrée."))
+    index = [s.key for s in SECTIONS].index(key)
+    following = SECTIONS[min(index + 1, len(SECTIONS) - 1)]
+    return redirect(following.url_name, application.public_id)
+
+
+def _refused(
+    request: AuthenticatedRequest, application: Application, error: CarePortalError
+) -> HttpResponse:
+    messages.error(request, error.message)
+    return redirect("applications:application-detail", application.public_id)
+
+
+# --- "Mes candidatures" and starting a draft -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    application: Application
+    next_step: str
+
+
+@login_required
+def application_list(request: AuthenticatedRequest) -> HttpResponse:
+    applications = selectors.applications_for_list(request.user)
+    page = Paginator(applications, PAGE_SIZE).get_page(request.GET.get("page"))
+    is_establishment = bool(request.user.scope.legal_entity_ids)
+    context = {
+        "page_obj": page,
+        "rows": [Row(a, selectors.next_step(a)) for a in page.object_list],
+        "is_establishment": is_establishment,
+        "open_calls": selectors.open_calls_for(request.user) if is_establishment else [],
+    }
+    return render(request, "applications/application_list.html", context)
+
+
+@login_required
+@require_POST
+def application_start(request: AuthenticatedRequest) -> HttpResponse:
+    form = StartForm(request.POST)
+    if not form.is_valid():
+        raise Http404
+    call = get_object_or_404(FundingCall, public_id=form.cleaned_data["call"])
+    # Only the user's own legal entities may file: any other is "not found".
+    candidate = get_object_or_404(
+        LegalEntity.objects.filter(id__in=request.user.scope.legal_entity_ids),
+        public_id=form.cleaned_data["candidate"],
+    )
+    try:
+        application = services.application_start(call=call, candidate=candidate, by=request.user)
+    except CarePortalError as error:
+        messages.error(request, error.message)
+        return redirect("applications:application-list")
+    messages.success(
+        request,
+        _("Candidature %(reference)s ouverte : complétez chaque section puis déposez-la.")
+        % {"reference": application.reference},
+    )
+    return redirect("applications:application-detail", application.public_id)
+
+
+# --- The application page: overview while editable, read-only view otherwise ---------
+
+
+def _render_detail(
+    request: AuthenticatedRequest,
+    application: Application,
+    *,
+    message_form: MessageForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    user = request.user
+    selectors.with_everything(application)
+    editable = selectors.can_edit(user, application)
+    context: dict[str, Any] = {
+        "application": application,
+        "editable": editable,
+        "can_withdraw": selectors.can_withdraw(user, application),
+        "next_step": selectors.next_step(application),
+        "answers": application.answers.all(),
+        "coverages": application.coverages.all(),
+        "budget_lines": application.budget_lines.all(),
+        "transitions": application.transitions.all(),
+        "thread": application.messages.all(),
+        "return_request": (
+            selectors.return_request(application) if application.status == Status.RETURNED else None
+        ),
+        "message_form": message_form or MessageForm(),
+        "can_post_message": selectors.can_post_message(user, application),
+        "message_errors": error_summary([message_form]) if message_form else [],
+    }
+    if editable:
+        issues = services.application_issues(application)
+        context["warnings"] = _issue_links(application, issues)
+        context["sections"] = [
+            (section, sum(1 for i in issues if i.section == section.key)) for section in SECTIONS
+        ]
+    template = "application_overview.html" if editable else "application_detail.html"
+    return render(request, f"applications/{template}", context, status=status)
+
+
+@login_required
+def application_detail(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
+    application = selectors.get_application_for(request.user, public_id)
+    return _render_detail(request, application)
+
+
+# --- Sections -------------------------------------------------------------------------
+
+
+@login_required
+def application_identity(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
+    application = selectors.get_application_for(request.user, public_id)
+    if not selectors.can_edit(request.user, application):
+        return _not_editable(request, application)
+    initial = {field: getattr(application, field) for field in services.IDENTITY_FIELDS}
+    form = IdentityForm(_posted(request), initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.application_update_identity(
+                application=application, by=request.user, data=form.cleaned_data
+            )
+        except ApplicationError as error:
+            return _refused(request, application, error)
+        return _section_saved(request, application, "identity")
+    selectors.with_answers(application)
+    context = _section_context(application, "identity")
+    context.update(form=form, errors=error_summary([form]) if form.is_bound else [])
+    return render(request, "applications/application_identity.html", context)
+
+
+def _render_answers(
+    request: AuthenticatedRequest,
+    application: Application,
+    *,
+    form: AnswersForm | None = None,
+    upload_errors: dict[int, list[str]] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    selectors.with_answers(application)
+    answers = list(application.answers.all())
+    form = form or AnswersForm(answers)
+    upload_errors = upload_errors or {}
+    errors: list[ErrorItem] = form.errors() if form.is_bound else []
+    for answer in answers:
+        for message in upload_errors.get(answer.pk, []):
+            errors.append(
+                ErrorItem(
+                    f"upload-{answer.pk}",
+                    _("%(id)s – Ajouter une pièce") % {"id": answer.requirement.identifier},
+                    message,
+                )
+            )
+    context = _section_context(application, "answers")
+    context.update(
+        form=form,
+        items=[(f, upload_errors.get(f.answer.pk, [])) for f in form],
+        errors=errors,
+        max_file_size=settings.EVIDENCE_MAX_FILE_SIZE,
+        allowed_formats=ALLOWED_FORMATS_LABEL,
+    )
+    return render(request, "applications/application_answers.html", context, status=status)
+
+
+@login_required
+def application_answers(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
+    application = selectors.get_application_for(request.user, public_id)
+    if not selectors.can_edit(request.user, application):
+        return _not_editable(request, application)
+    if request.method != "POST":
+        return _render_answers(request, application)
+    selectors.with_answers(application)
+    form = AnswersForm(application.answers.all(), request.POST)
+    if not form.is_valid():
+        return _render_answers(request, application, form=form)
+    try:
+        services.application_save_answers(
+            application=application, by=request.user, answers=form.cleaned_answers()
+        )
+    except ApplicationError as error:
+        return _refused(request, application, error)
+    return _section_saved(request, application, "answers")
+
+
+@login_required
+def application_budget(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
+    application = selectors.get_application_for(request.user, public_id)
+    if not selectors.can_edit(request.user, application):
+        return _not_editable(request, application)
+    selectors.with_answers(application)
+    saved = list(application.budget_lines.all())
+    initial = [
+        {"category": line.category, "description": line.description, "amount": line.amount}
+        for line in saved
+    ]
+    formset = cast(
+        BaseBudgetLineFormSet,
+        BudgetLineFormSet(_posted(request), initial=initial, prefix="lines"),
+    )
+    if request.method == "POST" and formset.is_valid():
+        try:
+            services.application_set_budget(
+                application=application, by=request.user, lines=formset.lines()
+            )
+        except ApplicationError as error:
+            return _refused(request, application, error)
+        return _section_saved(request, application, "budget")
+    context = _section_context(application, "budget")
+    context.update(
+        formset=formset,
+        total=sum((line.amount for line in saved), Decimal("0")),
+        errors=formset.errors_summary() if formset.is_bound else [],
+    )
+    return render(request, "applications/application_budget.html", context)
+
+
+def _already_submitted(request: AuthenticatedRequest, application: Application) -> HttpResponse:
+    if application.submitted_at is not None and application.status != Status.DRAFT:
+        messages.info(
+            request,
+            _("Cette candidature a déjà été déposée le %(date)s.")
+            % {"date": selectors.when(application.submitted_at)},
+        )
+        return redirect("applications:application-detail", application.public_id)
+    return _not_editable(request, application)
+
+
+@login_required
+def application_submit(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
+    application = selectors.get_application_for(request.user, public_id)
+    if not selectors.can_edit(request.user, application):
+        # A replayed POST (double click, back button) after the submission lands here.
+        return _already_submitted(request, application)
+    selectors.with_answers(application)
+    form = SubmitForm(_posted(request))
+    issues: list[Issue]
+    if request.method == "POST":
+        sworn = form.is_valid() and bool(form.cleaned_data["sworn"])
+        try:
+            services.application_submit(application=application, by=request.user, sworn=sworn)
+        except SubmissionIncomplete as error:
+            issues = list(error.issues)
+            if all(issue.section == "statement" for issue in issues):
+                issues += services.application_issues(application)
+            for issue in issues:
+                if issue.field == "sworn":
+                    form.add_error("sworn", issue.message)
+            context = _section_context(application, "statement")
+            context.update(form=form, blocking=_issue_links(application, issues), posted=True)
+            return render(request, "applications/application_submit.html", context)
+        except ApplicationError as error:
+            return _refused(request, application, error)
+        messages.success(
+            request,
+            _(
+                "Votre candidature %(reference)s a été déposée. Vous serez informé par courriel "
+                "de chaque étape de son instruction."
+            )
+            % {"reference": application.reference},
+        )
+        return redirect("applications:application-detail", application.public_id)
+    context = _section_context(application, "statement")
+    issues = services.application_issues(application)
+    context.update(form=form, blocking=_issue_links(application, issues), posted=False)
+    return render(request, "applications/application_submit.html", context)
+
+
+# --- Evidence files ---------------------------------------------------------------------
+
+
+@login_required
+def evidence_download(
+    request: AuthenticatedRequest, public_id: UUID, evidence_id: UUID
+) -> FileResponse:
+    """Files are private: served only through this scope-checked view."""
+    evidence = selectors.get_evidence_for(request.user, public_id, evidence_id)
+    return evidence_response(evidence)
+
+
+@login_required
+@require_POST
+def evidence_upload(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
+    application = selectors.get_application_for(request.user, public_id)
+    if not selectors.can_edit(request.user, application):
+        return _not_editable(request, application)
+    form = EvidenceUploadForm(request.POST, request.FILES)
+    answer_id = str(request.POST.get("answer", ""))
+    answer = (
+        Answer.objects.filter(application=application, pk=int(answer_id))
+        .select_related("requirement")
+        .first()
+        if answer_id.isdigit()
+        else None
+    )
+    if answer is None:
+        raise Http404
+    if form.is_valid():
+        try:
+            evidence = services.evidence_add(
+                application=application,
+                answer=answer,
+                uploaded_file=form.cleaned_data["file"],
+                by=request.user,
+            )
+        except CarePortalError as error:  # EvidenceRejected: type, active content, size…
+            form.add_error("file", error.message)
+        else:
+            messages.success(
+                request,
+                _("Pièce « %(name)s » ajoutée pour %(id)s.")
+                % {"name": evidence.original_name, "id": answer.requirement.identifier},
+            )
+            url = reverse("applications:application-answers", args=[application.public_id])
+            return HttpResponseRedirect(f"{url}#answer-{answer.requirement_id}")
+    return _render_answers(
+        request,
+        application,
+        upload_errors={answer.pk: [str(e) for e in form.errors.get("file", [])]},
+        status=400,
+    )
+
+
+@login_required
+@require_POST
+def evidence_delete(
+    request: AuthenticatedRequest, public_id: UUID, evidence_id: UUID
+) -> HttpResponse:
+    evidence = selectors.get_evidence_for(request.user, public_id, evidence_id)
+    application = evidence.application
+    if not selectors.can_edit(request.user, application):
+        return _not_editable(request, application)
+    requirement_id = evidence.answer.requirement_id if evidence.answer else None
+    name = evidence.original_name
+    try:
+        services.evidence_delete(evidence=evidence, by=request.user)
+    except ApplicationError as error:
+        return _refused(request, application, error)
+    messages.success(request, _("Pièce « %(name)s » supprimée.") % {"name": name})
+    url = reverse("applications:application-answers", args=[application.public_id])
+    return HttpResponseRedirect(f"{url}#answer-{requirement_id}" if requirement_id else url)
+
+
+# --- Withdrawal and messages ----------------------------------------------------------
+
+
+@login_required
+def application_withdraw(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
+    application = selectors.get_application_for(request.user, public_id)
+    if not selectors.can_withdraw(request.user, application):
+        messages.error(request, _("Vous ne pouvez pas retirer cette candidature."))
+        return redirect("applications:application-detail", application.public_id)
+    form = WithdrawForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.application_transition(
+                application=application,
+                to=Status.WITHDRAWN.value,
+                by=request.user,
+                comment=form.cleaned_data["comment"],
+            )
+        except ApplicationError as error:
+            return _refused(request, application, error)
+        messages.success(
+            request,
+            _("La candidature %(reference)s a été retirée.") % {"reference": application.reference},
+        )
+        return redirect("applications:application-detail", application.public_id)
+    context = {
+        "application": application,
+        "form": form,
+        "errors": error_summary([form]) if form.is_bound else [],
+    }
+    return render(request, "applications/application_withdraw.html", context)
+
+
+@login_required
+@require_POST
+def message_create(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
+    application = selectors.get_application_for(request.user, public_id)
+    form = MessageForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, application, message_form=form, status=400)
+    try:
+        message = services.message_post(
+            application=application, by=request.user, body=form.cleaned_data["body"]
+        )
+    except ApplicationError as error:
+        return _refused(request, application, error)
+    messages.success(request, _("Message envoyé."))
+    url = reverse("applications:application-detail", args=[application.public_id])
+    return HttpResponseRedirect(f"{url}#message-{message.public_id}")

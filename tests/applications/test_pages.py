@@ -1,0 +1,693 @@
+"""The applicant pages: who opens what, each section saved, submission once, evidence
+files through scoped views, and a constant number of queries per page."""
+
+import io
+from datetime import timedelta
+
+import pikepdf
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Membership
+from applications.models import Answer, Application, Evidence, Message, Transition
+from applications.services import application_start, application_submit, application_transition
+
+from ..factories import (
+    FundingCallFactory,
+    GHTFactory,
+    LegalEntityFactory,
+    MembershipFactory,
+    RequirementFactory,
+    UserFactory,
+)
+from .test_applicant import IDENTITY, fill
+
+OBJECT_PAGES = (
+    "application-detail",
+    "application-identity",
+    "application-answers",
+    "application-budget",
+    "application-submit",
+    "application-withdraw",
+)
+OUTSIDERS = ("other_hospital_user", "other_region_ars_user", "user_without_membership")
+
+
+@pytest.fixture(autouse=True)
+def private_media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def user_without_membership(db):
+    return UserFactory(email="nobody@example.test")
+
+
+@pytest.fixture
+def call(db):
+    call = FundingCallFactory(code="D2-2025", title="Continuité et reprise d'activité 2025")
+    RequirementFactory(
+        call=call,
+        identifier="D2.P1",
+        kind="prerequisite",
+        label="Disposer d'un plan de continuité",
+        target="Un PCRA par service critique",
+    )
+    RequirementFactory(
+        call=call, identifier="D2.O1", kind="objective", evidence_stage="declaration"
+    )
+    return call
+
+
+@pytest.fixture
+def draft(call, hospital, hospital_user):
+    return application_start(call=call, candidate=hospital, by=hospital_user)
+
+
+@pytest.fixture
+def submitted(draft, hospital_user):
+    fill(draft, hospital_user)
+    application_submit(application=draft, by=hospital_user, sworn=True)
+    draft.refresh_from_db()
+    return draft
+
+
+def url(name, application, *args):
+    return reverse(f"applications:{name}", args=[application.public_id, *args])
+
+
+def evidence_of(application):
+    return Evidence.objects.filter(application=application).first()
+
+
+def small_pdf() -> bytes:
+    buffer = io.BytesIO()
+    with pikepdf.new() as pdf:
+        pdf.add_blank_page()
+        pdf.save(buffer)
+    return buffer.getvalue()
+
+
+def add_evidence(application, answer, user, name="preuve.pdf"):
+    return Evidence.objects.create(
+        application=application,
+        answer=answer,
+        file=ContentFile(b"%PDF-1.4 test", name=name),
+        original_name=name,
+        content_type="application/pdf",
+        size=13,
+        sha256="a" * 64,
+        uploaded_by=user,
+    )
+
+
+# --- Who opens what ----------------------------------------------------------------------
+
+
+def test_every_page_renders_for_the_candidates_user_on_a_draft(client, draft, hospital_user):
+    client.force_login(hospital_user)
+    assert client.get(reverse("applications:application-list")).status_code == 200
+    for name in OBJECT_PAGES:
+        response = client.get(url(name, draft))
+        assert response.status_code == 200, name
+    assert client.get(url("application-detail", draft)).templates[0].name == (
+        "applications/application_overview.html"
+    )
+
+
+@pytest.mark.parametrize("persona", [*OUTSIDERS, "ars_user", "ministry_user"])
+def test_a_draft_is_404_for_everyone_but_the_candidates_users(client, request, draft, persona):
+    evidence = add_evidence(draft, draft.answers.first(), None)
+    client.force_login(request.getfixturevalue(persona))
+    for name in OBJECT_PAGES:
+        assert client.get(url(name, draft)).status_code == 404, name
+    assert client.get(url("evidence-download", draft, evidence.public_id)).status_code == 404
+    posts = {
+        url("message-create", draft): {"body": "Intrus"},
+        url("evidence-upload", draft): {"answer": evidence.answer_id},
+        url("evidence-delete", draft, evidence.public_id): {},
+        url("application-withdraw", draft): {},
+        url("application-submit", draft): {"sworn": "on"},
+        url("application-identity", draft): IDENTITY,
+    }
+    for target, data in posts.items():
+        assert client.post(target, data).status_code == 404, target
+    assert Evidence.objects.filter(pk=evidence.pk).exists()
+    draft.refresh_from_db()
+    assert draft.status == "draft" and not draft.director_name
+
+
+@pytest.mark.parametrize("persona", OUTSIDERS)
+def test_a_submitted_application_stays_404_for_outsiders(client, request, submitted, persona):
+    client.force_login(request.getfixturevalue(persona))
+    assert client.get(url("application-detail", submitted)).status_code == 404
+    evidence = evidence_of(submitted)
+    assert client.get(url("evidence-download", submitted, evidence.public_id)).status_code == 404
+    listed = client.get(reverse("applications:application-list")).context["rows"]
+    assert listed == []
+
+
+@pytest.mark.parametrize("persona", ["ars_user", "ministry_user"])
+def test_instructors_see_the_read_only_view_after_submission(client, request, submitted, persona):
+    client.force_login(request.getfixturevalue(persona))
+    response = client.get(url("application-detail", submitted))
+    assert response.status_code == 200
+    assert response.templates[0].name == "applications/application_detail.html"
+    content = response.content.decode()
+    assert "Claire Directrice" in content and "Rédaction du PCA" in content
+    assert "Retirer la candidature" not in content
+    # Editing pages send them back to the read-only view.
+    response = client.get(url("application-identity", submitted))
+    assert response.status_code == 302 and response["Location"] == url(
+        "application-detail", submitted
+    )
+    rows = client.get(reverse("applications:application-list")).context["rows"]
+    assert [row.application for row in rows] == [submitted]
+
+
+def test_unknown_application_is_404(client, hospital_user):
+    client.force_login(hospital_user)
+    assert client.get("/candidatures/00000000-0000-0000-0000-000000000000/").status_code == 404
+
+
+def test_pages_require_login(client, draft):
+    response = client.get(url("application-detail", draft))
+    assert response.status_code == 302 and reverse("accounts:login") in response["Location"]
+
+
+def test_post_only_views_refuse_get(client, draft, hospital_user):
+    evidence = add_evidence(draft, draft.answers.first(), hospital_user)
+    client.force_login(hospital_user)
+    for target in (
+        reverse("applications:application-start"),
+        url("message-create", draft),
+        url("evidence-upload", draft),
+        url("evidence-delete", draft, evidence.public_id),
+    ):
+        assert client.get(target).status_code == 405, target
+
+
+# --- "Mes candidatures" and starting a draft ---------------------------------------------
+
+
+def test_my_applications_lists_the_open_call_with_a_start_button(
+    client, call, hospital, hospital_user
+):
+    FundingCallFactory(
+        code="D1-2024",
+        title="Appel clos",
+        opens_at=timezone.now() - timedelta(days=90),
+        closes_at=timezone.now() - timedelta(days=30),
+    )
+    client.force_login(hospital_user)
+    response = client.get(reverse("applications:application-list"))
+    content = response.content.decode()
+    assert "Appels ouverts" in content
+    assert "Continuité et reprise d&#x27;activité 2025" in content
+    assert "Appel clos" not in content
+    assert "Commencer ma candidature" in content
+    assert f'value="{hospital.public_id}"' in content
+
+    response = client.post(
+        reverse("applications:application-start"),
+        {"call": call.public_id, "candidate": hospital.public_id},
+    )
+    application = Application.objects.get(call=call, candidate=hospital)
+    assert response.status_code == 302
+    assert response["Location"] == url("application-detail", application)
+    assert application.status == "draft" and application.answers.count() == 2
+    # The list now shows it, with its next step, and a link to continue.
+    response = client.get(reverse("applications:application-list"))
+    content = response.content.decode()
+    assert "Continuer ma candidature" in content and "Commencer ma candidature" not in content
+    [row] = response.context["rows"]
+    assert row.application == application
+    assert row.next_step.startswith("Compléter et déposer avant le")
+
+
+def test_start_refuses_an_entity_of_another_establishment(
+    client, call, hospital_user, other_hospital
+):
+    client.force_login(hospital_user)
+    response = client.post(
+        reverse("applications:application-start"),
+        {"call": call.public_id, "candidate": other_hospital.public_id},
+    )
+    assert response.status_code == 404
+    assert not Application.objects.exists()
+
+
+def test_a_ght_member_sees_why_it_cannot_file_alone(client, call):
+    ght = GHTFactory(name="GHT Rhône Nord")
+    LegalEntityFactory(ght=ght, is_ght_support=True, name="CH support de Villefranche")
+    member = LegalEntityFactory(ght=ght, name="CH membre de Tarare")
+    user = UserFactory()
+    MembershipFactory(user=user, role=Membership.Role.ESTABLISHMENT, legal_entity=member)
+    client.force_login(user)
+    content = client.get(reverse("applications:application-list")).content.decode()
+    assert "CH support de Villefranche" in content
+    assert "Commencer ma candidature" not in content
+    # A forged POST gets the same reason, as a message, and creates nothing.
+    response = client.post(
+        reverse("applications:application-start"),
+        {"call": call.public_id, "candidate": member.public_id},
+        follow=True,
+    )
+    assert "CH support de Villefranche" in response.content.decode()
+    assert not Application.objects.exists()
+
+
+# --- Sections ------------------------------------------------------------------------------
+
+
+def test_identity_saves_even_incomplete_and_goes_to_the_next_section(client, draft, hospital_user):
+    client.force_login(hospital_user)
+    response = client.post(
+        url("application-identity", draft),
+        {"director_name": "Claire Directrice", "director_email": "direction@ch.test"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == url("application-answers", draft)
+    draft.refresh_from_db()
+    assert draft.director_name == "Claire Directrice" and draft.rssi_name == ""
+    # What is missing is a warning on the page, linked to its field, not an error.
+    content = client.get(url("application-identity", draft)).content.decode()
+    assert "points à compléter avant le dépôt" in content
+    assert "#id_rssi_name" in content
+    assert 'role="alert"' not in content
+
+
+def test_identity_rejects_an_invalid_email_at_the_field(client, draft, hospital_user):
+    client.force_login(hospital_user)
+    response = client.post(
+        url("application-identity", draft),
+        {"director_name": "Claire", "rssi_email": "pas-un-courriel"},
+    )
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert 'id="error-summary"' in content and 'href="#id_rssi_email"' in content
+    assert 'aria-invalid="true"' in content
+    draft.refresh_from_db()
+    assert draft.director_name == ""  # nothing half-saved
+
+
+def test_answers_are_saved_per_requirement(client, draft, hospital_user):
+    client.force_login(hospital_user)
+    answers = {a.requirement.identifier: a for a in draft.answers.select_related("requirement")}
+    p1, o1 = answers["D2.P1"], answers["D2.O1"]
+    page = client.get(url("application-answers", draft)).content.decode()
+    assert "D2.P1 – Disposer d&#x27;un plan de continuité" in page
+    assert "Un PCRA par service critique" in page
+    assert f'id="answer-{p1.requirement_id}"' in page
+    response = client.post(
+        url("application-answers", draft),
+        {
+            f"answer-{p1.requirement_id}-state": "met",
+            f"answer-{p1.requirement_id}-comment": "PCRA signé en mars",
+            f"answer-{o1.requirement_id}-state": "in_progress",
+            f"answer-{o1.requirement_id}-comment": "",
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"] == url("application-budget", draft)
+    p1.refresh_from_db()
+    o1.refresh_from_db()
+    assert (p1.state, p1.comment) == ("met", "PCRA signé en mars")
+    assert o1.state == "in_progress"
+
+
+def test_an_unknown_answer_state_is_an_error_at_the_field(client, draft, hospital_user):
+    client.force_login(hospital_user)
+    answer = draft.answers.first()
+    response = client.post(
+        url("application-answers", draft), {f"answer-{answer.requirement_id}-state": "maybe"}
+    )
+    assert response.status_code == 200
+    assert f'href="#id_answer-{answer.requirement_id}-state_0"' in response.content.decode()
+    answer.refresh_from_db()
+    assert answer.state == ""
+
+
+def budget_post(rows, initial=0):
+    data = {
+        "lines-TOTAL_FORMS": str(len(rows)),
+        "lines-INITIAL_FORMS": str(initial),
+        "lines-MIN_NUM_FORMS": "0",
+        "lines-MAX_NUM_FORMS": "1000",
+    }
+    for i, row in enumerate(rows):
+        for key, value in row.items():
+            data[f"lines-{i}-{key}"] = value
+    return data
+
+
+def test_budget_lines_are_saved_with_their_total(client, draft, hospital_user):
+    client.force_login(hospital_user)
+    response = client.get(url("application-budget", draft))
+    assert len(response.context["formset"].forms) == 3  # three empty rows
+    rows = [
+        {"category": "consulting", "description": "Rédaction du PCA", "amount": "40000"},
+        {"category": "hardware", "description": "Sauvegarde hors ligne", "amount": "25000,50"},
+        {"category": "", "description": "", "amount": ""},  # an empty extra row
+    ]
+    response = client.post(url("application-budget", draft), budget_post(rows))
+    assert response.status_code == 302
+    assert response["Location"] == url("application-submit", draft)
+    draft.refresh_from_db()
+    assert str(draft.requested_amount) == "65000.50"
+    assert draft.budget_lines.count() == 2
+    page = client.get(url("application-budget", draft))
+    assert len(page.context["formset"].forms) == 5  # the two lines and three empty rows
+    assert "65 000,50" in page.content.decode().replace("\xa0", " ").replace("\u202f", " ")
+
+    # Deleting a line.
+    rows = [
+        {"category": "consulting", "description": "Rédaction du PCA", "amount": "40000"},
+        {
+            "category": "hardware",
+            "description": "Sauvegarde hors ligne",
+            "amount": "25000.50",
+            "DELETE": "on",
+        },
+    ]
+    client.post(url("application-budget", draft), budget_post(rows, initial=2))
+    draft.refresh_from_db()
+    assert str(draft.requested_amount) == "40000.00"
+
+
+def test_a_negative_or_incomplete_budget_line_is_an_error(client, draft, hospital_user):
+    client.force_login(hospital_user)
+    rows = [
+        {"category": "consulting", "description": "Conseil", "amount": "-5"},
+        {"category": "", "description": "Sans catégorie", "amount": "10"},
+    ]
+    response = client.post(url("application-budget", draft), budget_post(rows))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert 'href="#id_lines-0-amount"' in content and 'href="#id_lines-1-category"' in content
+    assert not draft.budget_lines.exists()
+
+
+# --- Submission --------------------------------------------------------------------------
+
+
+def test_submitting_an_incomplete_application_shows_the_error_summary(client, draft, hospital_user):
+    client.force_login(hospital_user)
+    page = client.get(url("application-submit", draft)).content.decode()
+    assert "Avant de déposer, corrigez les points suivants" in page
+    assert url("application-identity", draft) + "#id_director_name" in page
+    response = client.post(url("application-submit", draft), {"sworn": "on"})
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert 'id="error-summary"' in content and 'role="alert"' in content
+    assert "a pas été déposée : corrigez les points suivants" in content
+    assert url("application-budget", draft) + "#id_lines-0-category" in content
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+    assert not Transition.objects.exists()
+
+
+def test_submitting_without_the_sworn_statement_points_to_the_checkbox(
+    client, draft, hospital_user
+):
+    fill(draft, hospital_user)
+    client.force_login(hospital_user)
+    response = client.post(url("application-submit", draft), {})
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "#id_sworn" in content and "La déclaration sur l&#x27;honneur est obligatoire" in content
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+
+
+def test_a_complete_application_is_submitted_once(client, draft, hospital_user):
+    fill(draft, hospital_user)
+    client.force_login(hospital_user)
+    response = client.post(url("application-submit", draft), {"sworn": "on"})
+    assert response.status_code == 302
+    assert response["Location"] == url("application-detail", draft)
+    draft.refresh_from_db()
+    assert draft.status == "submitted" and draft.sworn_by == hospital_user
+    # A replayed POST (double click, back button) redirects with an information.
+    response = client.post(url("application-submit", draft), {"sworn": "on"}, follow=True)
+    assert response.redirect_chain == [(url("application-detail", draft), 302)]
+    assert "a déjà été déposée" in response.content.decode()
+    assert Transition.objects.filter(application=draft).count() == 1
+    # The history shows the submission.
+    assert "Brouillon" in response.content.decode() and "Déposée" in response.content.decode()
+
+
+def test_withdrawal_asks_for_confirmation_then_withdraws(client, submitted, hospital_user):
+    client.force_login(hospital_user)
+    detail = client.get(url("application-detail", submitted)).content.decode()
+    assert url("application-withdraw", submitted) in detail
+    page = client.get(url("application-withdraw", submitted))
+    assert page.status_code == 200 and "définitif" in page.content.decode()
+    response = client.post(url("application-withdraw", submitted), {"comment": "Projet reporté"})
+    assert response.status_code == 302
+    submitted.refresh_from_db()
+    assert submitted.status == "withdrawn"
+    transition = Transition.objects.get(application=submitted, to_status="withdrawn")
+    assert transition.comment == "Projet reporté" and transition.actor == hospital_user
+    # No second withdrawal; the link is gone.
+    response = client.get(url("application-withdraw", submitted))
+    assert response.status_code == 302
+    detail = client.get(url("application-detail", submitted)).content.decode()
+    assert url("application-withdraw", submitted) not in detail
+
+
+def test_instructors_cannot_withdraw(client, submitted, ars_user):
+    client.force_login(ars_user)
+    response = client.post(url("application-withdraw", submitted), {}, follow=True)
+    assert "Vous ne pouvez pas retirer cette candidature" in response.content.decode()
+    submitted.refresh_from_db()
+    assert submitted.status == "submitted"
+
+
+# --- Messages and the return for complements -----------------------------------------------
+
+
+def test_a_message_appears_in_the_thread(client, submitted, hospital_user, ars_user):
+    client.force_login(hospital_user)
+    response = client.post(
+        url("message-create", submitted), {"body": "Une question sur D2.P1"}, follow=True
+    )
+    assert "Une question sur D2.P1" in response.content.decode()
+    message = Message.objects.get(application=submitted)
+    assert message.author == hospital_user
+    client.force_login(ars_user)
+    assert (
+        "Une question sur D2.P1"
+        in client.get(url("application-detail", submitted)).content.decode()
+    )
+    # An empty message is an error at the field, not a 500.
+    response = client.post(url("message-create", submitted), {"body": ""})
+    assert response.status_code == 400
+    assert 'href="#id_body"' in response.content.decode()
+
+
+def test_messages_cannot_be_posted_on_a_draft(client, draft, hospital_user):
+    client.force_login(hospital_user)
+    response = client.post(url("message-create", draft), {"body": "Trop tôt"}, follow=True)
+    assert "Les échanges s&#x27;ouvrent au dépôt" in response.content.decode()
+    assert not Message.objects.exists()
+
+
+def test_a_returned_application_shows_the_request_and_is_resubmitted(
+    client, submitted, hospital_user, ars_user
+):
+    application_transition(application=submitted, to="regional_review", by=None)
+    application_transition(
+        application=submitted, to="returned", by=ars_user, comment="Joignez le PRA signé."
+    )
+    client.force_login(hospital_user)
+    response = client.get(url("application-detail", submitted))
+    assert response.templates[0].name == "applications/application_overview.html"
+    content = response.content.decode()
+    assert content.index("Joignez le PRA signé.") < content.index("Sections de la candidature")
+    assert "Compléments demandés" in content
+    assert (
+        "Joignez le PRA signé."
+        in client.get(url("application-answers", submitted)).content.decode()
+    )
+    response = client.post(url("application-submit", submitted), {"sworn": "on"})
+    assert response.status_code == 302
+    submitted.refresh_from_db()
+    assert submitted.status == "submitted"
+
+
+# --- Evidence files --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("persona", ["hospital_user", "ars_user", "ministry_user"])
+def test_insiders_download_evidence_as_an_attachment(client, request, submitted, persona):
+    evidence = evidence_of(submitted)
+    client.force_login(request.getfixturevalue(persona))
+    response = client.get(url("evidence-download", submitted, evidence.public_id))
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment")
+    assert "pca.pdf" in response["Content-Disposition"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert b"".join(response.streaming_content) == b"%PDF-1.4"
+
+
+def test_evidence_of_another_application_is_404(client, submitted, call, hospital_user):
+    other = Application.objects.create(call=call, candidate=LegalEntityFactory(), reference="X-2")
+    foreign = add_evidence(other, None, None)
+    client.force_login(hospital_user)
+    assert client.get(url("evidence-download", submitted, foreign.public_id)).status_code == 404
+
+
+def test_upload_stores_a_valid_pdf(client, draft, hospital_user):
+    answer = draft.answers.get(requirement__identifier="D2.P1")
+    client.force_login(hospital_user)
+    upload = SimpleUploadedFile("plan de continuité.pdf", small_pdf(), "application/pdf")
+    response = client.post(url("evidence-upload", draft), {"answer": answer.pk, "file": upload})
+    assert response.status_code == 302
+    assert (
+        response["Location"]
+        == url("application-answers", draft) + f"#answer-{answer.requirement_id}"
+    )
+    evidence = Evidence.objects.get(answer=answer)
+    assert evidence.original_name == "plan de continuité.pdf"
+    assert evidence.content_type == "application/pdf" and len(evidence.sha256) == 64
+    assert evidence.file.name.startswith("evidence/") and "continuit" not in evidence.file.name
+    page = client.get(url("application-answers", draft)).content.decode()
+    assert "plan de continuité.pdf" in page
+    assert url("evidence-download", draft, evidence.public_id) in page
+    assert evidence.sha256[:12] in page
+
+
+def test_upload_refuses_an_executable_renamed_pdf_at_its_field(client, draft, hospital_user):
+    answer = draft.answers.get(requirement__identifier="D2.P1")
+    client.force_login(hospital_user)
+    fake = SimpleUploadedFile("rapport.pdf", b"MZ\x90\x00" + b"\x00" * 200, "application/pdf")
+    response = client.post(url("evidence-upload", draft), {"answer": answer.pk, "file": fake})
+    assert response.status_code == 400
+    content = response.content.decode()
+    assert "Le fichier « rapport.pdf » est refusé" in content
+    assert "ne correspond pas à un fichier PDF" in content
+    assert f'id="upload-{answer.pk}-error"' in content
+    assert f'href="#upload-{answer.pk}"' in content  # in the error summary
+    assert not Evidence.objects.exists()
+
+
+def test_upload_without_a_file_is_an_error_not_a_500(client, draft, hospital_user):
+    answer = draft.answers.first()
+    client.force_login(hospital_user)
+    response = client.post(url("evidence-upload", draft), {"answer": answer.pk})
+    assert response.status_code == 400
+    assert "Choisissez un fichier" in response.content.decode()
+
+
+def test_evidence_is_deleted_by_the_candidates_user(client, draft, hospital_user):
+    answer = draft.answers.first()
+    evidence = add_evidence(draft, answer, hospital_user, name="ancien.pdf")
+    client.force_login(hospital_user)
+    response = client.post(url("evidence-delete", draft, evidence.public_id))
+    assert response.status_code == 302
+    assert not Evidence.objects.filter(pk=evidence.pk).exists()
+
+
+def test_evidence_of_a_submitted_application_cannot_be_changed(client, submitted, hospital_user):
+    evidence = evidence_of(submitted)
+    client.force_login(hospital_user)
+    client.post(url("evidence-delete", submitted, evidence.public_id))
+    upload = SimpleUploadedFile("plus.pdf", small_pdf(), "application/pdf")
+    client.post(url("evidence-upload", submitted), {"answer": evidence.answer_id, "file": upload})
+    assert list(Evidence.objects.filter(application=submitted)) == [evidence]
+
+
+# --- A constant number of queries --------------------------------------------------------------
+
+
+def make_draft(user, entity, requirements: int, files: int) -> Application:
+    call = FundingCallFactory()
+    RequirementFactory.create_batch(requirements, call=call)
+    application = application_start(call=call, candidate=entity, by=user)
+    answers = list(Answer.objects.filter(application=application))
+    for i in range(files):
+        add_evidence(application, answers[i % len(answers)], user, name=f"piece-{i}.pdf")
+    return application
+
+
+def count_queries(client, path) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(path).status_code == 200
+    return len(queries)
+
+
+@pytest.mark.parametrize("page", ["application-answers", "application-detail"])
+def test_form_pages_run_a_constant_number_of_queries(
+    client, django_assert_num_queries, hospital_user, page
+):
+    small_entity = LegalEntityFactory()
+    large_entity = LegalEntityFactory()
+    for entity in (small_entity, large_entity):
+        MembershipFactory(
+            user=hospital_user, role=Membership.Role.ESTABLISHMENT, legal_entity=entity
+        )
+    small = make_draft(hospital_user, small_entity, requirements=3, files=0)
+    large = make_draft(hospital_user, large_entity, requirements=30, files=20)
+    client.force_login(hospital_user)
+    expected = count_queries(client, url(page, small))
+    with django_assert_num_queries(expected):
+        assert client.get(url(page, large)).status_code == 200
+
+
+def test_the_read_only_view_runs_a_constant_number_of_queries(
+    client, django_assert_num_queries, hospital_user, ars_user
+):
+    entities = LegalEntityFactory.create_batch(2)
+    for entity in entities:
+        MembershipFactory(
+            user=hospital_user, role=Membership.Role.ESTABLISHMENT, legal_entity=entity
+        )
+    applications = []
+    for entity, (requirements, files) in zip(entities, ((3, 0), (30, 20)), strict=True):
+        application = make_draft(hospital_user, entity, requirements=requirements, files=0)
+        application.status = "submitted"
+        application.submitted_at = timezone.now()
+        application.save(update_fields=["status", "submitted_at"])
+        answers = list(application.answers.all())
+        for i in range(files):
+            add_evidence(application, answers[i % len(answers)], hospital_user, name=f"p{i}.pdf")
+            Message.objects.create(application=application, author=ars_user, body=f"Message {i}")
+            Transition.objects.create(
+                application=application,
+                from_status="draft",
+                to_status="submitted",
+                actor=hospital_user,
+            )
+        applications.append(application)
+    client.force_login(ars_user)
+    expected = count_queries(client, url("application-detail", applications[0]))
+    with django_assert_num_queries(expected):
+        assert client.get(url("application-detail", applications[1])).status_code == 200
+
+
+def test_a_covered_member_reads_its_ghts_application_without_writing(client, call):
+    ght = GHTFactory()
+    support = LegalEntityFactory(ght=ght, is_ght_support=True)
+    member = LegalEntityFactory(ght=ght, name="CH membre de Tarare")
+    support_user, member_user = UserFactory(), UserFactory()
+    MembershipFactory(user=support_user, role=Membership.Role.ESTABLISHMENT, legal_entity=support)
+    MembershipFactory(user=member_user, role=Membership.Role.ESTABLISHMENT, legal_entity=member)
+    application = application_start(call=call, candidate=support, by=support_user)
+    client.force_login(member_user)
+    assert client.get(url("application-detail", application)).status_code == 404  # a draft
+    fill(application, support_user)
+    application_submit(application=application, by=support_user, sworn=True)
+    response = client.get(url("application-detail", application))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "CH membre de Tarare" in content
+    assert url("message-create", application) not in content
+    assert url("application-withdraw", application) not in content
+    listing = client.get(reverse("applications:application-list")).content.decode()
+    assert "Couverte par la candidature" in listing
