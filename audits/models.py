@@ -1,6 +1,8 @@
 """Volet 1 (D1) results: Active Directory audits, internet exposure scans, the import
 batches they came from, and each legal entity's derived Volet 1 status."""
 
+from typing import TYPE_CHECKING, Any
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -8,8 +10,11 @@ from django.utils.translation import gettext_lazy as _
 
 from care_portal.models import PublicModel, TimeStampedModel
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
-def _score(label: str) -> models.PositiveSmallIntegerField:
+
+def _score(label: "StrOrPromise") -> Any:
     return models.PositiveSmallIntegerField(
         label, null=True, blank=True, validators=[MaxValueValidator(100)]
     )

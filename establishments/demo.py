@@ -13,7 +13,10 @@ prefix rather than per département). SIREN are Luhn-valid, SIRET are the SIREN 
 NIC whose last digit makes the 14 digits Luhn-valid.
 
 The Volet 1 results of the demo entities (AD audits, exposure scans, statuses) come
-from `audits.demo.seed_volet1`, called at the end of `seed_demo()`.
+from `audits.demo.seed_volet1`, then the funding calls and the applications of the demo
+entities (the closed D1 call with its history, the open D2 call with applications in
+every state) from `applications.demo.seed_applications`, both called at the end of
+`seed_demo()`.
 
 The demo accounts (password `settings.DEMO_PASSWORD`) are never created in production.
 """
@@ -32,6 +35,11 @@ from django.db import transaction
 from stdnum import luhn
 
 from accounts.models import Membership, User
+from applications.demo import (
+    ApplicationsDemoSummary,
+    applications_summary_lines,
+    seed_applications,
+)
 from audits.demo import Volet1DemoSummary, seed_volet1, volet1_summary_lines
 
 from .identifiers import finess_with_check_digit, format_finess
@@ -258,6 +266,7 @@ class DemoSummary:
     by_group: dict[str, int]
     accounts: list[DemoAccount]
     volet1: Volet1DemoSummary | None = None
+    applications: ApplicationsDemoSummary | None = None
 
 
 def allocate(total: int, weights: dict[str, float], minimum: int = 0) -> dict[str, int]:
@@ -797,11 +806,17 @@ def seed_demo(
         counts_after = (GHT.objects.count(), LegalEntity.objects.count(), Site.objects.count())
 
         accounts, created_users, created_memberships = _seed_accounts(
-            plan, entity_ids, region_ids, ght_names
+            plan, entity_ids, region_ids, ght_names, {d.code: d.region for d in departments}
         )
         # Volet 1 results of our entities (and of them only), after the accounts: the
         # entities of etablissement@ and ght@demo.test get their fixed stories.
         volet1 = seed_volet1(seed=seed, legal_entity_ids=entity_ids.values(), stdout=stdout)
+        # The calls and our entities' applications, after Volet 1 (D1's history and D2's
+        # eligibility follow it): etablissement@demo.test has a D2 draft, ght@demo.test
+        # its GHT's application under regional review.
+        applications = seed_applications(
+            seed=seed, legal_entity_ids=entity_ids.values(), stdout=stdout
+        )
 
     by_group = Counter(e.statistics_group for e in plan.entities)
     return DemoSummary(
@@ -828,34 +843,63 @@ def seed_demo(
         },
         accounts=accounts,
         volet1=volet1,
+        applications=applications,
     )
 
 
+# Kinds of entity for etablissement@demo.test, best first: an entity that files for
+# itself (never a public member of a GHT), a hospital if possible.
+DEMO_ENTITY_GROUPS = ("private_non_profit", "public_outside_ght", "private_for_profit")
+DEMO_ENTITY_CATEGORIES = ("365", "131", "355", "122", "128")
+
+
 def _pick_demo_entities(
-    plan: Plan, entity_ids: dict[str, int]
+    plan: Plan, entity_ids: dict[str, int], dept_regions: dict[str, str]
 ) -> tuple[PlannedGHT, PlannedEntity, PlannedEntity]:
-    """A public member of a GHT (ARA first, a CH if possible) and its GHT's support."""
-    candidates: list[tuple[int, PlannedGHT, PlannedEntity]] = []
+    """A GHT with a support and a member (Auvergne-Rhône-Alpes first), and an active
+    entity filing for itself (Auvergne-Rhône-Alpes first, then EBNL, public outside a
+    GHT, private; a hospital first): (ght, its support, the entity)."""
+    ghts: list[tuple[int, PlannedGHT]] = []
     for ght in plan.ghts:
         if ght.support is None or ght.support.finess not in entity_ids:
             continue
-        for member in ght.members:
-            if member.finess in entity_ids and member.active:
-                rank = (0 if ght.region == "84" else 2) + (0 if member.category == "355" else 1)
-                candidates.append((rank, ght, member))
-    if not candidates:
+        if any(m.finess in entity_ids and m.active for m in ght.members):
+            ghts.append((0 if ght.region == "84" else 1, ght))
+    if not ghts:
         raise RuntimeError("No GHT with a support and a member could be seeded.")
-    _, ght, member = min(candidates, key=lambda c: c[0])  # stable: first in plan order
+    _, ght = min(ghts, key=lambda g: g[0])  # stable: first in plan order
     assert ght.support is not None
-    return ght, member, ght.support
+
+    own: list[tuple[tuple[int, int, int], PlannedEntity]] = []
+    for entity in plan.entities:
+        group = entity.statistics_group
+        if entity.finess not in entity_ids or not entity.active or group == "ght":
+            continue
+        rank = (
+            0 if dept_regions.get(entity.department) == "84" else 1,
+            DEMO_ENTITY_GROUPS.index(group) if group in DEMO_ENTITY_GROUPS else 3,
+            DEMO_ENTITY_CATEGORIES.index(entity.category)
+            if entity.category in DEMO_ENTITY_CATEGORIES
+            else len(DEMO_ENTITY_CATEGORIES),
+        )
+        own.append((rank, entity))
+    if not own:
+        raise RuntimeError("No active entity outside the GHTs could be seeded.")
+    _, entity = min(own, key=lambda e: e[0])  # stable: first in plan order
+    return ght, ght.support, entity
 
 
 def _seed_accounts(
-    plan: Plan, entity_ids: dict[str, int], region_ids: dict[str, int], ght_names: dict[str, str]
+    plan: Plan,
+    entity_ids: dict[str, int],
+    region_ids: dict[str, int],
+    ght_names: dict[str, str],
+    dept_regions: dict[str, str],
 ) -> tuple[list[DemoAccount], int, int]:
     password = settings.DEMO_PASSWORD
-    ght, member, support = _pick_demo_entities(plan, entity_ids)
-    region = Region.objects.get(id=region_ids[ght.region])
+    ght, support, member = _pick_demo_entities(plan, entity_ids, dept_regions)
+    # ars@demo.test instructs the region of etablissement@demo.test's entity.
+    region = Region.objects.get(id=region_ids[dept_regions[member.department]])
     ght_name = ght_names.get(ght.code, ght.name)
     hashed = make_password(password)  # hashed once for the five accounts
 
@@ -870,7 +914,7 @@ def _seed_accounts(
             },
             "role": ROLE_LABELS["establishment"],
             "scope": f"{member.name} (FINESS EJ {format_finess(member.finess)}), "
-            f"membre du {ght_name}",
+            f"{GROUP_LABELS.get(member.statistics_group, member.statistics_group)}",
         },
         {
             "email": "ght@demo.test",
@@ -934,13 +978,16 @@ def _seed_accounts(
             if changed:
                 user.save(update_fields=changed)
         if spec["membership"] is not None:
-            _, m_created = Membership.objects.get_or_create(
+            membership, m_created = Membership.objects.get_or_create(
                 user=user,
                 role=spec["membership"]["role"],
                 legal_entity_id=spec["membership"].get("legal_entity_id"),
                 region_id=spec["membership"].get("region_id"),
             )
             created_memberships += int(m_created)
+            # A demo account has its one scope: one picked by an earlier version of the
+            # seed (etablissement@ was a GHT member) is removed.
+            user.memberships.exclude(pk=membership.pk).delete()
         accounts.append(DemoAccount(spec["email"], password, spec["role"], spec["scope"], created))
     return accounts, created_users, created_memberships
 
@@ -984,6 +1031,8 @@ def summary_lines(summary: DemoSummary) -> list[str]:
     )
     if summary.volet1 is not None:
         lines.extend(volet1_summary_lines(summary.volet1))
+    if summary.applications is not None:
+        lines.extend(applications_summary_lines(summary.applications))
     lines.append("")
     lines.append("Comptes de démonstration :")
     header = ("E-mail", "Mot de passe", "Rôle", "Périmètre")

@@ -182,4 +182,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # pikepdf announces itself at INFO on import.
+    "loggers": {"pikepdf": {"level": "WARNING"}},
 }

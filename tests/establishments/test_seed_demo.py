@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from accounts.models import Membership, User
+from applications.models import Application
 from establishments.demo import DemoSeedRefused, DeptInfo, build_plan, seed_demo
 from establishments.identifiers import is_valid_finess, is_valid_siren, is_valid_siret
 from establishments.models import GHT, Department, LegalEntity, Site, StatusGroup
@@ -171,6 +172,7 @@ def test_seed_is_deterministic():
     first = snapshot()
 
     User.objects.filter(email__in=DEMO_EMAILS).delete()
+    Application.objects.all().delete()  # the demo applications protect their candidates
     LegalEntity.objects.all().delete()
     GHT.objects.all().delete()
     assert not Site.objects.exists()
@@ -245,16 +247,19 @@ def test_demo_accounts_have_the_right_scopes_and_can_log_in(client):
     (membership,) = member_user.memberships.all()
     assert membership.role == Membership.Role.ESTABLISHMENT
     entity = membership.legal_entity
-    assert entity.status_group == StatusGroup.PUBLIC
-    assert entity.ght is not None and not entity.is_ght_support
+    # an entity that files for itself (a public member of a GHT never does)
+    assert entity.active and entity.ght is None and not entity.is_ght_support
+    assert entity.statistics_group in {"private_non_profit", "public_outside_ght"}
     assert entity.department.region.code == "84"
 
     ght_user = User.objects.get(email="ght@demo.test")
     (ght_membership,) = ght_user.memberships.all()
     assert ght_membership.role == Membership.Role.ESTABLISHMENT
     support = ght_membership.legal_entity
-    assert support.is_ght_support and support.ght_id == entity.ght_id
-    assert LegalEntity.objects.visible_to(ght_user).filter(pk=entity.pk).exists()
+    assert support.is_ght_support and support.department.region.code == "84"
+    member = support.ght.members.filter(is_ght_support=False).first()
+    assert member is not None
+    assert LegalEntity.objects.visible_to(ght_user).filter(pk=member.pk).exists()
     assert not LegalEntity.objects.visible_to(member_user).filter(pk=support.pk).exists()
 
     ars = User.objects.get(email="ars@demo.test")

@@ -1,4 +1,5 @@
-"""`manage.py seed_demo`: the demo directory and one account per role (never in prod)."""
+"""`manage.py seed_demo`: the demo directory, one account per role, Volet 1 results, the
+funding calls and their applications (never in prod)."""
 
 import time
 from typing import Any
@@ -19,8 +20,11 @@ from establishments.demo import (
 
 class Command(BaseCommand):
     help = (
-        "Crée des données de démonstration déterministes (GHT, entités juridiques, sites) "
-        "et les comptes de démonstration, sauf en production. Idempotent."
+        "Crée des données de démonstration déterministes, sauf en production : GHT, "
+        "entités juridiques et sites, comptes de démonstration, résultats du Volet 1, "
+        "appels à financement (D1 clos avec son historique, D2 ouvert) et candidatures "
+        "dans tous les états. Idempotent : une nouvelle exécution ne crée rien et ne fait "
+        "que garder l'appel D2 ouvert."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
