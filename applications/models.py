@@ -361,3 +361,26 @@ class Message(PublicModel):
         ordering = ["created_at", "id"]
         verbose_name = _("message")
         verbose_name_plural = _("messages")
+
+
+class EligibilityResult(TimeStampedModel):
+    """The explained result of the eligibility rules and the priority score of one
+    application (applications/eligibility.py). Recomputing overwrites it."""
+
+    application = models.OneToOneField(
+        Application, on_delete=models.CASCADE, related_name="eligibility"
+    )
+    rules_version = models.CharField(_("version des règles"), max_length=20)
+    eligible = models.BooleanField(_("éligible"))
+    score = models.DecimalField(_("score de priorité"), max_digits=5, decimal_places=2)
+    rules = models.JSONField(_("règles"), default=list)
+    factors = models.JSONField(_("facteurs du score"), default=list)
+    computed_at = models.DateTimeField(_("calculé le"))
+
+    class Meta:
+        verbose_name = _("résultat d'éligibilité")
+        verbose_name_plural = _("résultats d'éligibilité")
+        indexes = [models.Index(fields=["eligible", "-score"])]
+
+    def __str__(self) -> str:
+        return f"{self.application_id}: {self.score}"

@@ -4,7 +4,9 @@ changes an application's status (DESIGN.md, "Application lifecycle")."""
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.core.files.storage import default_storage
@@ -28,6 +30,7 @@ from .models import (
     Application,
     BudgetLine,
     Coverage,
+    EligibilityResult,
     Evidence,
     FundingCall,
     Message,
@@ -122,10 +125,12 @@ def application_transition(
 def _queue_after_commit(record: Transition) -> None:
     from .tasks import notify_transition_task
 
+    # robust: a broker outage is logged, never turned into an error of the committed
+    # request; the sweeper re-queues what was lost (DESIGN.md).
     application_id = record.application_id
-    transaction.on_commit(lambda: notify_transition_task.delay(record.pk))
+    transaction.on_commit(lambda: notify_transition_task.delay(record.pk), robust=True)
     for func in ON_ENTER.get(record.to_status, []):
-        transaction.on_commit(lambda func=func: func(application_id))  # type: ignore[misc]
+        transaction.on_commit(partial(func, application_id), robust=True)
 
 
 def _status_label(value: str) -> str:
@@ -412,7 +417,7 @@ def message_post(*, application: Application, by: "User", body: str) -> Message:
     if application.status == Status.DRAFT:
         raise ApplicationError(_("Les échanges s'ouvrent au dépôt de la candidature."))
     message = Message.objects.create(application=application, author=by, body=body)
-    transaction.on_commit(lambda: notify_message_task.delay(message.pk))
+    transaction.on_commit(lambda: notify_message_task.delay(message.pk), robust=True)
     return message
 
 
@@ -453,4 +458,68 @@ def evidence_delete(*, evidence: Evidence, by: "User") -> None:
     _require_editor(evidence.application, by)
     name = evidence.file.name
     evidence.delete()
-    transaction.on_commit(lambda: default_storage.delete(name))
+    transaction.on_commit(lambda: default_storage.delete(name), robust=True)
+
+
+# --- Eligibility scoring (workers) ---------------------------------------------------
+
+
+def application_score(*, application_id: int) -> EligibilityResult | None:
+    """Evaluate the rules and the priority score and store them (idempotent: the same
+    outcome writes nothing). A submitted application then moves, through the
+    lifecycle engine, to regional review or to ineligible."""
+    from .eligibility import evaluate
+
+    with transaction.atomic():
+        # One scoring of an application at a time: a redelivered task waits here.
+        application = (
+            Application.objects.select_for_update()
+            .select_related("candidate__department")
+            .filter(pk=application_id)
+            .first()
+        )
+        if application is None or application.status == Status.DRAFT:
+            return None
+        outcome = evaluate(application)
+        values = {
+            "rules_version": outcome.rules_version,
+            "eligible": outcome.eligible,
+            "score": outcome.score,
+            "rules": outcome.rules_json(),
+            "factors": outcome.factors_json(),
+        }
+        result = EligibilityResult.objects.filter(application=application).first()
+        if result is None:
+            result = EligibilityResult.objects.create(
+                application=application, computed_at=timezone.now(), **values
+            )
+        elif any(getattr(result, key) != value for key, value in values.items()):
+            for key, value in values.items():
+                setattr(result, key, value)
+            result.computed_at = timezone.now()
+            result.save()
+        if application.status == Status.SUBMITTED:
+            target = Status.REGIONAL_REVIEW if outcome.eligible else Status.INELIGIBLE
+            summary = "; ".join(f"{r.id} : {r.detail}" for r in outcome.failed)
+            application_transition(application=application, to=target, by=None, comment=summary)
+    return result
+
+
+@on_enter(Status.SUBMITTED)
+def _score_after_submission(application_id: int) -> None:
+    from .tasks import score_application_task
+
+    score_application_task.delay(application_id)
+
+
+def applications_needing_work(*, older_than_seconds: int = 300) -> list[int]:
+    """Submitted applications still without their score: the sweeper's work list.
+    Only those submitted a while ago, so that normal queued work is not doubled."""
+    limit = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(
+        Application.objects.filter(
+            status=Status.SUBMITTED, submitted_at__lte=limit, eligibility__isnull=True
+        )
+        .order_by("submitted_at")
+        .values_list("pk", flat=True)[:1000]
+    )

@@ -1,12 +1,33 @@
-"""Writes of Volet 1 data."""
+"""Writes of Volet 1 data: stored statuses, and imports of audit results."""
 
+import io
+import logging
+import os
+import tempfile
+import uuid
 from collections.abc import Iterable
+from datetime import timedelta
+from functools import partial
+from typing import IO, Any
 
-from django.db import transaction
+from django.conf import settings
+from django.core.files.base import File
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from .models import Volet1Status
+from accounts.models import User
+from care_portal.errors import ImportFileError
+from establishments.models import LegalEntity
+
+from . import importers
+from .importers import PINGCASTLE_FORMATS, ImportReport, detect_format, progress
+from .models import AuditImport, AuditKind, Volet1Status
 from .selectors import volet1_statuses
+
+logger = logging.getLogger(__name__)
 
 REFRESH_CHUNK = 2000
 STATUS_FIELDS = [
@@ -58,3 +79,258 @@ def volet1_status_refresh(*, legal_entity_ids: Iterable[int]) -> int:
             Volet1Status.objects.bulk_update(to_update, STATUS_FIELDS, batch_size=500)
             changed += len(to_create) + len(to_update)
     return changed
+
+
+# Imports of audit results ---------------------------------------------------------------
+
+_STORED_EXTENSIONS: dict[str, str] = {
+    AuditImport.Format.CSV: ".csv",
+    AuditImport.Format.JSON: ".json",
+    AuditImport.Format.PINGCASTLE_XML: ".xml",
+    AuditImport.Format.PINGCASTLE_ZIP: ".zip",
+}
+
+
+def _max_size_message(limit: int) -> str:
+    return _("Le fichier dépasse la taille maximale autorisée (%(max)s Mo).") % {
+        "max": f"{limit / (1024 * 1024):g}"
+    }
+
+
+def _measured(uploaded_file: IO[bytes] | File, limit: int) -> tuple[IO[bytes], int, bool]:
+    """The upload as a seekable binary file, its size, and whether that file is a copy
+    (of a stream that cannot seek) to close after use; refuses it beyond `limit`
+    before anything is stored."""
+    source: Any = uploaded_file
+    raw: Any = source.file if isinstance(source, File) and source.file is not None else source
+    if getattr(raw, "seekable", lambda: False)():
+        raw.seek(0, io.SEEK_END)
+        size = raw.tell()
+        raw.seek(0)
+        if size > limit:
+            raise ImportFileError(_max_size_message(limit))
+        return raw, size, False
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=5 * 1024 * 1024)  # noqa: SIM115
+    size = 0
+    while chunk := raw.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            spool.close()
+            raise ImportFileError(_max_size_message(limit))
+        spool.write(chunk)
+    spool.seek(0)
+    return spool, size, True
+
+
+def _stored_batch(
+    kind: str,
+    raw: IO[bytes],
+    size: int,
+    filename: str,
+    legal_entity: LegalEntity | None,
+    by: User | None,
+) -> AuditImport:
+    """The unsaved batch, its file stored, once its format suits the kind."""
+    if size == 0:
+        raise ImportFileError(_("Le fichier est vide."))
+    head = raw.read(16)
+    raw.seek(0)
+    file_format = detect_format(filename, head)
+    if file_format in PINGCASTLE_FORMATS:
+        if kind != AuditKind.DIRECTORY:
+            raise ImportFileError(
+                _("Un rapport PingCastle (XML ou zip) s'importe avec le type ad, pas exposure.")
+            )
+        if legal_entity is None:
+            raise ImportFileError(
+                _("Choisissez l'entité juridique auditée : un rapport PingCastle ne la nomme pas.")
+            )
+    elif legal_entity is not None:
+        raise ImportFileError(
+            _(
+                "L'entité juridique ne se choisit que pour un rapport PingCastle : un fichier "
+                "CSV ou JSON donne le FINESS de chaque ligne."
+            )
+        )
+    batch = AuditImport(
+        kind=kind,
+        file_format=file_format,
+        original_filename=os.path.basename(filename.replace("\\", "/"))[:255] or "fichier",
+        file_size=size,
+        legal_entity=legal_entity,
+        created_by=by,
+    )
+    # A server-made name: the user's file name is only shown, never used as a path.
+    batch.file.save(f"{uuid.uuid4().hex}{_STORED_EXTENSIONS[file_format]}", File(raw), save=False)
+    return batch
+
+
+def audit_import_create(
+    *,
+    kind: str,
+    uploaded_file: IO[bytes] | File,
+    filename: str,
+    legal_entity: LegalEntity | None = None,
+    by: User | None = None,
+) -> AuditImport:
+    """Store an uploaded file of Volet 1 results as a pending batch and queue its
+    processing once the transaction commits (eager tasks: right then).
+
+    The format comes from the content (zip, XML) or the extension: CSV or JSON for
+    both kinds, PingCastle XML or zip for `ad` only, with the legal entity the
+    reports belong to. Raises ImportFileError (French) for an unknown kind, a format
+    the kind does not take, a missing or superfluous entity, or a file larger than
+    AUDIT_IMPORT_MAX_FILE_SIZE; nothing is stored then."""
+    from .tasks import audit_import_task
+
+    if kind not in AuditKind.values:
+        raise ImportFileError(
+            _("Type d'import inconnu « %(kind)s » : ad (audits Active Directory) ou exposure.")
+            % {"kind": kind}
+        )
+    raw, size, is_copy = _measured(uploaded_file, settings.AUDIT_IMPORT_MAX_FILE_SIZE)
+    try:
+        batch = _stored_batch(kind, raw, size, filename, legal_entity, by)
+    finally:
+        if is_copy:
+            raw.close()
+    with transaction.atomic():
+        batch.save()
+        transaction.on_commit(partial(audit_import_task.delay, batch.pk))
+    return batch
+
+
+# Entities refreshed at a time after an import: each one's audits and scans are read
+# whole, so slices keep memory bounded whatever the number of rows per entity.
+IMPORT_REFRESH_SLICE = 200
+
+
+def _refresh_statuses(legal_entity_ids: Iterable[int]) -> None:
+    ids = sorted(legal_entity_ids)
+    for start in range(0, len(ids), IMPORT_REFRESH_SLICE):
+        volet1_status_refresh(legal_entity_ids=ids[start : start + IMPORT_REFRESH_SLICE])
+
+
+def _claim(batch: AuditImport) -> bool:
+    """Take the batch for this run, exactly once: a pending batch, or one left running
+    by a worker that died (longer than the task time limit: its transaction is gone)."""
+    now = timezone.now()
+    abandoned = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    claimed = (
+        AuditImport.objects.filter(pk=batch.pk)
+        .filter(
+            Q(status=AuditImport.Status.PENDING)
+            | Q(status=AuditImport.Status.RUNNING, started_at__lt=abandoned)
+        )
+        .update(status=AuditImport.Status.RUNNING, started_at=now, updated_at=now)
+    )
+    return claimed == 1
+
+
+def _store_result(batch: AuditImport, report: ImportReport) -> None:
+    batch.status = AuditImport.Status.SUCCEEDED if report.ok else AuditImport.Status.FAILED
+    batch.rows_processed = report.rows
+    # The exact count replaces the progress bar's estimate (lines counted, blank ones
+    # included) once the whole file was read, or when there was no estimate.
+    if report.file_error and report.rows_total is not None:
+        batch.rows_total = report.rows_total
+    else:
+        batch.rows_total = report.rows
+    # A failed file wrote nothing: what the first chunks wrote was rolled back.
+    batch.created_count = report.created if report.ok else 0
+    batch.updated_count = report.updated if report.ok else 0
+    batch.unchanged_count = report.unchanged if report.ok else 0
+    batch.error_count = report.error_count
+    batch.errors = [error.as_dict() for error in report.errors]
+    if report.file_error:
+        batch.message = report.file_error
+    elif report.error_count:
+        batch.message = ngettext(
+            "%(count)d ligne en erreur : rien n'a été importé. Corrigez le fichier et "
+            "importez-le de nouveau.",
+            "%(count)d lignes en erreur : rien n'a été importé. Corrigez le fichier et "
+            "importez-le de nouveau.",
+            report.error_count,
+        ) % {"count": report.error_count}
+    else:
+        batch.message = ""
+    batch.finished_at = timezone.now()
+    batch.save(
+        update_fields=[
+            "status",
+            "rows_processed",
+            "rows_total",
+            "created_count",
+            "updated_count",
+            "unchanged_count",
+            "error_count",
+            "errors",
+            "message",
+            "finished_at",
+            "updated_at",
+        ]
+    )
+
+
+def audit_import_run(*, batch: AuditImport) -> AuditImport:
+    """Process a pending batch: its whole file in one transaction, or nothing.
+
+    Claimed with a conditional UPDATE, so that a second delivery of the task does
+    nothing (and a re-delivery of a finished batch neither). Every entity whose
+    audits or scans changed gets its Volet 1 status refreshed in the same
+    transaction. On an unexpected exception the batch is marked failed with a
+    message and the exception re-raised."""
+    if not _claim(batch):
+        batch.refresh_from_db()
+        return batch
+    batch.refresh_from_db()
+    logger.info("audit import %s (%s, %s) started", batch.pk, batch.kind, batch.file_format)
+    try:
+        try:
+            with transaction.atomic(durable=True):
+                report = importers.import_batch_file(batch=batch)
+                progress.publish(
+                    batch.pk,
+                    phase=progress.Phase.STATUSES,
+                    rows_processed=report.rows,
+                    rows_total=report.rows_total,
+                    percent=99,
+                    error_count=0,
+                )
+                _refresh_statuses(report.legal_entity_ids)
+                _store_result(batch, report)
+        except importers.ImportFailed as failed:
+            _store_result(batch, failed.report)
+    except Exception as exc:
+        logger.exception("audit import %s failed unexpectedly", batch.pk)
+        if isinstance(exc, IntegrityError):
+            message = _(
+                "Un autre import a écrit les mêmes audits pendant celui-ci : rien n'a été "
+                "importé, relancez l'import."
+            )
+        else:
+            message = _(
+                "Erreur inattendue pendant l'import (%(error)s) : rien n'a été importé. "
+                "L'équipe technique a été prévenue par le journal d'erreurs."
+            ) % {"error": exc.__class__.__name__}
+        AuditImport.objects.filter(pk=batch.pk).update(
+            status=AuditImport.Status.FAILED,
+            message=message,
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        batch.refresh_from_db()
+        raise
+    finally:
+        progress.forget(batch.pk)
+    logger.info(
+        "audit import %s %s: %d rows, %d created, %d updated, %d unchanged, %d errors",
+        batch.pk,
+        batch.status,
+        batch.rows_processed,
+        batch.created_count,
+        batch.updated_count,
+        batch.unchanged_count,
+        batch.error_count,
+    )
+    return batch

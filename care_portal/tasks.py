@@ -18,4 +18,6 @@ def send_email_task(subject: str, body: str, to: list[str]) -> None:
 
 def enqueue_email(*, subject: str, body: str, to: list[str]) -> None:
     """Queue an e-mail once the current transaction (if any) has committed."""
-    transaction.on_commit(lambda: send_email_task.delay(subject=subject, body=body, to=to))
+    transaction.on_commit(
+        lambda: send_email_task.delay(subject=subject, body=body, to=to), robust=True
+    )

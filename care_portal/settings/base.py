@@ -141,6 +141,22 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 2}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Publishing gives up quickly when the broker is down: the request that queued the work
+# has committed, and the sweeper re-queues it later.
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+CELERY_TASK_ROUTES = {"applications.render_*": {"queue": "pdf"}}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-unfinished-applications": {
+        "task": "applications.sweep_unfinished_task",
+        "schedule": env_int("SWEEP_INTERVAL_SECONDS", 120),
+    },
+}
 CELERY_TIMEZONE = TIME_ZONE
 
 # E-mail: EMAIL_URL-like settings; console by default.

@@ -1,0 +1,477 @@
+"""Eligibility rules E1–E7 and the priority score of an application (DESIGN.md,
+"Eligibility and priority"). Rules are code with per-call parameters
+(`FundingCall.parameters`); every result says why, rule by rule.
+
+`gather(application)` reads what the rules need in a fixed number of queries;
+`evaluate_inputs(inputs)` is pure; `evaluate(application)` does both.
+"""
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db.models import Count, Min
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext as _
+
+from audits.models import DirectoryAudit, ExposureScan
+from audits.status import ScanPoint, compute_volet1_status
+from establishments.identifiers import is_valid_finess
+from establishments.models import LegalEntity, StatusGroup
+from establishments.reference import FINESS_CATEGORIES
+
+from .models import Answer, Application, CeilingBracket, Coverage, FundingCall, Requirement
+from .transitions import Status
+
+# Bump when a rule or the score changes meaning: stored results say which rules made them.
+RULES_VERSION = "2025.1"
+
+DEFAULT_PARAMETERS: dict[str, Any] = {
+    # E1: FINESS categories of health establishments (établissements de santé).
+    "health_categories": sorted(FINESS_CATEGORIES),
+    # E5: Volet 1 participation required (blocking) or only scored.
+    "volet1_required": True,
+    # Priority weights (relative): AD weakness, exposure, continuity maturity, size.
+    "weights": {"ad": 35, "exposure": 25, "maturity": 30, "size": 10},
+    # Answers that measure backup and continuity maturity (not met = more need).
+    "maturity_requirements": ["D2.O3", "D2.O4", "D2.P4"],
+    # Staff count at which the size factor is full.
+    "size_full_staff": 5000,
+}
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    id: str
+    passed: bool
+    detail: str
+    blocking: bool = True
+
+
+@dataclass(frozen=True)
+class Factor:
+    id: str
+    label: str
+    weight: int
+    value: float  # 0 (no need) to 1 (most need)
+    points: Decimal  # contribution to the score; the points sum to the score
+    detail: str
+
+
+@dataclass
+class EligibilityOutcome:
+    eligible: bool
+    score: Decimal
+    rules: list[RuleResult]
+    factors: list[Factor]
+    rules_version: str = RULES_VERSION
+
+    def rules_json(self) -> list[dict[str, Any]]:
+        return [asdict(r) for r in self.rules]
+
+    def factors_json(self) -> list[dict[str, Any]]:
+        return [{**asdict(f), "points": str(f.points)} for f in self.factors]
+
+    @property
+    def failed(self) -> list[RuleResult]:
+        return [r for r in self.rules if r.blocking and not r.passed]
+
+
+@dataclass
+class EntityFacts:
+    entity: LegalEntity
+    audit_dates: list[date] = field(default_factory=list)
+    latest_global_score: int | None = None
+    latest_maturity: int | None = None
+    scans: list[ScanPoint] = field(default_factory=list)
+    last_scan_critical: int = 0
+    last_scan_high: int = 0
+
+
+@dataclass
+class EligibilityInputs:
+    application: Application
+    call: FundingCall
+    parameters: dict[str, Any]
+    covered: list[EntityFacts]
+    answers: Sequence[tuple[Answer, int]]  # with their evidence count
+    brackets: list[CeilingBracket]
+    first_submitted_at: datetime | None
+    ght_active_member_ids: set[int]
+    covered_elsewhere: list[str]  # names of covered entities also in another application
+
+
+def call_parameters(call: FundingCall) -> dict[str, Any]:
+    params = {**DEFAULT_PARAMETERS, **(call.parameters or {})}
+    params["weights"] = {
+        **DEFAULT_PARAMETERS["weights"],
+        **(call.parameters or {}).get("weights", {}),
+    }
+    return params
+
+
+def gather(application: Application) -> EligibilityInputs:
+    """Everything the rules read, in 8 queries whatever the size of the application."""
+    application = Application.objects.select_related(
+        "call", "candidate__department", "candidate__ght"
+    ).get(pk=application.pk)
+    call = application.call
+    coverages = list(
+        Coverage.objects.filter(application=application).select_related("legal_entity__ght")
+    )
+    facts = {c.legal_entity_id: EntityFacts(c.legal_entity) for c in coverages}
+    if not facts:  # an application always covers at least its candidate
+        facts[application.candidate_id] = EntityFacts(application.candidate)
+    ids = list(facts)
+    for entity_id, audit_date, score, level in (
+        DirectoryAudit.objects.filter(legal_entity_id__in=ids)
+        .order_by("legal_entity_id", "audit_date", "id")
+        .values_list("legal_entity_id", "audit_date", "global_score", "maturity_level")
+    ):
+        fact = facts[entity_id]
+        fact.audit_dates.append(audit_date)
+        fact.latest_global_score = score if score is not None else fact.latest_global_score
+        fact.latest_maturity = level if level is not None else fact.latest_maturity
+    for entity_id, scan_date, met, critical, high in (
+        ExposureScan.objects.filter(legal_entity_id__in=ids)
+        .order_by("legal_entity_id", "scan_date")
+        .values_list(
+            "legal_entity_id", "scan_date", "minimum_level_met", "vulns_critical", "vulns_high"
+        )
+    ):
+        fact = facts[entity_id]
+        fact.scans.append(ScanPoint(scan_date, met))
+        fact.last_scan_critical, fact.last_scan_high = critical, high
+    answers = [
+        (answer, answer.evidence_count)
+        for answer in Answer.objects.filter(application=application)
+        .select_related("requirement")
+        .annotate(evidence_count=Count("evidence"))
+        .order_by("requirement__position", "requirement__identifier")
+    ]
+    first_submitted = application.transitions.filter(to_status=Status.SUBMITTED).aggregate(
+        first=Min("created_at")
+    )["first"]
+    ght_members: set[int] = set()
+    candidate = application.candidate
+    if candidate.is_ght_support and candidate.ght_id:
+        ght_members = set(
+            LegalEntity.objects.filter(ght_id=candidate.ght_id, active=True).values_list(
+                "id", flat=True
+            )
+        )
+    elsewhere = sorted(
+        Coverage.objects.filter(call=call, legal_entity_id__in=ids)
+        .exclude(application=application)
+        .values_list("legal_entity__name", flat=True)
+    )
+    return EligibilityInputs(
+        application=application,
+        call=call,
+        parameters=call_parameters(call),
+        covered=list(facts.values()),
+        answers=answers,
+        brackets=list(call.brackets.order_by("min_staff")),
+        first_submitted_at=first_submitted or application.submitted_at,
+        ght_active_member_ids=ght_members,
+        covered_elsewhere=list(elsewhere),
+    )
+
+
+def _statistics_group(entity: LegalEntity) -> str:
+    if entity.status_group == StatusGroup.PUBLIC:
+        return "ght" if entity.ght_id else "public_outside_ght"
+    return str(entity.status_group)
+
+
+def _euros(value: Decimal) -> str:
+    return number_format(value.quantize(Decimal("1")), force_grouping=True) + " €"
+
+
+def rule_e1(inputs: EligibilityInputs) -> RuleResult:
+    candidate = inputs.application.candidate
+    problems = []
+    if not candidate.active:
+        problems.append(_("l'entité est inactive dans l'annuaire"))
+    if not is_valid_finess(candidate.finess):
+        problems.append(_("son numéro FINESS est invalide"))
+    if candidate.finess_category not in inputs.parameters["health_categories"]:
+        problems.append(
+            _("sa catégorie FINESS (%(category)s) n'est pas celle d'un établissement de santé")
+            % {"category": candidate.finess_category or _("non renseignée")}
+        )
+    if problems:
+        return RuleResult(
+            "E1", False, _("Candidat non recevable : %(why)s.") % {"why": ", ".join(problems)}
+        )
+    return RuleResult(
+        "E1",
+        True,
+        _("Établissement de santé actif, FINESS %(finess)s valide.") % {"finess": candidate.finess},
+    )
+
+
+def rule_e2(inputs: EligibilityInputs) -> RuleResult:
+    group = _statistics_group(inputs.application.candidate)
+    labels = {
+        "ght": _("GHT"),
+        "public_outside_ght": _("public hors GHT"),
+        "private_non_profit": _("privé à but non lucratif"),
+        "private_for_profit": _("privé à but lucratif"),
+    }
+    if group in inputs.call.eligible_groups:
+        return RuleResult(
+            "E2", True, _("Statut « %(group)s » éligible à cet appel.") % {"group": labels[group]}
+        )
+    return RuleResult(
+        "E2",
+        False,
+        _("Le statut « %(group)s » n'est pas éligible à cet appel.") % {"group": labels[group]},
+    )
+
+
+def rule_e3(inputs: EligibilityInputs) -> RuleResult:
+    candidate = inputs.application.candidate
+    if (
+        candidate.status_group == StatusGroup.PUBLIC
+        and candidate.ght_id
+        and not candidate.is_ght_support
+    ):
+        return RuleResult(
+            "E3",
+            False,
+            _(
+                "%(name)s est membre d'un GHT : elle doit être couverte par la candidature "
+                "de son GHT."
+            )
+            % {"name": candidate.name},
+        )
+    if inputs.covered_elsewhere:
+        return RuleResult(
+            "E3",
+            False,
+            _("Entités déjà couvertes par une autre candidature à cet appel : %(names)s.")
+            % {"names": ", ".join(inputs.covered_elsewhere)},
+        )
+    covered_ids = {f.entity.id for f in inputs.covered}
+    missing = inputs.ght_active_member_ids - covered_ids
+    if missing:
+        return RuleResult(
+            "E3",
+            False,
+            _("La candidature du GHT ne couvre pas %(n)d de ses membres actifs.")
+            % {"n": len(missing)},
+        )
+    if inputs.ght_active_member_ids:
+        return RuleResult(
+            "E3",
+            True,
+            _("Candidature du GHT couvrant ses %(n)d membres actifs.") % {"n": len(covered_ids)},
+        )
+    return RuleResult("E3", True, _("Une seule candidature pour ce candidat à cet appel."))
+
+
+def rule_e4(inputs: EligibilityInputs) -> RuleResult:
+    submitted = inputs.first_submitted_at
+    call = inputs.call
+    if submitted is None:
+        return RuleResult("E4", False, _("La candidature n'a pas été déposée."))
+    when = date_format(timezone.localtime(submitted), "DATETIME_FORMAT")
+    if call.opens_at <= submitted < call.closes_at:
+        return RuleResult(
+            "E4", True, _("Déposée le %(when)s, pendant la période de l'appel.") % {"when": when}
+        )
+    return RuleResult(
+        "E4",
+        False,
+        _("Déposée le %(when)s, hors de la période de l'appel (du %(start)s au %(end)s).")
+        % {
+            "when": when,
+            "start": date_format(timezone.localtime(call.opens_at), "DATETIME_FORMAT"),
+            "end": date_format(timezone.localtime(call.closes_at), "DATETIME_FORMAT"),
+        },
+    )
+
+
+def rule_e5(inputs: EligibilityInputs) -> RuleResult:
+    required = bool(inputs.parameters["volet1_required"])
+    missing = []
+    for fact in inputs.covered:
+        status = compute_volet1_status(ad_audit_dates=fact.audit_dates, scans=fact.scans)
+        gaps = []
+        if not status.ad_audit_done:
+            gaps.append(_("audit AD"))
+        if not status.exposure_objective_met:
+            gaps.append(_("objectif d'exposition D1.O2.B"))
+        if gaps:
+            missing.append(f"{fact.entity.name} ({', '.join(gaps)})")
+    if not missing:
+        return RuleResult(
+            "E5",
+            True,
+            _("Volet 1 : les %(n)d entités couvertes ont atteint les deux objectifs.")
+            % {"n": len(inputs.covered)},
+            required,
+        )
+    detail = _("Volet 1 incomplet pour : %(list)s.") % {"list": "; ".join(missing)}
+    if not required:
+        detail += " " + _("(pris en compte dans le score, non bloquant pour cet appel)")
+    return RuleResult("E5", not required, detail, required)
+
+
+def rule_e6(inputs: EligibilityInputs) -> RuleResult:
+    problems = []
+    for answer, evidence_count in inputs.answers:
+        requirement = answer.requirement
+        if requirement.kind != Requirement.Kind.PREREQUISITE:
+            continue
+        if answer.state != Answer.State.MET:
+            problems.append(_("%(id)s non atteint") % {"id": requirement.identifier})
+        elif (
+            requirement.evidence_stage == Requirement.EvidenceStage.APPLICATION
+            and not evidence_count
+        ):
+            problems.append(_("%(id)s sans pièce justificative") % {"id": requirement.identifier})
+    if problems:
+        return RuleResult(
+            "E6", False, _("Prérequis non satisfaits : %(list)s.") % {"list": ", ".join(problems)}
+        )
+    count = sum(
+        1 for a, _n in inputs.answers if a.requirement.kind == Requirement.Kind.PREREQUISITE
+    )
+    return RuleResult(
+        "E6", True, _("Les %(n)d prérequis sont atteints et justifiés.") % {"n": count}
+    )
+
+
+def total_staff(inputs: EligibilityInputs) -> int:
+    return sum(f.entity.staff_count or 0 for f in inputs.covered)
+
+
+def ceiling_for(brackets: list[CeilingBracket], staff: int) -> Decimal | None:
+    for bracket in brackets:
+        if bracket.min_staff <= staff and (bracket.max_staff is None or staff <= bracket.max_staff):
+            return bracket.ceiling
+    return None
+
+
+def rule_e7(inputs: EligibilityInputs) -> RuleResult:
+    staff = total_staff(inputs)
+    ceiling = ceiling_for(inputs.brackets, staff)
+    requested = inputs.application.requested_amount
+    if ceiling is None:
+        return RuleResult(
+            "E7",
+            False,
+            _("Aucun plafond n'est défini pour un effectif de %(staff)s.") % {"staff": staff},
+        )
+    values = {
+        "requested": _euros(requested),
+        "ceiling": _euros(ceiling),
+        "staff": number_format(staff, force_grouping=True),
+    }
+    if requested <= ceiling:
+        return RuleResult(
+            "E7",
+            True,
+            _("Montant demandé %(requested)s, plafond %(ceiling)s pour un effectif de %(staff)s.")
+            % values,
+        )
+    return RuleResult(
+        "E7",
+        False,
+        _(
+            "Montant demandé %(requested)s supérieur au plafond %(ceiling)s pour un effectif "
+            "de %(staff)s."
+        )
+        % values,
+    )
+
+
+RULES = (rule_e1, rule_e2, rule_e3, rule_e4, rule_e5, rule_e6, rule_e7)
+
+
+def _mean(values: list[float], default: float) -> float:
+    return sum(values) / len(values) if values else default
+
+
+def priority_factors(inputs: EligibilityInputs) -> list[tuple[str, str, float, str]]:
+    """(id, label, value 0–1, detail) per factor: higher value, more priority."""
+    ad_values = []
+    for fact in inputs.covered:
+        score = 1.0 if fact.latest_global_score is None else fact.latest_global_score / 100
+        level = 1.0 if fact.latest_maturity is None else (5 - fact.latest_maturity) / 4
+        ad_values.append((score + level) / 2)
+    exposure_values = [
+        min(1.0, (3 * f.last_scan_critical + f.last_scan_high) / 10)
+        for f in inputs.covered
+        if f.scans
+    ]
+    wanted = set(inputs.parameters["maturity_requirements"])
+    maturity_answers = [a for a, _n in inputs.answers if a.requirement.identifier in wanted]
+    maturity = (
+        sum(1 for a in maturity_answers if a.state != Answer.State.MET) / len(maturity_answers)
+        if maturity_answers
+        else 0.0
+    )
+    staff = total_staff(inputs)
+    size = min(1.0, staff / max(1, int(inputs.parameters["size_full_staff"])))
+    return [
+        (
+            "ad",
+            _("Faiblesse de l'annuaire AD (score PingCastle, niveau ANSSI)"),
+            _mean(ad_values, 1.0),
+            _("%(n)d entité(s) ; sans audit, faiblesse maximale") % {"n": len(ad_values)},
+        ),
+        (
+            "exposure",
+            _("Exposition sur internet (vulnérabilités critiques et élevées du dernier scan)"),
+            _mean(exposure_values, 0.0),
+            _("%(n)d entité(s) scannée(s)") % {"n": len(exposure_values)},
+        ),
+        (
+            "maturity",
+            _(
+                "Maturité sauvegarde et continuité (copie hors ligne, test de restauration, "
+                "exercice de crise)"
+            ),
+            maturity,
+            _("%(n)d réponse(s) non atteinte(s) sur %(total)d")
+            % {
+                "n": sum(1 for a in maturity_answers if a.state != Answer.State.MET),
+                "total": len(maturity_answers),
+            },
+        ),
+        (
+            "size",
+            _("Taille (effectif SAE des entités couvertes)"),
+            size,
+            _("%(staff)s personnes") % {"staff": number_format(staff, force_grouping=True)},
+        ),
+    ]
+
+
+def evaluate_inputs(inputs: EligibilityInputs) -> EligibilityOutcome:
+    rules = [rule(inputs) for rule in RULES]
+    weights = inputs.parameters["weights"]
+    total_weight = sum(int(weights.get(fid, 0)) for fid, *_rest in priority_factors(inputs)) or 1
+    factors = []
+    for fid, label, value, detail in priority_factors(inputs):
+        weight = int(weights.get(fid, 0))
+        points = (Decimal(weight * value * 100) / total_weight).quantize(CENT, ROUND_HALF_UP)
+        factors.append(Factor(fid, label, weight, round(value, 4), points, detail))
+    score = sum((f.points for f in factors), Decimal("0"))
+    eligible = all(r.passed for r in rules if r.blocking)
+    return EligibilityOutcome(
+        eligible=eligible, score=min(score, Decimal("100.00")), rules=rules, factors=factors
+    )
+
+
+def evaluate(application: Application) -> EligibilityOutcome:
+    """`result.eligible`, `result.score` (0–100) and `result.rules` (id, passed, detail)."""
+    return evaluate_inputs(gather(application))

@@ -1,0 +1,336 @@
+"""PingCastle health-check reports (the XML `ad_hc_<domain>.xml` PingCastle writes
+beside its HTML report), alone or many in a zip, for the legal entity chosen at upload.
+
+What is read (element names as PingCastle's `HealthcheckData` serializes them):
+DomainFQDN, GenerationDate, GlobalScore, StaleObjectsScore, PrivilegiedGroupScore
+(sic), TrustScore, AnomalyScore, MaturityLevel and, under RiskRules, each
+HealthcheckRiskRule's Points, Category, Model, RiskId and Rationale.
+
+Findings by severity. PingCastle gives each rule an ANSSI maturity level in its own
+code (`[RuleMaturityLevel(n)]`), not in the XML; a report that carries a per-rule
+`MaturityLevel` (or numeric `Level`) element is mapped from it, 1 -> critical,
+2 -> high, 3 -> medium, 4 and 5 -> low; otherwise the rule's Points decide:
+50 and more -> critical, 20-49 -> high, 5-19 -> medium, 0-4 -> low.
+
+Safety: the XML is parsed by defusedxml with DTDs forbidden, so entity expansion
+("billion laughs") and external entities (XXE) are refused before anything is read.
+A zip is read member by member through `zipfile` with bounded reads, never extracted;
+absolute or ".." names, nested archives, encrypted members, too many members, and
+members too large or too compressed (zip bombs) are refused.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from typing import IO, Any, Protocol
+from xml.etree.ElementTree import ParseError
+
+import defusedxml
+import defusedxml.ElementTree as safe_etree
+from django.utils.translation import gettext as _
+
+from care_portal.errors import ImportFileError
+
+from ..models import DirectoryAudit
+from .columns import AD_COLUMNS
+from .sources import Record
+
+ROOT_ELEMENT = "HealthcheckData"
+# Zip limits (docs/import-audits.md).
+ZIP_MAX_MEMBERS = 200
+ZIP_MAX_MEMBER_SIZE = 20 * 1024 * 1024  # uncompressed bytes of one report
+ZIP_MAX_TOTAL_SIZE = 200 * 1024 * 1024  # uncompressed bytes of the whole archive
+ZIP_MAX_RATIO = 100  # uncompressed / compressed, checked beyond ZIP_RATIO_FLOOR
+ZIP_RATIO_FLOOR = 1024 * 1024
+_ARCHIVE_SUFFIXES = (".zip", ".jar", ".7z", ".rar", ".gz", ".tgz", ".tar", ".bz2", ".xz")
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+# PingCastle element -> import column (the CSV names, audits/importers/columns.py).
+_REPORT_FIELDS = {
+    column.pingcastle_element: column.name for column in AD_COLUMNS if column.pingcastle_element
+}
+# Error messages name the PingCastle element, not the CSV column.
+LABELS = {
+    **{name: element for element, name in _REPORT_FIELDS.items()},
+    "finess_ej": "finess",
+    "constats_critiques": "RiskRules",
+    "constats_eleves": "RiskRules",
+    "constats_moyens": "RiskRules",
+    "constats_faibles": "RiskRules",
+}
+SEVERITY_COLUMNS = {
+    "critical": "constats_critiques",
+    "high": "constats_eleves",
+    "medium": "constats_moyens",
+    "low": "constats_faibles",
+}
+_LEVEL_SEVERITY = {1: "critical", 2: "high", 3: "medium", 4: "low", 5: "low"}
+
+
+def _nested_archive_message() -> str:
+    return _("archive imbriquée refusée : placez les rapports XML directement dans le zip")
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class ReportError(Exception):
+    """One report cannot be read; the message says why, in French."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def rule_severity(*, level: int | None, points: int) -> str:
+    """The severity of a triggered rule (module docstring)."""
+    if level in _LEVEL_SEVERITY:
+        return _LEVEL_SEVERITY[level]
+    if points >= 50:
+        return "critical"
+    if points >= 20:
+        return "high"
+    if points >= 5:
+        return "medium"
+    return "low"
+
+
+def _local(tag: Any) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _int(text: str | None) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text.isdigit() and text.isascii() else None
+
+
+def _rule_severity(rule: Any) -> str:
+    level = None
+    for name in ("MaturityLevel", "Level"):
+        element = rule.find(name)
+        if element is not None and _int(element.text) is not None:
+            level = _int(element.text)
+            break
+    return rule_severity(level=level, points=_int(rule.findtext("Points")) or 0)
+
+
+def read_report(stream: _Readable, *, finess: str) -> dict[str, str]:
+    """The report's values under the import's column names; raises ReportError."""
+    fields: dict[str, str] = {}
+    severities: Counter[str] = Counter()
+    path: list[str] = []  # tags from the root to the current element
+    try:
+        for event, element in safe_etree.iterparse(
+            stream, events=("start", "end"), forbid_dtd=True
+        ):
+            tag = _local(element.tag)
+            if event == "start":
+                if not path and tag != ROOT_ELEMENT:
+                    raise ReportError(
+                        _(
+                            "ce n'est pas un rapport PingCastle (élément racine « %(tag)s », "
+                            "« %(expected)s » attendu)"
+                        )
+                        % {"tag": tag, "expected": ROOT_ELEMENT}
+                    )
+                path.append(tag)
+                continue
+            path.pop()
+            depth = len(path)  # of the element's parent
+            if depth == 1 and tag in _REPORT_FIELDS:
+                fields[_REPORT_FIELDS[tag]] = (element.text or "").strip()
+            elif depth == 2 and tag == "HealthcheckRiskRule" and path[1] == "RiskRules":
+                severities[_rule_severity(element)] += 1
+            if depth >= 1 and not (depth >= 3 and path[2] == "HealthcheckRiskRule"):
+                # Free what was read: a full report lists every account and GPO.
+                element.clear()
+    except defusedxml.DefusedXmlException:
+        raise ReportError(
+            _(
+                "déclaration DTD ou entité XML refusée : un rapport PingCastle n'en contient "
+                "pas (protection contre l'expansion d'entités et les entités externes)"
+            )
+        ) from None
+    except ParseError as exc:
+        line, column = getattr(exc, "position", (0, 0))
+        raise ReportError(
+            _("XML mal formé (ligne %(line)d, colonne %(column)d)")
+            % {"line": line, "column": column + 1}
+        ) from None
+    level = fields.get("niveau_maturite", "")
+    return {
+        **fields,
+        # GenerationDate is an ISO date-time (2025-03-14T10:22:31.1234567+01:00).
+        "date_audit": fields.get("date_audit", "")[:10],
+        # PingCastle writes 0 when it did not compute the level.
+        "niveau_maturite": "" if level == "0" else level,
+        "finess_ej": finess,
+        "outil": DirectoryAudit.Tool.PINGCASTLE.value,
+        **{column: str(severities[severity]) for severity, column in SEVERITY_COLUMNS.items()},
+    }
+
+
+class PingCastleXMLSource:
+    """One XML report: one audit."""
+
+    rows_total: int | None = 1
+
+    def __init__(self, raw: IO[bytes], *, finess: str, filename: str) -> None:
+        self.raw = raw
+        self.finess = finess
+        self.filename = filename
+        self.done = False
+
+    def location(self, line: int) -> str:
+        return _("fichier %(name)s") % {"name": self.filename}
+
+    def fraction_done(self) -> float:
+        return 1.0 if self.done else 0.0
+
+    def records(self) -> Iterator[Record]:
+        self.raw.seek(0)
+        try:
+            yield 1, read_report(self.raw, finess=self.finess), []
+        except ReportError as exc:
+            yield 1, None, [exc.message]
+        self.done = True
+
+
+class _BoundedReader:
+    """A zip member read through a byte budget: a member whose header lies about
+    its size is stopped at the limit, not decompressed to the end."""
+
+    def __init__(self, member: IO[bytes], limit: int) -> None:
+        self.member = member
+        self.limit = limit
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        want = self.limit + 1 - self.count if size < 0 else min(size, self.limit + 1 - self.count)
+        data = self.member.read(max(want, 1))
+        self.count += len(data)
+        if self.count > self.limit:
+            raise ReportError(
+                _("taille décompressée supérieure à %(max)d Mo : archive refusée")
+                % {"max": self.limit // (1024 * 1024)}
+            )
+        return data
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f}"
+
+
+class PingCastleZipSource:
+    """A zip of XML reports: one audit per member, each for the chosen entity."""
+
+    def __init__(self, raw: IO[bytes], *, finess: str) -> None:
+        self.finess = finess
+        raw.seek(0)
+        try:
+            self.archive = zipfile.ZipFile(raw)
+            infos = [info for info in self.archive.infolist() if not info.is_dir()]
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError):
+            raise ImportFileError(_("L'archive zip est illisible ou corrompue.")) from None
+        if not infos:
+            raise ImportFileError(_("L'archive zip ne contient aucun fichier."))
+        if len(infos) > ZIP_MAX_MEMBERS:
+            raise ImportFileError(
+                _("L'archive contient %(count)d fichiers : %(max)d au plus.")
+                % {"count": len(infos), "max": ZIP_MAX_MEMBERS}
+            )
+        declared = sum(info.file_size for info in infos)
+        if declared > ZIP_MAX_TOTAL_SIZE:
+            raise ImportFileError(
+                _(
+                    "L'archive décompressée ferait %(size)s Mo : %(max)s Mo au plus "
+                    "(protection contre les bombes zip)."
+                )
+                % {"size": _mb(declared), "max": _mb(ZIP_MAX_TOTAL_SIZE)}
+            )
+        self.infos = infos
+        self.rows_total: int | None = len(infos)
+        self.read_members = 0
+        self.budget = ZIP_MAX_TOTAL_SIZE
+
+    def location(self, line: int) -> str:
+        return _("fichier %(name)s") % {"name": self.infos[line - 1].filename[:200]}
+
+    def fraction_done(self) -> float:
+        return self.read_members / len(self.infos)
+
+    def _refusal(self, info: zipfile.ZipInfo) -> str | None:
+        name = info.filename
+        parts = re.split(r"[/\\]", name)
+        if name.startswith(("/", "\\")) or _DRIVE.match(name) or ".." in parts:
+            return _("chemin refusé (absolu ou contenant « .. »)")
+        if name.lower().endswith(_ARCHIVE_SUFFIXES):
+            return _nested_archive_message()
+        if info.flag_bits & 0x1:
+            return _("fichier chiffré refusé")
+        if not name.lower().endswith(".xml"):
+            return _("seuls les rapports XML de PingCastle (.xml) sont acceptés")
+        if info.file_size > ZIP_MAX_MEMBER_SIZE:
+            return _("taille décompressée de %(size)s Mo : %(max)s Mo au plus par rapport") % {
+                "size": _mb(info.file_size),
+                "max": _mb(ZIP_MAX_MEMBER_SIZE),
+            }
+        if info.file_size > ZIP_RATIO_FLOOR and info.file_size > ZIP_MAX_RATIO * max(
+            info.compress_size, 1
+        ):
+            return _(
+                "taux de compression supérieur à %(ratio)d : fichier refusé "
+                "(protection contre les bombes zip)"
+            ) % {"ratio": ZIP_MAX_RATIO}
+        return None
+
+    def records(self) -> Iterator[Record]:
+        try:
+            for index, info in enumerate(self.infos, start=1):
+                self.read_members = index - 1
+                refusal = self._refusal(info)
+                if refusal:
+                    yield index, None, [refusal]
+                    continue
+                try:
+                    values = self._read(info)
+                except ReportError as exc:
+                    yield index, None, [exc.message]
+                    continue
+                yield index, values, []
+            self.read_members = len(self.infos)
+        finally:
+            self.archive.close()
+
+    def _read(self, info: zipfile.ZipInfo) -> dict[str, str]:
+        limit = min(ZIP_MAX_MEMBER_SIZE, self.budget)
+        try:
+            with self.archive.open(info) as member:
+                head = member.read(4)
+                if head == b"PK\x03\x04":
+                    raise ReportError(_nested_archive_message())
+                reader = _BoundedReader(member, limit)
+                reader.count = len(head)
+                values = read_report(_Prefixed(head, reader), finess=self.finess)
+                self.budget -= reader.count
+                return values
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError):
+            raise ReportError(_("fichier illisible dans l'archive (corrompu ou chiffré)")) from None
+
+
+class _Prefixed:
+    """Bytes already read, then the rest of a stream."""
+
+    def __init__(self, head: bytes, rest: _BoundedReader) -> None:
+        self.head = head
+        self.rest = rest
+
+    def read(self, size: int = -1) -> bytes:
+        if self.head:
+            head, self.head = self.head, b""
+            return head
+        return self.rest.read(size)

@@ -1,0 +1,233 @@
+"""One record of an import file (a CSV line, a JSON element, a PingCastle report),
+read as text by column name, checked on its own and turned into model values.
+
+Checks that need the database (FINESS in the directory) or the rest of the file
+(duplicates) are the writer's (audits/importers/writer.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from establishments.identifiers import compact, finess_error
+
+from ..models import AuditKind, DirectoryAudit
+from .columns import COLUMNS, Column, ValueType
+
+MAX_INT = 2_147_483_647  # PositiveIntegerField on PostgreSQL
+MAX_DOMAIN_LENGTH = 255
+TOOLS = {DirectoryAudit.Tool.PINGCASTLE.value, DirectoryAudit.Tool.ORADAD.value}
+TRUE_VALUES = {"oui", "1", "true", "vrai"}
+FALSE_VALUES = {"non", "0", "false", "faux"}
+# PingCastle computes these scores; ORADAD does not (its dump is analysed elsewhere).
+PINGCASTLE_REQUIRED = {
+    "score_global",
+    "score_objets_obsoletes",
+    "score_comptes_privilegies",
+    "score_relations_approbation",
+    "score_anomalies",
+}
+_SPACES = str.maketrans("", "", " \u00a0\u202f\t")
+
+
+@dataclass(slots=True)
+class ParsedRow:
+    """A record, checked alone. `key` is its natural key in the file, (FINESS, tool,
+    domain, ISO date) — tool and domain empty for a scan — or None when one of these
+    is unreadable; `problems` are the French reasons the record is wrong."""
+
+    line: int
+    finess: str
+    key: tuple[str, str, str, str] | None
+    values: dict[str, Any]
+    problems: list[str] = field(default_factory=list)
+    legal_entity_id: int | None = None
+
+
+@lru_cache(maxsize=16_384)
+def _finess(text: str) -> tuple[str, str | None]:
+    """The FINESS number a cell holds and why it is invalid (None when valid): a file
+    repeats the same few thousand numbers, checked once each (bounded cache)."""
+    number = compact(text)
+    error = finess_error(number) if number else None
+    return number, error.rstrip(".") if error else None
+
+
+def parse_date(text: str) -> date | None:
+    """AAAA-MM-JJ or JJ/MM/AAAA; None when it is neither."""
+    try:
+        if len(text) == 10 and text[4] == "-" and text[7] == "-":
+            return date.fromisoformat(text)
+        day, month, year = text.split("/")
+        if len(year) == 4 and len(month) <= 2 and len(day) <= 2:
+            return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+    return None
+
+
+def _integer(text: str) -> int | None:
+    """The integer a cell holds ("1 200" included), or None when it holds none."""
+    if text.isdigit() and text.isascii():
+        return int(text)
+    text = text.translate(_SPACES)
+    negative = text.startswith("-")
+    digits = text[1:] if negative else text
+    if not (digits.isdigit() and digits.isascii()):
+        return None
+    return -int(digits) if negative else int(digits)
+
+
+class RowParser:
+    """Checks the records of one kind of file: `parse(line, values)`."""
+
+    def __init__(self, kind: str, *, today: date, labels: Mapping[str, str] | None = None) -> None:
+        self.kind = kind
+        self.columns: tuple[Column, ...] = COLUMNS[kind]
+        self.today = today
+        self.labels = labels or {}
+        self.is_ad = kind == AuditKind.DIRECTORY
+
+    def label(self, column: Column) -> str:
+        return self.labels.get(column.name, column.name)
+
+    def parse(self, line: int, raw: Mapping[str, str]) -> ParsedRow:
+        problems: list[str] = []
+        values: dict[str, Any] = {}
+        finess = ""
+        tool = ""
+        key_ok = True
+
+        def problem(column: Column, message: str) -> None:
+            problems.append(f"{self.label(column)} : {message}")
+
+        tool_text = raw.get("outil", "").strip().lower() if self.is_ad else ""
+        for column in self.columns:
+            text = raw.get(column.name, "").strip()
+            kind = column.type
+            if kind == ValueType.FINESS:
+                number, error = _finess(text)
+                if not number:
+                    problem(column, _("valeur obligatoire manquante"))
+                elif error:
+                    problem(column, error)
+                else:
+                    finess = number
+                if not finess:
+                    key_ok = False
+            elif kind == ValueType.DATE:
+                day = parse_date(text) if text else None
+                if not text:
+                    problem(column, _("valeur obligatoire manquante"))
+                elif day is None:
+                    problem(
+                        column,
+                        _("date « %(value)s » illisible (AAAA-MM-JJ ou JJ/MM/AAAA attendu)")
+                        % {"value": text},
+                    )
+                elif day > self.today:
+                    problem(
+                        column,
+                        _("la date %(date)s est dans le futur")
+                        % {"date": day.strftime("%d/%m/%Y")},
+                    )
+                    day = None
+                if day is None:
+                    key_ok = False
+                values[column.field] = day
+            elif kind == ValueType.TOOL:
+                tool = tool_text
+                if not tool:
+                    problem(column, _("valeur obligatoire manquante"))
+                elif tool not in TOOLS:
+                    problem(
+                        column,
+                        _("outil « %(value)s » inconnu (pingcastle ou oradad)") % {"value": text},
+                    )
+                    tool = ""
+                if not tool:
+                    key_ok = False
+                values[column.field] = tool
+            elif kind == ValueType.DOMAIN:
+                domain = text.lower()
+                if not domain:
+                    problem(column, _("valeur obligatoire manquante"))
+                    key_ok = False
+                elif len(domain) > MAX_DOMAIN_LENGTH or any(c.isspace() for c in domain):
+                    problem(
+                        column,
+                        _("nom de domaine invalide (%(max)d caractères au plus, sans espace)")
+                        % {"max": MAX_DOMAIN_LENGTH},
+                    )
+                    key_ok = False
+                values[column.field] = domain
+            elif kind == ValueType.BOOLEAN:
+                lowered = text.lower()
+                if not lowered:
+                    problem(column, _("valeur obligatoire manquante"))
+                elif lowered in TRUE_VALUES:
+                    values[column.field] = True
+                elif lowered in FALSE_VALUES:
+                    values[column.field] = False
+                else:
+                    problem(
+                        column,
+                        _(
+                            "« %(value)s » n'est pas une valeur reconnue (oui, non, 1, 0, true, "
+                            "false)"
+                        )
+                        % {"value": text},
+                    )
+            else:
+                values[column.field] = self._number(column, text, tool_text, problem)
+        key = (finess, tool, values.get("domain", ""), values_date(values)) if key_ok else None
+        return ParsedRow(line=line, finess=finess, key=key, values=values, problems=problems)
+
+    def _number(self, column: Column, text: str, tool: str, problem: Any) -> int | None:
+        kind = column.type
+        if not text:
+            if kind == ValueType.COUNT:
+                return 0
+            if (
+                kind == ValueType.SCORE
+                and tool == "pingcastle"
+                and column.name in (PINGCASTLE_REQUIRED)
+            ):
+                problem(column, _("valeur obligatoire pour un audit PingCastle"))
+            return None
+        number = _integer(text)
+        if kind == ValueType.SCORE:
+            if number is None or not 0 <= number <= 100:
+                problem(
+                    column,
+                    _("score « %(value)s » invalide : entier de 0 à 100 attendu") % {"value": text},
+                )
+                return None
+        elif kind == ValueType.LEVEL:
+            if number is None or not 1 <= number <= 5:
+                problem(
+                    column,
+                    _("niveau « %(value)s » invalide : entier de 1 à 5 attendu") % {"value": text},
+                )
+                return None
+        elif number is None or number > MAX_INT:
+            problem(
+                column,
+                _("« %(value)s » n'est pas un nombre entier positif ou nul") % {"value": text},
+            )
+            return 0
+        elif number < 0:
+            problem(column, _("nombre négatif (%(value)s) : 0 ou plus attendu") % {"value": text})
+            return 0
+        return number
+
+
+def values_date(values: Mapping[str, Any]) -> str:
+    day = values.get("audit_date") or values.get("scan_date")
+    return day.isoformat() if day else ""

@@ -1,0 +1,415 @@
+"""The CSV and JSON files of Volet 1 results, read as a stream of records.
+
+A source yields `Record`s: (line, values by column name or None, problems). `line` is
+the physical line of a CSV row (the header is line 1) or the 1-based index of a JSON
+element; `values` is None when the record cannot be read at all, and `problems` then
+says why (or lists what is wrong besides the values, e.g. an unknown JSON key). A
+problem with the file as a whole (encoding, header, JSON syntax) raises
+ImportFileError: what was read before it stays reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+from collections.abc import Iterator
+from typing import IO, Any, Protocol
+
+from django.utils.translation import gettext as _
+
+from care_portal.errors import ImportFileError
+
+from .columns import JSON_ARRAY_KEYS, Column
+
+Record = tuple[int, dict[str, str] | None, list[str]]
+
+# A physical CSV line longer than this is not a line of these formats.
+MAX_LINE_CHARS = 16_384
+# A JSON element (one audit or scan) longer than this is not one of ours.
+MAX_JSON_ITEM_CHARS = 1_000_000
+READ_CHARS = 64 * 1024
+_SURROGATE = re.compile("[\udc80-\udcff]")  # undecodable bytes under "surrogateescape"
+_WHITESPACE = " \t\r\n"
+
+
+class Source(Protocol):
+    """What the import reads records from (CSV, JSON, PingCastle XML or zip)."""
+
+    rows_total: int | None
+
+    def records(self) -> Iterator[Record]: ...
+
+    def location(self, line: int) -> str:
+        """Where a record is, in words: "ligne 12", "élément 3", "fichier x.xml"."""
+        ...
+
+    def fraction_done(self) -> float:
+        """How much of the file has been read, from 0 to 1 (for the progress bar)."""
+        ...
+
+
+def normalize_header(name: str) -> str:
+    """Header names are case-, accent- and space-insensitive: " Date scan " -> date_scan."""
+    name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+def check_header(names: list[str], columns: tuple[Column, ...]) -> None:
+    """Refuse a header with a duplicate, unknown or missing column (file-level error)."""
+    known = [column.name for column in columns]
+    duplicates = sorted({name for name in names if name and names.count(name) > 1})
+    if duplicates:
+        raise ImportFileError(
+            _("Colonne en double dans l'en-tête : %(columns)s.")
+            % {"columns": ", ".join(duplicates)}
+        )
+    unknown = [name or _("(sans nom)") for name in names if name not in known]
+    if unknown:
+        raise ImportFileError(
+            _("Colonne inconnue dans l'en-tête : %(columns)s. Colonnes possibles : %(expected)s.")
+            % {"columns": ", ".join(unknown), "expected": ", ".join(known)}
+        )
+    missing = [column.name for column in columns if column.in_header and column.name not in names]
+    if missing:
+        raise ImportFileError(
+            _("Colonne obligatoire absente de l'en-tête : %(columns)s.")
+            % {"columns": ", ".join(missing)}
+        )
+
+
+def _file_size(raw: IO[bytes]) -> int:
+    position = raw.tell()
+    raw.seek(0, io.SEEK_END)
+    size = raw.tell()
+    raw.seek(position)
+    return size
+
+
+class _Lines:
+    """The physical lines of a CSV file, decoded one at a time and numbered.
+    Undecodable bytes are kept as surrogates so that the error names their line."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.text = io.TextIOWrapper(
+            raw, encoding="utf-8-sig", errors="surrogateescape", newline=""
+        )
+        self.number = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.text.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            raise StopIteration
+        self.number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise ImportFileError(
+                _(
+                    "La ligne %(line)d dépasse %(max)d caractères : ce n'est pas un fichier de "
+                    "ce format."
+                )
+                % {"line": self.number, "max": MAX_LINE_CHARS}
+            )
+        if not line.isascii() and _SURROGATE.search(line):
+            raise ImportFileError(
+                _(
+                    "Le fichier n'est pas encodé en UTF-8 (ligne %(line)d). Enregistrez-le au "
+                    "format « CSV UTF-8 » et importez-le de nouveau."
+                )
+                % {"line": self.number}
+            )
+        return line
+
+    def close(self) -> None:
+        self.text.detach()  # the caller owns the binary file
+
+
+class CSVSource:
+    """A CSV file: a header line, then one record per line; `;` or `,` separated."""
+
+    def __init__(self, raw: IO[bytes], columns: tuple[Column, ...]) -> None:
+        self.raw = raw
+        self.columns = columns
+        self.size = _file_size(raw)
+        self.rows_total: int | None = self._count_lines() - 1 if self.size else 0
+        self.delimiter = ";"
+
+    def _count_lines(self) -> int:
+        """Lines in the file, counted on the bytes (cheap): the progress bar's total."""
+        self.raw.seek(0)
+        count = 0
+        last = b""
+        while block := self.raw.read(1024 * 1024):
+            count += block.count(b"\n")
+            last = block
+        self.raw.seek(0)
+        return count + (1 if last and not last.endswith(b"\n") else 0)
+
+    def location(self, line: int) -> str:
+        return _("ligne %(line)d") % {"line": line}
+
+    def fraction_done(self) -> float:
+        return min(1.0, self.raw.tell() / self.size) if self.size else 1.0
+
+    def records(self) -> Iterator[Record]:
+        self.raw.seek(0)
+        lines = _Lines(self.raw)
+        try:
+            first = next(lines, None)
+            if first is None or not first.strip():
+                raise ImportFileError(
+                    _("Le fichier est vide.")
+                    if first is None
+                    else _("La première ligne doit être la ligne d'en-tête (noms des colonnes).")
+                )
+            self.delimiter = ";" if ";" in first and first.count(";") >= first.count(",") else ","
+            header = [
+                normalize_header(name)
+                for name in next(csv.reader([first], delimiter=self.delimiter))
+            ]
+            check_header(header, self.columns)
+            width = len(header)
+            reader = csv.reader(lines, delimiter=self.delimiter)
+            while True:
+                start = lines.number + 1
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    yield start, None, [_("ligne illisible (%(error)s)") % {"error": exc}]
+                    continue
+                if not any(value.strip() for value in values):
+                    continue  # blank lines and the ";;;;" rows spreadsheets leave
+                if len(values) != width:
+                    yield (
+                        start,
+                        None,
+                        [
+                            _(
+                                "la ligne compte %(given)d champs au lieu de %(expected)d "
+                                "(séparateur « %(delimiter)s »)"
+                            )
+                            % {
+                                "given": len(values),
+                                "expected": width,
+                                "delimiter": self.delimiter,
+                            }
+                        ],
+                    )
+                    continue
+                yield start, dict(zip(header, values, strict=True)), []
+        finally:
+            lines.close()
+
+
+def _json_text(value: Any) -> str | None:
+    """A JSON value as the text a CSV cell would hold; None for an object or array."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else str(value)
+    if isinstance(value, str):
+        return value
+    return None
+
+
+class _JSONStream:
+    """Incremental reading of JSON text: values are decoded one at a time from a
+    bounded buffer, so that an array of any length is never held whole."""
+
+    def __init__(self, text: IO[str]) -> None:
+        self.text = text
+        self.buffer = ""
+        self.position = 0
+        self.eof = False
+        self.lines_before = 0  # newlines in the text already dropped from the buffer
+        self.decoder = json.JSONDecoder()
+
+    def _more(self) -> bool:
+        if self.eof:
+            return False
+        try:
+            chunk = self.text.read(READ_CHARS)
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                _("Le fichier n'est pas encodé en UTF-8 : enregistrez-le en UTF-8.")
+            ) from None
+        if not chunk:
+            self.eof = True
+            return False
+        if self.position:
+            self.lines_before += self.buffer.count("\n", 0, self.position)
+            self.buffer = self.buffer[self.position :]
+            self.position = 0
+        self.buffer += chunk
+        return True
+
+    def fail(self, message: str, at: int | None = None) -> ImportFileError:
+        at = self.position if at is None else at
+        line = self.lines_before + self.buffer.count("\n", 0, at) + 1
+        column = at - self.buffer.rfind("\n", 0, at)
+        return ImportFileError(
+            _("JSON mal formé (ligne %(line)d, colonne %(column)d) : %(message)s")
+            % {"line": line, "column": column, "message": message}
+        )
+
+    def peek(self) -> str:
+        """The next significant character, not consumed; "" at the end of the text."""
+        while True:
+            buffer, position = self.buffer, self.position
+            while position < len(buffer) and buffer[position] in _WHITESPACE:
+                position += 1
+            self.position = position
+            if position < len(buffer):
+                return buffer[position]
+            if not self._more():
+                return ""
+
+    def expect(self, char: str) -> None:
+        if self.peek() != char:
+            raise self.fail(_("« %(char)s » attendu") % {"char": char})
+        self.position += 1
+
+    def value(self) -> Any:
+        if not self.peek():
+            raise self.fail(_("fin du fichier inattendue"))
+        while True:
+            try:
+                value, end = self.decoder.raw_decode(self.buffer, self.position)
+            except json.JSONDecodeError as exc:
+                if self._can_read_more():
+                    continue
+                raise self.fail(exc.msg, exc.pos) from None
+            # A number or literal that ends the buffer may go on in the next read.
+            if end == len(self.buffer) and self._can_read_more():
+                continue
+            self.position = end
+            return value
+
+    def _can_read_more(self) -> bool:
+        if len(self.buffer) - self.position > MAX_JSON_ITEM_CHARS:
+            raise self.fail(
+                _("un élément dépasse %(max)d caractères") % {"max": MAX_JSON_ITEM_CHARS}
+            )
+        return self._more()
+
+    def array(self) -> Iterator[Any]:
+        self.expect("[")
+        if self.peek() == "]":
+            self.position += 1
+            return
+        while True:
+            yield self.value()
+            char = self.peek()
+            self.position += 1
+            if char == "]":
+                return
+            if char != ",":
+                self.position -= 1
+                raise self.fail(_("« , » ou « ] » attendu"))
+
+
+class JSONSource:
+    """A JSON file: an array of objects keyed like the CSV columns, or an object
+    holding that array under "audits" (AD) or "scans" (exposure)."""
+
+    def __init__(self, raw: IO[bytes], columns: tuple[Column, ...], kind: str) -> None:
+        self.raw = raw
+        self.columns = columns
+        self.names = {column.name for column in columns}
+        self.array_key = JSON_ARRAY_KEYS[kind]
+        self.size = _file_size(raw)
+        self.rows_total: int | None = None
+
+    def location(self, line: int) -> str:
+        return _("élément %(index)d") % {"index": line}
+
+    def fraction_done(self) -> float:
+        return min(1.0, self.raw.tell() / self.size) if self.size else 1.0
+
+    def records(self) -> Iterator[Record]:
+        self.raw.seek(0)
+        text = io.TextIOWrapper(self.raw, encoding="utf-8-sig", errors="strict")
+        try:
+            stream = _JSONStream(text)
+            for index, item in enumerate(self._items(stream), start=1):
+                yield self._record(index, item)
+            if stream.peek():
+                raise stream.fail(_("contenu inattendu après la fin des données"))
+        finally:
+            text.detach()
+
+    def _items(self, stream: _JSONStream) -> Iterator[Any]:
+        first = stream.peek()
+        if first == "[":
+            yield from stream.array()
+            return
+        if first != "{":
+            if not first:
+                raise ImportFileError(_("Le fichier est vide."))
+            raise stream.fail(
+                _('un tableau [ … ] ou un objet { "%(key)s": [ … ] } est attendu')
+                % {"key": self.array_key}
+            )
+        stream.position += 1
+        found = False
+        if stream.peek() == "}":
+            stream.position += 1
+        else:
+            while True:
+                key = stream.value()
+                if not isinstance(key, str):
+                    raise stream.fail(_("nom de clé attendu"))
+                stream.expect(":")
+                if key == self.array_key and not found:
+                    found = True
+                    if stream.peek() != "[":
+                        raise stream.fail(
+                            _("la valeur de « %(key)s » doit être un tableau")
+                            % {"key": self.array_key}
+                        )
+                    yield from stream.array()
+                else:
+                    stream.value()  # other keys (a version, a source…) are ignored
+                char = stream.peek()
+                stream.position += 1
+                if char == "}":
+                    break
+                if char != ",":
+                    stream.position -= 1
+                    raise stream.fail(_("« , » ou « } » attendu"))
+        if not found:
+            raise ImportFileError(
+                _("Le fichier JSON n'a pas de clé « %(key)s » contenant la liste à importer.")
+                % {"key": self.array_key}
+            )
+
+    def _record(self, index: int, item: Any) -> Record:
+        if not isinstance(item, dict):
+            return index, None, [_("l'élément n'est pas un objet JSON { … }")]
+        values: dict[str, str] = {}
+        problems: list[str] = []
+        unknown = [key for key in item if key not in self.names]
+        if unknown:
+            problems.append(
+                _("clé inconnue : %(keys)s") % {"keys": ", ".join(str(k) for k in unknown[:10])}
+            )
+        for key, value in item.items():
+            if key in self.names:
+                text = _json_text(value)
+                if text is None:
+                    problems.append(
+                        _("%(key)s : un nombre, un texte ou un booléen est attendu") % {"key": key}
+                    )
+                else:
+                    values[key] = text
+        return index, values, problems

@@ -1,0 +1,14 @@
+"""Background work of Volet 1: processing an uploaded import batch."""
+
+from celery import shared_task
+
+from .models import AuditImport
+from .services import audit_import_run
+
+
+@shared_task(name="audits.audit_import_task", acks_late=True)
+def audit_import_task(batch_id: int) -> None:
+    """Thin: the service claims the batch, so a re-delivered task does nothing."""
+    batch = AuditImport.objects.filter(pk=batch_id).first()
+    if batch is not None:
+        audit_import_run(batch=batch)
