@@ -196,8 +196,25 @@ def audit_import_create(
             raw.close()
     with transaction.atomic():
         batch.save()
-        transaction.on_commit(partial(audit_import_task.delay, batch.pk))
+        # robust: a broker outage leaves the batch pending for the sweeper, never an error.
+        transaction.on_commit(partial(audit_import_task.delay, batch.pk), robust=True)
     return batch
+
+
+def audit_imports_needing_work(*, older_than_seconds: int = 300) -> list[int]:
+    """Batches whose task was lost (broker outage) or whose worker died: re-queued by
+    the sweeper. The claim in `audit_import_run` keeps a double delivery harmless."""
+    now = timezone.now()
+    waiting = now - timedelta(seconds=older_than_seconds)
+    abandoned = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    return list(
+        AuditImport.objects.filter(
+            Q(status=AuditImport.Status.PENDING, created_at__lt=waiting)
+            | Q(status=AuditImport.Status.RUNNING, started_at__lt=abandoned)
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:100]
+    )
 
 
 # Entities refreshed at a time after an import: each one's audits and scans are read

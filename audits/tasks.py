@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from .models import AuditImport
-from .services import audit_import_run
+from .services import audit_import_run, audit_imports_needing_work
 
 
 @shared_task(name="audits.audit_import_task", acks_late=True)
@@ -12,3 +12,12 @@ def audit_import_task(batch_id: int) -> None:
     batch = AuditImport.objects.filter(pk=batch_id).first()
     if batch is not None:
         audit_import_run(batch=batch)
+
+
+@shared_task(name="audits.sweep_audit_imports_task", acks_late=True)
+def sweep_audit_imports_task() -> int:
+    """Re-queue import batches left pending or abandoned (the database is the truth)."""
+    pending = audit_imports_needing_work()
+    for batch_id in pending:
+        audit_import_task.delay(batch_id)
+    return len(pending)

@@ -24,6 +24,10 @@ def main() -> int:
 
     setup_test_environment()
     old_name = connection.settings_dict["NAME"]
+    # Its own throwaway database, so that a test run at the same time is not disturbed.
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_{old_name}".replace("/", "_")
+    if connection.vendor == "sqlite":
+        connection.settings_dict["TEST"]["NAME"] = None  # in memory
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     results = []
     try:

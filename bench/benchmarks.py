@@ -160,4 +160,119 @@ def directory_page() -> Result:
     }
 
 
-ALL = [directory_import, directory_page]
+def _entities(count: int) -> list[LegalEntity]:
+    department = Department.objects.get(code="69")
+    return LegalEntity.objects.bulk_create(
+        [
+            LegalEntity(
+                finess=finess_with_check_digit(f"69{300000 + i:06d}"),
+                name=f"Entité {i}",
+                status_group=StatusGroup.PRIVATE_FOR_PROFIT,
+                department=department,
+            )
+            for i in range(count)
+        ],
+        batch_size=2000,
+    )
+
+
+def _exposure_csv(entities: list[LegalEntity], rows: int) -> bytes:
+    from datetime import date, timedelta
+
+    per_entity = -(-rows // len(entities))
+    start = date(2020, 1, 1)
+    lines = [
+        "finess_ej;date_scan;services_exposes;vulns_critiques;vulns_elevees;vulns_moyennes;"
+        "vulns_faibles;niveau_minimal_atteint"
+    ]
+    for n in range(rows):
+        entity = entities[n // per_entity]
+        day = start + timedelta(days=n % per_entity)
+        lines.append(f"{entity.finess};{day.isoformat()};{n % 30};{n % 3};{n % 5};{n % 7};2;oui")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _clear_scans() -> None:
+    from audits.models import AuditImport, ExposureScan, Volet1Status
+
+    ExposureScan.objects.all().delete()
+    Volet1Status.objects.all().delete()
+    AuditImport.objects.all().delete()
+
+
+def audit_import() -> Result:
+    """import_audits of 100,000 exposure-scan rows (store, parse, validate, upsert,
+    Volet 1 refresh) against a plain bulk_create of the same ExposureScan rows:
+    ratio = import throughput / bulk_create's. Memory: peak traced memory of the
+    import at 10,000 and 100,000 rows (bounded when they are about equal)."""
+    import csv
+    import tracemalloc
+    from datetime import date
+
+    from audits.models import ExposureScan
+    from audits.services import audit_import_create
+
+    count = 100_000
+    _clear_directory()
+    entities = _entities(1500)
+    by_finess = {e.finess: e.pk for e in entities}
+    data = _exposure_csv(entities, count)
+    parsed = list(csv.reader(io.StringIO(data.decode()), delimiter=";"))[1:]
+
+    def baseline() -> None:
+        with transaction.atomic():
+            ExposureScan.objects.bulk_create(
+                [
+                    ExposureScan(
+                        legal_entity_id=by_finess[r[0]],
+                        scan_date=date.fromisoformat(r[1]),
+                        exposed_services=int(r[2]),
+                        vulns_critical=int(r[3]),
+                        vulns_high=int(r[4]),
+                        vulns_medium=int(r[5]),
+                        vulns_low=int(r[6]),
+                        minimum_level_met=True,
+                    )
+                    for r in parsed
+                ],
+                batch_size=2000,
+            )
+
+    def portal(payload: bytes = data) -> None:
+        batch = audit_import_create(
+            kind="exposure", uploaded_file=io.BytesIO(payload), filename="bench.csv"
+        )
+        batch.refresh_from_db()
+        assert batch.status == "succeeded", (batch.status, batch.message, batch.errors[:3])
+
+    base = _best_of(3, baseline, setup=_clear_scans)
+    ours = _best_of(3, portal, setup=_clear_scans)
+
+    def peak(rows: int) -> int:
+        payload = _exposure_csv(entities, rows)
+        _clear_scans()
+        tracemalloc.start()
+        portal(payload)
+        _current, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    peak_small, peak_large = peak(10_000), peak(count)
+    _clear_scans()
+    _clear_directory()
+    return {
+        "name": "audit_import",
+        "ratio": round(base / ours, 3),
+        "raw": {
+            "rows": count,
+            "bulk_create_s": round(base, 3),
+            "import_s": round(ours, 3),
+            "import_rows_per_s": round(count / ours),
+            "peak_mb_10k": round(peak_small / 1e6, 2),
+            "peak_mb_100k": round(peak_large / 1e6, 2),
+            "memory_ratio_100k_over_10k": round(peak_large / peak_small, 2),
+        },
+    }
+
+
+ALL = [directory_import, directory_page, audit_import]

@@ -156,6 +156,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "applications.sweep_unfinished_task",
         "schedule": env_int("SWEEP_INTERVAL_SECONDS", 120),
     },
+    "sweep-audit-imports": {
+        "task": "audits.sweep_audit_imports_task",
+        "schedule": env_int("SWEEP_INTERVAL_SECONDS", 120),
+    },
 }
 CELERY_TIMEZONE = TIME_ZONE
 

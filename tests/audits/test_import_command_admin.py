@@ -479,3 +479,29 @@ def test_scans_deleted_in_the_admin_refresh_the_volet1_status(client, hospital, 
     assert response.status_code == 302
     hospital.volet1.refresh_from_db()
     assert hospital.volet1.level == Volet1Level.NONE
+
+
+def test_sweeper_requeues_batches_left_pending_or_abandoned(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from audits.models import AuditImport
+    from audits.services import audit_imports_needing_work
+
+    def batch(**fields):
+        return AuditImport.objects.create(
+            kind="exposure", file_format="csv", file="audit-imports/x.csv", original_filename="x.csv",
+            **fields,
+        )  # fmt: skip
+
+    lost = batch(status="pending")
+    fresh = batch(status="pending")
+    dead = batch(status="running", started_at=timezone.now() - timedelta(hours=2))
+    live = batch(status="running", started_at=timezone.now())
+    done = batch(status="succeeded")
+    AuditImport.objects.filter(pk__in=[lost.pk, dead.pk, live.pk, done.pk]).update(
+        created_at=timezone.now() - timedelta(hours=3)
+    )
+    assert set(audit_imports_needing_work()) == {lost.pk, dead.pk}
+    assert fresh.pk not in audit_imports_needing_work()
