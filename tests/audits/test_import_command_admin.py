@@ -491,9 +491,12 @@ def test_sweeper_requeues_batches_left_pending_or_abandoned(db):
 
     def batch(**fields):
         return AuditImport.objects.create(
-            kind="exposure", file_format="csv", file="audit-imports/x.csv", original_filename="x.csv",
+            kind="exposure",
+            file_format="csv",
+            file="audit-imports/x.csv",
+            original_filename="x.csv",
             **fields,
-        )  # fmt: skip
+        )
 
     lost = batch(status="pending")
     fresh = batch(status="pending")
