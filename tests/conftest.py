@@ -97,3 +97,18 @@ def private_media(settings, tmp_path):
     """Each test stores its uploaded files in its own private folder."""
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def celery_broker(settings):
+    """Tasks go to Redis for a real worker (started by the test), not run in process."""
+    from care_portal.celery import app
+
+    if not settings.REDIS_URL:
+        if settings.CARE_REQUIRE_SERVICES:
+            pytest.fail("REDIS_URL is required for worker tests")
+        pytest.skip("needs REDIS_URL and PostgreSQL: run through .ci/run")
+    app.conf.task_always_eager = False
+    app.control.purge()  # nothing left over from another run reaches this test's worker
+    yield app
+    app.conf.task_always_eager = True

@@ -8,7 +8,6 @@ from django.db import transaction
 
 from audits.models import AuditImport, ExposureScan, Volet1Level, Volet1Status
 from audits.services import audit_import_create
-from care_portal.celery import app
 
 from ..worker import celery_worker, wait_for
 from .conftest import csv_bytes
@@ -17,18 +16,7 @@ from .test_import_csv_json import EXPOSURE_HEADER, scan
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def broker(settings):
-    if not settings.REDIS_URL:
-        if settings.CARE_REQUIRE_SERVICES:
-            pytest.fail("REDIS_URL is required for worker tests")
-        pytest.skip("needs REDIS_URL and PostgreSQL: run through .ci/run")
-    app.conf.task_always_eager = False
-    yield
-    app.conf.task_always_eager = True
-
-
-def test_a_real_worker_processes_an_import_batch_from_redis(broker, hospital):
+def test_a_real_worker_processes_an_import_batch_from_redis(celery_broker, hospital):
     rows = [scan(hospital.finess, "2025-01-13"), scan(hospital.finess, "2025-03-03")]
     with transaction.atomic():
         batch = audit_import_create(

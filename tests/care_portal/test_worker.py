@@ -3,7 +3,6 @@
 import pytest
 from django.conf import settings
 
-from care_portal.celery import app
 from care_portal.tasks import send_email_task
 
 from ..worker import celery_worker, wait_for
@@ -11,18 +10,7 @@ from ..worker import celery_worker, wait_for
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def broker(settings):
-    if not settings.REDIS_URL:
-        if settings.CARE_REQUIRE_SERVICES:
-            pytest.fail("REDIS_URL is required for worker tests")
-        pytest.skip("needs REDIS_URL and PostgreSQL: run through .ci/run")
-    app.conf.task_always_eager = False
-    yield
-    app.conf.task_always_eager = True
-
-
-def test_a_real_worker_sends_an_email_taken_from_redis(broker, tmp_path):
+def test_a_real_worker_sends_an_email_taken_from_redis(celery_broker, tmp_path):
     with celery_worker(extra_env={"CARE_TEST_EMAIL_DIR": str(tmp_path)}):
         result = send_email_task.delay(
             subject="Portail CaRE : essai", body="Bonjour", to=["alice@hopital-a.test"]
