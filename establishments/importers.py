@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from care_portal.csvlines import NumberedLines
 from care_portal.errors import ImportFileError
 
 from .identifiers import compact, finess_error, siren_error, siret_error
@@ -51,8 +52,6 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = 1000
 # At most this many row errors are kept for display; all of them are counted.
 MAX_STORED_ERRORS = 1000
-# A physical line longer than this is not a line of this format (longest value: 255).
-MAX_LINE_CHARS = 16_384
 _MAX_INT = 2_147_483_647  # PositiveIntegerField on PostgreSQL
 
 
@@ -179,7 +178,6 @@ STATUS_VALUES: dict[str, str] = {
 _TRUE = {"oui", "1"}
 _FALSE = {"non", "0", ""}
 _CATEGORY = re.compile(r"^\d{3,4}$")
-_SURROGATE = re.compile("[\udc80-\udcff]")  # undecodable bytes under "surrogateescape"
 
 
 @dataclass(frozen=True)
@@ -295,50 +293,6 @@ def _normalize_status(value: str) -> str:
     return re.sub(r"[\s\-]+", "_", value.strip().lower())
 
 
-class _Lines:
-    """The physical lines of the file, decoded one at a time and numbered.
-
-    Undecodable bytes are kept as surrogates ("surrogateescape") so that the error
-    names the very line that holds them, whatever the decoder's read-ahead.
-    """
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.text = io.TextIOWrapper(
-            raw, encoding="utf-8-sig", errors="surrogateescape", newline=""
-        )
-        self.number = 0
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        line = self.text.readline(MAX_LINE_CHARS + 1)
-        if not line:
-            raise StopIteration
-        self.number += 1
-        if len(line) > MAX_LINE_CHARS:
-            raise ImportFileError(
-                _(
-                    "La ligne %(line)d dépasse %(max)d caractères : ce n'est pas un fichier de "
-                    "ce format."
-                )
-                % {"line": self.number, "max": MAX_LINE_CHARS}
-            )
-        if not line.isascii() and _SURROGATE.search(line):
-            raise ImportFileError(
-                _(
-                    "Le fichier n'est pas encodé en UTF-8 (ligne %(line)d). Enregistrez-le au "
-                    "format « CSV UTF-8 » et importez-le de nouveau."
-                )
-                % {"line": self.number}
-            )
-        return line
-
-    def close(self) -> None:
-        # Detach rather than close: the caller owns the binary file.
-        self.text.detach()
-
-
 class EstablishmentImporter:
     def __init__(self, *, file: BinaryIO, filename: str = "") -> None:
         self.source = file
@@ -415,11 +369,11 @@ class EstablishmentImporter:
         spool.seek(0)
         return spool, True
 
-    def _open(self) -> tuple[_Lines, Iterator[list[str]]]:
+    def _open(self) -> tuple[NumberedLines, Iterator[list[str]]]:
         """Rewind, read the header and return the lines and a reader of the rows."""
         assert self.raw is not None
         self.raw.seek(0)
-        lines = _Lines(self.raw)
+        lines = NumberedLines(self.raw)
         try:
             first = next(lines, None)
             if first is None or not first.strip():

@@ -20,18 +20,16 @@ from typing import IO, Any, Protocol
 
 from django.utils.translation import gettext as _
 
+from care_portal.csvlines import NumberedLines
 from care_portal.errors import ImportFileError
 
 from .columns import JSON_ARRAY_KEYS, Column
 
 Record = tuple[int, dict[str, str] | None, list[str]]
 
-# A physical CSV line longer than this is not a line of these formats.
-MAX_LINE_CHARS = 16_384
 # A JSON element (one audit or scan) longer than this is not one of ours.
 MAX_JSON_ITEM_CHARS = 1_000_000
 READ_CHARS = 64 * 1024
-_SURROGATE = re.compile("[\udc80-\udcff]")  # undecodable bytes under "surrogateescape"
 _WHITESPACE = " \t\r\n"
 
 
@@ -88,46 +86,6 @@ def _file_size(raw: IO[bytes]) -> int:
     return size
 
 
-class _Lines:
-    """The physical lines of a CSV file, decoded one at a time and numbered.
-    Undecodable bytes are kept as surrogates so that the error names their line."""
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.text = io.TextIOWrapper(
-            raw, encoding="utf-8-sig", errors="surrogateescape", newline=""
-        )
-        self.number = 0
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        line = self.text.readline(MAX_LINE_CHARS + 1)
-        if not line:
-            raise StopIteration
-        self.number += 1
-        if len(line) > MAX_LINE_CHARS:
-            raise ImportFileError(
-                _(
-                    "La ligne %(line)d dépasse %(max)d caractères : ce n'est pas un fichier de "
-                    "ce format."
-                )
-                % {"line": self.number, "max": MAX_LINE_CHARS}
-            )
-        if not line.isascii() and _SURROGATE.search(line):
-            raise ImportFileError(
-                _(
-                    "Le fichier n'est pas encodé en UTF-8 (ligne %(line)d). Enregistrez-le au "
-                    "format « CSV UTF-8 » et importez-le de nouveau."
-                )
-                % {"line": self.number}
-            )
-        return line
-
-    def close(self) -> None:
-        self.text.detach()  # the caller owns the binary file
-
-
 class CSVSource:
     """A CSV file: a header line, then one record per line; `;` or `,` separated."""
 
@@ -157,7 +115,7 @@ class CSVSource:
 
     def records(self) -> Iterator[Record]:
         self.raw.seek(0)
-        lines = _Lines(self.raw)
+        lines = NumberedLines(self.raw)
         try:
             first = next(lines, None)
             if first is None or not first.strip():
