@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.core.files.storage import default_storage
@@ -130,7 +129,16 @@ def _queue_after_commit(record: Transition) -> None:
     application_id = record.application_id
     transaction.on_commit(lambda: notify_transition_task.delay(record.pk), robust=True)
     for func in ON_ENTER.get(record.to_status, []):
-        transaction.on_commit(partial(func, application_id), robust=True)
+        # A named function, not a partial: the robust handler logs the callback's name.
+        transaction.on_commit(_bound(func, application_id), robust=True)
+
+
+def _bound(func: Callable[[int], None], application_id: int) -> Callable[[], None]:
+    def run() -> None:
+        func(application_id)
+
+    run.__qualname__ = run.__name__ = getattr(func, "__qualname__", "on_enter")
+    return run
 
 
 def _status_label(value: str) -> str:

@@ -7,7 +7,6 @@ import tempfile
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
-from functools import partial
 from typing import IO, Any
 
 from django.conf import settings
@@ -197,7 +196,7 @@ def audit_import_create(
     with transaction.atomic():
         batch.save()
         # robust: a broker outage leaves the batch pending for the sweeper, never an error.
-        transaction.on_commit(partial(audit_import_task.delay, batch.pk), robust=True)
+        transaction.on_commit(lambda: audit_import_task.delay(batch.pk), robust=True)
     return batch
 
 
