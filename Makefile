@@ -7,14 +7,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help venv run test lint format bench worker beat services migrate demo clean e2e-deps
+.PHONY: help venv run test lint format bench worker pdf-worker beat services migrate demo clean
 
 help:
 	@echo "make run      start the portal on http://$(HOST):$(PORT) (SQLite, eager tasks, demo data)"
 	@echo "make test     run the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)"
 	@echo "make lint     ruff (lint + format check) and mypy"
 	@echo "make bench    benchmarks, ratios against a baseline (bench/results.json)"
-	@echo "make worker   a Celery worker (needs REDIS_URL); make beat: the scheduler"
+	@echo "make worker   a Celery worker (needs REDIS_URL); make pdf-worker: the PDF queue; make beat: the scheduler"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,7 +51,10 @@ bench: venv
 	$(BIN)/python -m bench
 
 worker: venv
-	$(BIN)/celery -A care_portal worker -l info -Q default,pdf --concurrency 2
+	$(BIN)/celery -A care_portal worker -l info -Q default --concurrency 2
+
+pdf-worker: venv
+	$(BIN)/celery -A care_portal worker -l info -Q pdf --concurrency 1 --max-tasks-per-child 50 -n pdf@%h
 
 beat: venv
 	$(BIN)/celery -A care_portal beat -l info

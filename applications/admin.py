@@ -12,6 +12,7 @@ from .models import (
     BudgetLine,
     CeilingBracket,
     Coverage,
+    Dossier,
     EligibilityResult,
     Evidence,
     FundingCall,
@@ -52,47 +53,48 @@ class ReadOnlyInline(admin.TabularInline):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return [str(name) for name in self.fields or []]
+
 
 class CoverageInline(ReadOnlyInline):
     model = Coverage
     fields = ["legal_entity"]
-    readonly_fields = fields
 
 
 class AnswerInline(ReadOnlyInline):
     model = Answer
     fields = ["requirement", "state", "comment"]
-    readonly_fields = fields
 
 
 class BudgetLineInline(ReadOnlyInline):
     model = BudgetLine
     fields = ["category", "description", "amount"]
-    readonly_fields = fields
 
 
 class EvidenceInline(ReadOnlyInline):
     model = Evidence
     fields = ["original_name", "content_type", "size", "sha256", "created_at"]
-    readonly_fields = fields
 
 
 class TransitionInline(ReadOnlyInline):
     model = Transition
     fields = ["created_at", "from_status", "to_status", "actor", "comment"]
-    readonly_fields = fields
 
 
 class MessageInline(ReadOnlyInline):
     model = Message
     fields = ["created_at", "author", "is_return_request", "body"]
-    readonly_fields = fields
 
 
 class EligibilityInline(ReadOnlyInline):
     model = EligibilityResult
     fields = ["eligible", "score", "rules_version", "computed_at"]
-    readonly_fields = fields
+
+
+class DossierInline(ReadOnlyInline):
+    model = Dossier
+    fields = ["kind", "version", "status", "pages", "sha256", "generated_at", "attempts", "error"]
 
 
 @admin.register(Application)
@@ -154,6 +156,7 @@ class ApplicationAdmin(admin.ModelAdmin):
     )
     inlines = [
         EligibilityInline,
+        DossierInline,
         CoverageInline,
         AnswerInline,
         BudgetLineInline,

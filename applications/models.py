@@ -384,3 +384,54 @@ class EligibilityResult(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.application_id}: {self.score}"
+
+
+class Dossier(PublicModel):
+    """A rendered PDF of an application (applications/pdf.py): the dossier at each
+    submission, the decision letter at each decision. Unique on (application, kind,
+    version), so that a redelivered rendering task reuses its row (DESIGN.md)."""
+
+    class Kind(models.TextChoices):
+        DOSSIER = "dossier", _("Dossier de candidature")
+        DECISION = "decision", _("Lettre de décision")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("En attente")
+        RUNNING = "running", _("En cours de génération")
+        DONE = "done", _("Disponible")
+        FAILED = "failed", _("En échec")
+
+    application = models.ForeignKey(
+        Application,
+        on_delete=models.CASCADE,
+        related_name="dossiers",
+        verbose_name=_("candidature"),
+    )
+    kind = models.CharField(_("nature"), max_length=20, choices=Kind.choices)
+    version = models.PositiveIntegerField(
+        _("version"), help_text=_("Le rang du dépôt (dossier) ou de la décision (lettre).")
+    )
+    status = models.CharField(
+        _("état"), max_length=20, choices=Status.choices, default=Status.PENDING
+    )
+    # Private storage, under a server-generated name (applications/services.py).
+    file = models.FileField(_("fichier"), upload_to="dossiers/%Y/%m/", blank=True)
+    sha256 = models.CharField(_("empreinte SHA-256"), max_length=64, blank=True)
+    pages = models.PositiveIntegerField(_("pages"), null=True, blank=True)
+    size = models.PositiveBigIntegerField(_("taille (octets)"), null=True, blank=True)
+    generated_at = models.DateTimeField(_("généré le"), null=True, blank=True)
+    error = models.TextField(_("erreur"), blank=True)
+    attempts = models.PositiveIntegerField(_("tentatives"), default=0)
+
+    class Meta:
+        ordering = ["application", "kind", "-version"]
+        verbose_name = _("dossier PDF")
+        verbose_name_plural = _("dossiers PDF")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "kind", "version"], name="one_dossier_per_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.kind} v{self.version}"

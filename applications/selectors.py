@@ -1,13 +1,17 @@
 """Composite reads of applications, each with its joins declared here: a page runs the
 same number of queries whatever the number of requirements, files or messages."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django.http import Http404
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from establishments.models import LegalEntity
@@ -16,6 +20,8 @@ from .models import (
     Answer,
     Application,
     Coverage,
+    Dossier,
+    EligibilityResult,
     Evidence,
     FundingCall,
     Message,
@@ -90,6 +96,8 @@ def with_everything(application: Application) -> Application:
         ),
         Prefetch("transitions", queryset=Transition.objects.select_related("actor")),
         Prefetch("messages", queryset=Message.objects.select_related("author")),
+        "eligibility",
+        Prefetch("dossiers", queryset=Dossier.objects.order_by("kind", "-version")),
     )
 
 
@@ -224,3 +232,144 @@ def open_calls_for(user: User) -> list[OpenCall]:
             entries.append(entry)
         result.append(OpenCall(call, entries))
     return result
+
+
+# --- Eligibility explained, and the rendered PDFs ---------------------------------------
+
+# What each eligibility rule checks (applications/eligibility.py), in a reader's words.
+RULE_LABELS = {
+    "E1": gettext_lazy("Établissement de santé actif, FINESS valide"),
+    "E2": gettext_lazy("Statut juridique éligible à l'appel"),
+    "E3": gettext_lazy("Couverture du GHT et candidature unique"),
+    "E4": gettext_lazy("Dépôt pendant la période de l'appel"),
+    "E5": gettext_lazy("Participation au Volet 1 des entités couvertes"),
+    "E6": gettext_lazy("Prérequis atteints, avec leurs pièces"),
+    "E7": gettext_lazy("Montant demandé dans le plafond"),
+}
+# The decisions that call for a letter: the ministry's, at the end of national review.
+DECISION_STATUSES = (Status.APPROVED.value, Status.REJECTED.value)
+
+
+def submission_count(transitions: Sequence[Transition]) -> int:
+    """How many times the application was submitted: the version of its dossier."""
+    return sum(1 for t in transitions if t.to_status == Status.SUBMITTED)
+
+
+def decision_transitions(transitions: Sequence[Transition]) -> list[Transition]:
+    """The ministry's decisions (approval or rejection after national review), oldest
+    first: the n-th is the subject of the decision letter of version n. A return of
+    objectives to "approved" is not a new decision."""
+    return [
+        t
+        for t in transitions
+        if t.from_status == Status.NATIONAL_REVIEW and t.to_status in DECISION_STATUSES
+    ]
+
+
+def rule_rows(rules: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stored rule results with their labels."""
+    return [{**rule, "label": RULE_LABELS.get(str(rule.get("id")), "")} for rule in rules]
+
+
+def factor_rows(factors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stored priority factors, points as decimals and values as percentages."""
+    return [
+        {
+            **factor,
+            "points": Decimal(str(factor.get("points", "0"))),
+            "percent": round(float(factor.get("value", 0)) * 100),
+        }
+        for factor in factors
+    ]
+
+
+@dataclass(frozen=True)
+class EligibilityExplanation:
+    """What a user is shown of the eligibility result: the whole explanation (every
+    rule, the score and its factors) for the instructors, only what failed (or
+    "eligible") for the candidate's users."""
+
+    result: EligibilityResult | None
+    pending: bool  # submitted, the scoring task has not run yet
+    full: bool
+    rules: list[dict[str, Any]]
+    factors: list[dict[str, Any]]
+    failed: list[dict[str, Any]]
+
+
+def eligibility_explanation(user: User, application: Application) -> EligibilityExplanation:
+    """From the prefetched result (`with_everything`)."""
+    result: EligibilityResult | None = getattr(application, "eligibility", None)
+    full = bool({Actor.REGIONAL.value, Actor.MINISTRY.value} & actor_roles(user, application))
+    rules = rule_rows(result.rules) if result else []
+    return EligibilityExplanation(
+        result=result,
+        pending=result is None and application.status == Status.SUBMITTED,
+        full=full,
+        rules=rules if full else [],
+        factors=factor_rows(result.factors) if result and full else [],
+        failed=[r for r in rules if r.get("blocking", True) and not r.get("passed")],
+    )
+
+
+@dataclass(frozen=True)
+class DossierLine:
+    """The current version of one kind of PDF (the dossier of the latest submission, the
+    letter of the latest decision) and the earlier versions still downloadable."""
+
+    kind: str
+    label: str
+    version: int
+    dossier: Dossier | None  # None: not yet picked up by a worker
+    older: list[Dossier]
+
+    @property
+    def status(self) -> str:
+        return self.dossier.status if self.dossier else Dossier.Status.PENDING.value
+
+    @property
+    def status_label(self) -> str:
+        return str(Dossier.Status(self.status).label)
+
+
+def dossier_lines(application: Application) -> list[DossierLine]:
+    """From the prefetched transitions and dossiers (`with_everything`)."""
+    transitions = list(application.transitions.all())
+    dossiers = list(application.dossiers.all())
+    expected = {
+        Dossier.Kind.DOSSIER.value: submission_count(transitions),
+        Dossier.Kind.DECISION.value: len(decision_transitions(transitions)),
+    }
+    lines = []
+    for kind, version in expected.items():
+        if not version:
+            continue
+        of_kind = sorted((d for d in dossiers if d.kind == kind), key=lambda d: -d.version)
+        lines.append(
+            DossierLine(
+                kind=kind,
+                label=str(Dossier.Kind(kind).label),
+                version=version,
+                dossier=next((d for d in of_kind if d.version == version), None),
+                older=[
+                    d for d in of_kind if d.version < version and d.status == Dossier.Status.DONE
+                ],
+            )
+        )
+    return lines
+
+
+def can_retry_dossier(user: User, application: Application) -> bool:
+    """Relaunching a failed rendering is the ministry's (it operates the workers)."""
+    return Actor.MINISTRY.value in actor_roles(user, application)
+
+
+def get_dossier_for(user: User, application_public_id: UUID, dossier_public_id: UUID) -> Dossier:
+    """A rendered PDF of an application the user may see, else 404."""
+    application = get_application_for(user, application_public_id)
+    try:
+        dossier = application.dossiers.get(public_id=dossier_public_id)
+    except Dossier.DoesNotExist:
+        raise Http404 from None
+    dossier.application = application  # already loaded, with its joins
+    return dossier

@@ -1,15 +1,19 @@
 """Every write of an application. `application_transition` is the only code that
 changes an application's status (DESIGN.md, "Application lifecycle")."""
 
+import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -29,6 +33,7 @@ from .models import (
     Application,
     BudgetLine,
     Coverage,
+    Dossier,
     EligibilityResult,
     Evidence,
     FundingCall,
@@ -531,3 +536,223 @@ def applications_needing_work(*, older_than_seconds: int = 300) -> list[int]:
         .order_by("submitted_at")
         .values_list("pk", flat=True)[:1000]
     )
+
+
+# --- PDF dossiers and decision letters (workers, queue "pdf") --------------------------
+
+# A rendering still "running" after this long was abandoned (the task's hard time
+# limit is 300 s): the sweeper queues it again.
+DOSSIER_STALE_AFTER = timedelta(seconds=600)
+# Namespace of the PostgreSQL advisory locks taken while rendering a dossier.
+DOSSIER_LOCK_NAMESPACE = 0x0D05
+
+
+@contextmanager
+def rendering_lock(dossier_id: int) -> Iterator[bool]:
+    """Hold a PostgreSQL session advisory lock on a dossier while rendering it: a
+    duplicate delivery sees it taken and leaves; a worker killed with -9 loses its
+    connection, the server frees the lock, and the redelivered task renders. SQLite
+    (the embedded default, tasks run in process) needs no lock."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [DOSSIER_LOCK_NAMESPACE, dossier_id])
+        acquired = bool(cursor.fetchone()[0])
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_unlock(%s, %s)", [DOSSIER_LOCK_NAMESPACE, dossier_id]
+                )
+
+
+# The sweeper stops re-queuing a dossier that failed this many times; the ministry's
+# "Relancer la génération" button still can.
+DOSSIER_MAX_SWEPT_ATTEMPTS = 5
+
+
+class DossierNotReady(Exception):
+    """The dossier of a submission waits for its eligibility result (the scoring task
+    runs on another queue): the task retries later."""
+
+
+def dossier_version(application_id: int, kind: str) -> int:
+    """The version due now: the number of submissions for a dossier, of decisions for
+    a decision letter (0: nothing to render)."""
+    from .selectors import DECISION_STATUSES
+
+    transitions = Transition.objects.filter(application_id=application_id)
+    if kind == Dossier.Kind.DECISION:
+        return transitions.filter(
+            from_status=Status.NATIONAL_REVIEW, to_status__in=DECISION_STATUSES
+        ).count()
+    return transitions.filter(to_status=Status.SUBMITTED).count()
+
+
+def dossier_render(
+    *, application_id: int, kind: str = Dossier.Kind.DOSSIER, version: int | None = None
+) -> Dossier | None:
+    """Render the dossier (or decision letter) of an application once per version.
+
+    Idempotent: the row of (application, kind, version) is created once; a worker
+    claims it by a conditional UPDATE (pending or failed → running), so a redelivered
+    task finds it done and returns it, or running and leaves it. On an error the row is
+    marked failed with the error and the error is raised again (the task retries).
+    Returns None when there is nothing to render (no submission, no decision)."""
+    from . import pdf
+
+    kind = Dossier.Kind(kind).value
+    application = Application.objects.filter(pk=application_id).first()
+    if application is None:
+        return None
+    if version is None:
+        version = dossier_version(application_id, kind)
+    if version < 1:
+        return None
+    if (
+        kind == Dossier.Kind.DOSSIER
+        and application.status == Status.SUBMITTED
+        and not EligibilityResult.objects.filter(application_id=application_id).exists()
+    ):
+        raise DossierNotReady(f"Application {application_id} is not scored yet.")
+    dossier, _created = Dossier.objects.get_or_create(
+        application=application, kind=kind, version=version
+    )
+    if dossier.status == Dossier.Status.DONE:
+        return dossier
+    with rendering_lock(dossier.pk) as acquired:
+        if not acquired:
+            return dossier  # a live worker is rendering it right now
+        dossier.refresh_from_db()
+        if dossier.status == Dossier.Status.DONE:
+            return dossier  # rendered by the delivery that held the lock before us
+        # Whatever the row says ("running" left by a killed worker included), we hold
+        # the lock: this delivery renders it.
+        Dossier.objects.filter(pk=dossier.pk).update(
+            status=Dossier.Status.RUNNING,
+            attempts=F("attempts") + 1,
+            error="",
+            updated_at=timezone.now(),
+        )
+        stored_as = None
+        try:
+            content = pdf.render_dossier(application, kind=kind, version=version)
+            pages = pdf.page_count(content)
+            stored_as = default_storage.save(
+                pdf.storage_name(application, kind=kind, version=version), ContentFile(content)
+            )
+            Dossier.objects.filter(pk=dossier.pk).update(
+                status=Dossier.Status.DONE,
+                file=stored_as,
+                sha256=hashlib.sha256(content).hexdigest(),
+                pages=pages,
+                size=len(content),
+                generated_at=timezone.now(),
+                error="",
+                updated_at=timezone.now(),
+            )
+        except Exception as error:
+            if stored_as:
+                default_storage.delete(stored_as)
+            Dossier.objects.filter(pk=dossier.pk).update(
+                status=Dossier.Status.FAILED,
+                error=f"{type(error).__name__}: {error}"[:4000],
+                updated_at=timezone.now(),
+            )
+            raise
+    dossier.refresh_from_db()
+    return dossier
+
+
+def dossier_retry(*, dossier: Dossier, by: "User") -> Dossier:
+    """The ministry relaunches a failed rendering: the row goes back to pending and the
+    task is queued after the commit."""
+    if Actor.MINISTRY.value not in actor_roles(by, dossier.application):
+        raise TransitionForbidden(_("Seul le ministère peut relancer la génération d'un PDF."))
+    updated = Dossier.objects.filter(pk=dossier.pk, status=Dossier.Status.FAILED).update(
+        status=Dossier.Status.PENDING, updated_at=timezone.now()
+    )
+    if not updated:
+        raise ApplicationError(
+            _("Ce PDF n'est pas en échec : sa génération est déjà en cours ou terminée.")
+        )
+    _queue_dossier(dossier.application_id, dossier.kind, dossier.version)
+    dossier.refresh_from_db()
+    return dossier
+
+
+def _queue_dossier(application_id: int, kind: str, version: int | None = None) -> None:
+    from .tasks import render_dossier_task
+
+    transaction.on_commit(
+        lambda: render_dossier_task.delay(application_id, kind, version), robust=True
+    )
+
+
+@on_enter(Status.SUBMITTED)
+def _render_dossier_after_submission(application_id: int) -> None:
+    from .tasks import render_dossier_task
+
+    render_dossier_task.delay(application_id, Dossier.Kind.DOSSIER.value)
+
+
+@on_enter(Status.APPROVED)
+@on_enter(Status.REJECTED)
+def _render_decision_letter(application_id: int) -> None:
+    # Entering "approved" again (objectives returned) is no new decision: the task
+    # finds the letter of the current decision done and renders nothing.
+    from .tasks import render_dossier_task
+
+    render_dossier_task.delay(application_id, Dossier.Kind.DECISION.value)
+
+
+def dossiers_needing_work(*, older_than_seconds: int = 300) -> list[tuple[int, str]]:
+    """(application id, kind) of the dossiers and decision letters due and not done:
+    the current version missing, pending, failed (fewer than DOSSIER_MAX_SWEPT_ATTEMPTS
+    times) or abandoned while running. Only those due for a while, so that normal
+    queued work is not doubled; a dossier waiting for its score is left to the scoring
+    sweep."""
+    from .selectors import DECISION_STATUSES
+
+    now = timezone.now()
+    limit = now - timedelta(seconds=older_than_seconds)
+    submissions = Transition.objects.filter(application=OuterRef("pk"), to_status=Status.SUBMITTED)
+    decisions = Transition.objects.filter(
+        application=OuterRef("pk"),
+        from_status=Status.NATIONAL_REVIEW,
+        to_status__in=DECISION_STATUSES,
+    )
+    settled = (
+        Q(status=Dossier.Status.DONE)
+        | Q(status=Dossier.Status.FAILED, attempts__gte=DOSSIER_MAX_SWEPT_ATTEMPTS)
+        | Q(status=Dossier.Status.RUNNING, updated_at__gte=now - DOSSIER_STALE_AFTER)
+        | Q(status=Dossier.Status.PENDING, updated_at__gte=limit)
+    )
+
+    def due(kind: str, transitions: QuerySet[Transition]) -> list[int]:
+        count = Subquery(
+            transitions.order_by().values("application").annotate(n=Count("id")).values("n")[:1],
+            output_field=IntegerField(),
+        )
+        latest = Subquery(transitions.order_by("-created_at").values("created_at")[:1])
+        queryset = (
+            Application.objects.annotate(version=count, due_since=latest)
+            .filter(version__gte=1, due_since__lte=limit)
+            .exclude(
+                Exists(
+                    Dossier.objects.filter(
+                        settled, application=OuterRef("pk"), kind=kind, version=OuterRef("version")
+                    )
+                )
+            )
+        )
+        if kind == Dossier.Kind.DOSSIER:
+            queryset = queryset.exclude(status=Status.SUBMITTED, eligibility__isnull=True)
+        return list(queryset.order_by("due_since", "pk").values_list("pk", flat=True)[:200])
+
+    return [(pk, Dossier.Kind.DOSSIER.value) for pk in due(Dossier.Kind.DOSSIER, submissions)] + [
+        (pk, Dossier.Kind.DECISION.value) for pk in due(Dossier.Kind.DECISION, decisions)
+    ]

@@ -1,4 +1,4 @@
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
 
@@ -34,9 +34,39 @@ def score_application_task(application_id: int) -> None:
 def sweep_unfinished_task() -> int:
     """Re-queue the work a broker outage or a killed worker left undone: the
     database is the source of truth (DESIGN.md, "Background work that loses nothing")."""
-    from .services import applications_needing_work
+    from .services import applications_needing_work, dossiers_needing_work
 
     pending = applications_needing_work()
     for application_id in pending:
         score_application_task.delay(application_id)
-    return len(pending)
+    dossiers = dossiers_needing_work()
+    for application_id, kind in dossiers:
+        render_dossier_task.delay(application_id, kind)
+    return len(pending) + len(dossiers)
+
+
+@shared_task(
+    name="applications.render_dossier_task",  # routed to the "pdf" queue (applications.render_*)
+    bind=True,
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError, OSError),
+    retry_backoff=10,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=8,
+    soft_time_limit=240,
+    time_limit=300,
+)
+def render_dossier_task(
+    self: Task, application_id: int, kind: str = "dossier", version: int | None = None
+) -> str | None:
+    """Render an application's dossier (or decision letter) once per version: a
+    redelivery finds it done. A dossier waits, by retrying, for its eligibility result;
+    past the retries the sweeper queues it again."""
+    from .services import DossierNotReady, dossier_render
+
+    try:
+        dossier = dossier_render(application_id=application_id, kind=kind, version=version)
+    except DossierNotReady as waiting:
+        raise self.retry(exc=waiting, countdown=min(300, 15 * 2**self.request.retries)) from None
+    return dossier.status if dossier else None

@@ -25,4 +25,14 @@ urlpatterns = [
         views.evidence_delete,
         name="evidence-delete",
     ),
+    path(
+        "<uuid:public_id>/dossiers/<uuid:dossier_id>/",
+        views.dossier_download,
+        name="dossier-download",
+    ),
+    path(
+        "<uuid:public_id>/dossiers/<uuid:dossier_id>/relancer/",
+        views.dossier_retry,
+        name="dossier-retry",
+    ),
 ]

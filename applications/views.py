@@ -14,6 +14,7 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,13 +23,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from care_portal.errors import ApplicationError, CarePortalError, SubmissionIncomplete
+from care_portal.errors import (
+    ApplicationError,
+    CarePortalError,
+    SubmissionIncomplete,
+    TransitionForbidden,
+)
 from care_portal.typing import AuthenticatedRequest
 from establishments.models import LegalEntity
 
 from . import selectors, services
 from .downloads import evidence_response
-from .evidence import ALLOWED_FORMATS_LABEL
+from .evidence import ALLOWED_FORMATS_LABEL, safe_filename
 from .forms import (
     AnswersForm,
     BaseBudgetLineFormSet,
@@ -42,7 +48,7 @@ from .forms import (
     WithdrawForm,
     error_summary,
 )
-from .models import Answer, Application, FundingCall
+from .models import Answer, Application, Dossier, FundingCall
 from .services import Issue
 from .transitions import Status
 
@@ -229,6 +235,9 @@ def _render_detail(
         "message_form": message_form or MessageForm(),
         "can_post_message": selectors.can_post_message(user, application),
         "message_errors": error_summary([message_form]) if message_form else [],
+        "eligibility": selectors.eligibility_explanation(user, application),
+        "dossier_lines": selectors.dossier_lines(application),
+        "can_retry_dossier": selectors.can_retry_dossier(user, application),
     }
     if editable:
         issues = services.application_issues(application)
@@ -479,6 +488,57 @@ def evidence_delete(
     messages.success(request, _("Pièce « %(name)s » supprimée.") % {"name": name})
     url = reverse("applications:application-answers", args=[application.public_id])
     return HttpResponseRedirect(f"{url}#answer-{requirement_id}" if requirement_id else url)
+
+
+# --- Rendered PDFs (dossiers and decision letters) ----------------------------------------
+
+
+def _dossier_response(dossier: Dossier) -> FileResponse:
+    """The PDF as an attachment, with the headers of the evidence downloads: no
+    sniffing, no caching, and a sandbox should it be opened in the browser anyway."""
+    try:
+        handle = dossier.file.storage.open(dossier.file.name, "rb")
+    except FileNotFoundError:
+        raise Http404("Dossier file missing from storage.") from None
+    name = f"{dossier.application.reference}-{dossier.kind}-v{dossier.version}.pdf"
+    response = FileResponse(
+        handle, as_attachment=True, filename=safe_filename(name), content_type="application/pdf"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@login_required
+def dossier_download(
+    request: AuthenticatedRequest, public_id: UUID, dossier_id: UUID
+) -> FileResponse:
+    """Dossiers are private: served only through this scope-checked view."""
+    dossier = selectors.get_dossier_for(request.user, public_id, dossier_id)
+    if dossier.status != Dossier.Status.DONE or not dossier.file:
+        raise Http404
+    return _dossier_response(dossier)
+
+
+@login_required
+@require_POST
+def dossier_retry(request: AuthenticatedRequest, public_id: UUID, dossier_id: UUID) -> HttpResponse:
+    dossier = selectors.get_dossier_for(request.user, public_id, dossier_id)
+    try:
+        services.dossier_retry(dossier=dossier, by=request.user)
+    except TransitionForbidden:
+        raise PermissionDenied from None
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            _("La génération du PDF « %(label)s » (version %(version)d) est relancée.")
+            % {"label": dossier.get_kind_display(), "version": dossier.version},
+        )
+    url = reverse("applications:application-detail", args=[public_id])
+    return HttpResponseRedirect(f"{url}#dossiers")
 
 
 # --- Withdrawal and messages ----------------------------------------------------------

@@ -183,6 +183,8 @@ IMPORT_MAX_FILE_SIZE = env_int("IMPORT_MAX_FILE_SIZE", 50 * 1024 * 1024)
 # Volet 1 audit imports (audits/importers): an uploaded file larger than this is refused
 # before it is stored; docs/import-audits.md.
 AUDIT_IMPORT_MAX_FILE_SIZE = env_int("AUDIT_IMPORT_MAX_FILE_SIZE", 100 * 1024 * 1024)
+# PDF dossiers: the archival variant WeasyPrint writes (empty: a plain PDF).
+DOSSIER_PDF_VARIANT = env_str("DOSSIER_PDF_VARIANT", "pdf/a-3b") or None
 EVIDENCE_MAX_FILE_SIZE = env_int("EVIDENCE_MAX_FILE_SIZE", 20 * 1024 * 1024)
 EVIDENCE_MAX_APPLICATION_SIZE = env_int("EVIDENCE_MAX_APPLICATION_SIZE", 200 * 1024 * 1024)
 
@@ -202,6 +204,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # pikepdf announces itself at INFO on import.
-    "loggers": {"pikepdf": {"level": "WARNING"}},
+    # pikepdf and WeasyPrint announce themselves, and fontTools talks, at INFO.
+    "loggers": {
+        name: {"level": "WARNING"} for name in ("pikepdf", "weasyprint", "fontTools")
+    },
 }
