@@ -10,6 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
@@ -515,7 +516,47 @@ def application_score(*, application_id: int) -> EligibilityResult | None:
             target = Status.REGIONAL_REVIEW if outcome.eligible else Status.INELIGIBLE
             summary = "; ".join(f"{r.id} : {r.detail}" for r in outcome.failed)
             application_transition(application=application, to=target, by=None, comment=summary)
+            # The dossier includes the eligibility result: it is rendered once scored.
+            _queue_dossier(application.pk, Dossier.Kind.DOSSIER.value)
     return result
+
+
+def _rescoring_key(run: str) -> str:
+    return f"rescoring:{run}:done"
+
+
+def rescoring_progress_tick(run: str) -> None:
+    """Count one scored application of a bulk rescoring run (in the shared cache)."""
+    key = _rescoring_key(run)
+    try:
+        cache.incr(key)
+    except ValueError:  # first of the run, or the key expired
+        cache.add(key, 0, timeout=24 * 3600)
+        cache.incr(key)
+
+
+def rescoring_progress(run: str) -> int:
+    return int(cache.get(_rescoring_key(run), 0))
+
+
+def rescore_call(*, call: FundingCall, application_ids: list[int] | None = None) -> tuple[str, int]:
+    """Queue the scoring of every submitted application of a call (never the drafts)
+    to the workers; returns the run id whose progress `rescoring_progress` reads, and
+    how many were queued."""
+    from .tasks import score_application_task
+
+    if application_ids is None:
+        application_ids = list(
+            Application.objects.filter(call=call, submitted_at__isnull=False)
+            .exclude(status=Status.DRAFT)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    run = uuid.uuid4().hex
+    cache.set(_rescoring_key(run), 0, timeout=24 * 3600)
+    for application_id in application_ids:
+        score_application_task.delay(application_id, run=run)
+    return run, len(application_ids)
 
 
 @on_enter(Status.SUBMITTED)
@@ -690,13 +731,6 @@ def _queue_dossier(application_id: int, kind: str, version: int | None = None) -
     transaction.on_commit(
         lambda: render_dossier_task.delay(application_id, kind, version), robust=True
     )
-
-
-@on_enter(Status.SUBMITTED)
-def _render_dossier_after_submission(application_id: int) -> None:
-    from .tasks import render_dossier_task
-
-    render_dossier_task.delay(application_id, Dossier.Kind.DOSSIER.value)
 
 
 @on_enter(Status.APPROVED)

@@ -24,10 +24,12 @@ def notify_message_task(message_id: int) -> None:
     retry_backoff_max=300,
     max_retries=8,
 )
-def score_application_task(application_id: int) -> None:
-    from .services import application_score
+def score_application_task(application_id: int, run: str = "") -> None:
+    from .services import application_score, rescoring_progress_tick
 
     application_score(application_id=application_id)
+    if run:
+        rescoring_progress_tick(run)
 
 
 @shared_task(name="applications.sweep_unfinished_task", acks_late=True)

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +29,10 @@ def database_url_of_test_db() -> str:
 
 @contextmanager
 def celery_worker(
-    *, queues: str = "default,pdf", extra_env: dict[str, str] | None = None
+    *,
+    queues: str = "default,pdf",
+    extra_env: dict[str, str] | None = None,
+    app_module: str = "care_portal",
 ) -> Iterator[subprocess.Popen[bytes]]:
     env = dict(os.environ)
     env.update(
@@ -37,10 +41,16 @@ def celery_worker(
             "DATABASE_URL": database_url_of_test_db(),
             "REDIS_URL": settings.REDIS_URL,
             "DB_CONN_MAX_AGE": "0",
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "CARE_TEST_EAGER": "0",
         }
     )
     env.update(extra_env or {})
     hostname = f"test-{os.getpid()}-{time.monotonic_ns()}@localhost"
+    # A file, not a pipe: a pipe nobody reads would block the worker once full.
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed when the worker stops
+        prefix="celery-worker-", suffix=".log", delete=False
+    )
     process = subprocess.Popen(
         [
             sys.executable,
@@ -63,9 +73,10 @@ def celery_worker(
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
+    process.log_path = log.name  # type: ignore[attr-defined]
     try:
         _wait_until_ready(hostname, process)
         yield process
@@ -76,6 +87,10 @@ def celery_worker(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()
+        tail = worker_log(process)[-3000:]
+        if tail.strip():
+            print(f"--- celery worker log ({log.name}) ---\n{tail}")  # shown when a test fails
 
 
 def _wait_until_ready(hostname: str, process: subprocess.Popen[bytes]) -> None:
@@ -84,12 +99,16 @@ def _wait_until_ready(hostname: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise RuntimeError(f"The Celery worker exited early:\n{output}")
+            raise RuntimeError(f"The Celery worker exited early:\n{worker_log(process)}")
         replies = app.control.ping(destination=[hostname], timeout=1.0)
         if replies:
             return
     raise RuntimeError("The Celery worker did not answer within 60 s")
+
+
+def worker_log(process: subprocess.Popen[bytes]) -> str:
+    path = getattr(process, "log_path", "")
+    return Path(path).read_text(errors="replace") if path and Path(path).exists() else ""
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2) -> bool:  # type: ignore[no-untyped-def]
@@ -99,3 +118,9 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2) -> bool:  
             return True
         time.sleep(interval)
     return False
+
+
+def pool_children(process: subprocess.Popen[bytes]) -> list[int]:
+    """The pids of a prefork worker's pool processes (its children)."""
+    path = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    return [int(pid) for pid in path.read_text().split()] if path.exists() else []

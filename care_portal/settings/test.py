@@ -1,5 +1,7 @@
 """Test settings: PostgreSQL and Redis when DATABASE_URL/REDIS_URL are set."""
 
+from pathlib import Path
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
@@ -10,7 +12,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 if env_str("CARE_TEST_EMAIL_DIR"):  # noqa: F405 - a real worker process writes mail there
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = env_str("CARE_TEST_EMAIL_DIR")  # noqa: F405
-MEDIA_ROOT = BASE_DIR / ".test-media"  # noqa: F405
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / ".test-media")))  # noqa: F405
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
@@ -23,5 +25,6 @@ if CARE_REQUIRE_SERVICES:  # noqa: F405
     if not REDIS_URL:  # noqa: F405
         raise ImproperlyConfigured("CARE_REQUIRE_SERVICES is set: REDIS_URL is required.")
 
-# The suite itself runs tasks in process; tests marked `worker` start a real worker.
-CELERY_TASK_ALWAYS_EAGER = True
+# The suite itself runs tasks in process; tests marked `worker` start a real worker,
+# which sets CARE_TEST_EAGER=0 so that its retries and follow-up tasks go to Redis.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CARE_TEST_EAGER", True)  # noqa: F405

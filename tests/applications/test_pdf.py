@@ -32,7 +32,6 @@ from applications.models import (
     Transition,
 )
 from applications.services import (
-    ON_ENTER,
     application_score,
     application_transition,
     dossier_render,
@@ -459,16 +458,17 @@ def test_a_decision_letter_for_a_rejection_gives_the_reason(application, ministr
 # --- Queued on the transitions, swept when lost ----------------------------------------------
 
 
-def test_submission_and_decisions_queue_the_rendering(
-    application, ministry_user, monkeypatch, django_capture_on_commit_callbacks
+def test_scoring_a_submission_then_decisions_queue_the_rendering(
+    hospital, ministry_user, monkeypatch, django_capture_on_commit_callbacks
 ):
     queued = []
     monkeypatch.setattr(render_dossier_task, "delay", lambda *args: queued.append(args))
-    names = {status: [f.__name__ for f in funcs] for status, funcs in ON_ENTER.items()}
-    assert "_render_dossier_after_submission" in names["submitted"]
-    assert names["submitted"].index("_score_after_submission") < names["submitted"].index(
-        "_render_dossier_after_submission"
-    )
+    application = make_dossier_application(hospital, score=False)
+    # The dossier includes the eligibility result: it is queued once scoring is done.
+    with django_capture_on_commit_callbacks(execute=True):
+        application_score(application_id=application.pk)
+    assert queued == [(application.pk, "dossier", None)]
+    queued.clear()
     with django_capture_on_commit_callbacks(execute=True):
         decide(application, ministry_user)
     assert queued == [(application.pk, "decision")]

@@ -1,0 +1,132 @@
+"""Background work that loses nothing, with a real Celery worker on Redis (CI runs
+these; they need REDIS_URL and PostgreSQL)."""
+
+import os
+import signal
+
+import pytest
+import redis
+from django.db import transaction
+from django.utils import timezone
+
+from applications.models import Application, Dossier, EligibilityResult, Transition
+from applications.services import application_transition
+from applications.tasks import render_dossier_task, score_application_task, sweep_unfinished_task
+
+from ..worker import celery_worker, pool_children, wait_for
+from .test_pdf import make_dossier_application
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def draft_ready_to_submit(hospital):
+    """A complete application of `hospital`, back to draft so that the test submits it."""
+    application = make_dossier_application(hospital, score=False)
+    Transition.objects.filter(application=application).delete()
+    Application.objects.filter(pk=application.pk).update(status="draft", submitted_at=None)
+    application.refresh_from_db()
+    return application
+
+
+def submit(application, user):
+    with transaction.atomic():  # the tasks go to Redis when this commits
+        application_transition(application=application, to="submitted", by=user)
+
+
+def dossier_done(application) -> bool:
+    return Dossier.objects.filter(application=application, kind="dossier", status="done").exists()
+
+
+def scored(application) -> bool:
+    return EligibilityResult.objects.filter(application=application).exists()
+
+
+def test_a_real_worker_scores_and_renders_a_submitted_application(
+    celery_broker, hospital, hospital_user
+):
+    application = draft_ready_to_submit(hospital)
+    with celery_worker(queues="default,pdf"):
+        submit(application, hospital_user)
+        assert wait_for(lambda: scored(application) and dossier_done(application), timeout=120)
+    application.refresh_from_db()
+    assert application.status in {"regional_review", "ineligible"}
+    dossier = Dossier.objects.get(application=application)
+    assert (dossier.version, dossier.pages) == (1, dossier.pages) and dossier.pages >= 2
+    assert dossier.file.read(5) == b"%PDF-"
+
+
+def test_a_worker_killed_while_rendering_loses_nothing(celery_broker, hospital):
+    application = make_dossier_application(hospital)  # submitted and scored
+    env = {"CARE_TEST_RENDER_DELAY": "6"}
+    with celery_worker(queues="pdf", app_module="tests.slow_celery", extra_env=env) as worker:
+        render_dossier_task.delay(application.pk)
+        assert wait_for(
+            lambda: Dossier.objects.filter(application=application, status="running").exists(),
+            timeout=60,
+        )
+        children = pool_children(worker)
+        assert children, "the worker has no pool process"
+        for pid in children:
+            os.kill(pid, signal.SIGKILL)  # in the middle of the rendering
+        assert wait_for(lambda: dossier_done(application), timeout=120)
+    rows = Dossier.objects.filter(application=application, kind="dossier")
+    assert rows.count() == 1
+    assert rows.get().attempts == 2  # the killed attempt, then the redelivered one
+
+
+def test_submission_survives_an_unreachable_broker_and_the_sweeper_finishes(
+    celery_broker, hospital, hospital_user, settings
+):
+    application = draft_ready_to_submit(hospital)
+    good = celery_broker.conf.broker_url
+
+    def use_broker(url: str) -> None:
+        celery_broker.conf.broker_url = url
+        celery_broker._pool = None  # the producers reconnect to this URL
+        celery_broker.amqp._producer_pool = None
+
+    use_broker("redis://127.0.0.1:1/0")  # nothing listens there
+    try:
+        submit(application, hospital_user)  # must not raise
+    finally:
+        use_broker(good)
+    application.refresh_from_db()
+    assert application.status == "submitted"  # committed, its work not queued
+    assert redis.Redis.from_url(settings.REDIS_URL).llen("default") == 0
+    assert not scored(application) and not dossier_done(application)
+
+    # Later, Redis is back: the sweeper finds the work from the database.
+    Application.objects.filter(pk=application.pk).update(
+        submitted_at=timezone.now() - timezone.timedelta(minutes=30)
+    )
+    Transition.objects.filter(application=application).update(
+        created_at=timezone.now() - timezone.timedelta(minutes=30)
+    )
+    with celery_worker(queues="default,pdf"):
+        sweep_unfinished_task.delay()
+        assert wait_for(lambda: scored(application), timeout=90)
+        sweep_unfinished_task.delay()  # the dossier, now that the score exists
+        assert wait_for(lambda: dossier_done(application), timeout=120)
+    application.refresh_from_db()
+    assert application.status in {"regional_review", "ineligible"}
+
+
+def test_the_same_tasks_delivered_twice_leave_one_deliverys_result(
+    celery_broker, hospital, private_media
+):
+    application = make_dossier_application(hospital, score=False)
+    with celery_worker(queues="default,pdf"):
+        for _ in range(2):
+            score_application_task.delay(application.pk)
+        assert wait_for(lambda: scored(application), timeout=60)
+        for _ in range(2):
+            render_dossier_task.delay(application.pk)
+        assert wait_for(lambda: dossier_done(application), timeout=120)
+        # Let the second deliveries finish too.
+        wait_for(lambda: False, timeout=3)
+    assert EligibilityResult.objects.filter(application=application).count() == 1
+    moves = Transition.objects.filter(application=application, from_status="submitted")
+    assert moves.count() == 1
+    assert Dossier.objects.filter(application=application).count() == 1
+    stored = list((private_media / "dossiers").rglob("*.pdf"))
+    assert len(stored) == 1, stored
