@@ -256,3 +256,19 @@ def test_sweeper_finds_submitted_applications_left_unscored(call):
     assert applications_needing_work() == [old.pk]
     application_score(application_id=old.pk)
     assert applications_needing_work() == []
+
+
+def test_score_applications_command_rescores_a_whole_call(call):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    applications = [make_application(call) for _ in range(3)]
+    ApplicationFactory(call=call, status="draft")  # drafts are never scored
+    out = StringIO()
+    call_command("score_applications", "--call", call.code, stdout=out)
+    assert "3 candidature(s)" in out.getvalue()
+    assert EligibilityResult.objects.filter(application__in=applications).count() == 3
+    with pytest.raises(CommandError) as excinfo:
+        call_command("score_applications", "--call", "NOPE")
+    assert "Appel inconnu" in str(excinfo.value) and call.code in str(excinfo.value)

@@ -130,3 +130,18 @@ def test_the_same_tasks_delivered_twice_leave_one_deliverys_result(
     assert Dossier.objects.filter(application=application).count() == 1
     stored = list((private_media / "dossiers").rglob("*.pdf"))
     assert len(stored) == 1, stored
+
+
+def test_bulk_rescoring_through_workers_shows_progress(celery_broker, hospital):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    application = make_dossier_application(hospital, score=False)
+    out = StringIO()
+    with celery_worker(queues="default"):
+        call_command(
+            "score_applications", "--call", application.call.code, "--timeout", "60", stdout=out
+        )
+    assert scored(application), out.getvalue()
+    assert "1/1" in out.getvalue() and "recalculées" in out.getvalue()

@@ -4,11 +4,11 @@ import sys
 import time
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from applications.models import FundingCall
 from applications.services import rescore_call, rescoring_progress
+from care_portal.celery import app as celery_app
 
 
 class Command(BaseCommand):
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{total} candidature(s) de {call.code} mises en file (lot {run}).")
         if total == 0 or options["no_wait"]:
             return
-        if settings.CELERY_TASK_ALWAYS_EAGER:
+        if celery_app.conf.task_always_eager:  # no broker: already scored in process
             self._done(total, started)
             return
         deadline = started + options["timeout"]
