@@ -539,13 +539,17 @@ def rescoring_progress(run: str) -> int:
     return int(cache.get(_rescoring_key(run), 0))
 
 
-def rescore_call(*, call: FundingCall, application_ids: list[int] | None = None) -> tuple[str, int]:
+def rescore_call(
+    *, call: FundingCall | None, application_ids: list[int] | None = None
+) -> tuple[str, int]:
     """Queue the scoring of every submitted application of a call (never the drafts)
     to the workers; returns the run id whose progress `rescoring_progress` reads, and
     how many were queued."""
     from .tasks import score_application_task
 
     if application_ids is None:
+        if call is None:
+            raise ValueError("rescore_call needs a call or application ids")
         application_ids = list(
             Application.objects.filter(call=call, submitted_at__isnull=False)
             .exclude(status=Status.DRAFT)

@@ -275,4 +275,120 @@ def audit_import() -> Result:
     }
 
 
-ALL = [directory_import, directory_page, audit_import]
+def dossier_render() -> Result:
+    """Rendering a typical dossier (about 8 pages) through the portal (gather the data,
+    template, WeasyPrint, count pages, store the file, update the row) against
+    WeasyPrint alone on the same HTML: ratio = WeasyPrint's time / the portal's (at
+    least 1 / 1.3 = 0.77 means the portal adds at most 30 %)."""
+    import weasyprint
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from applications import pdf
+    from applications.models import Dossier
+    from applications.services import application_score
+    from applications.services import dossier_render as render
+
+    from .builders import typical_application
+
+    application = typical_application(1)
+    application_score(application_id=application.pk)
+    html = pdf.render_dossier_html(pdf.gather_dossier_context(application))
+    options = {"pdf_variant": pdf.pdf_variant()} if pdf.pdf_variant() else {}
+
+    def weasyprint_alone() -> None:
+        weasyprint.HTML(
+            string=html, base_url=pdf.BASE_URL, url_fetcher=pdf.local_static_fetcher
+        ).write_pdf(**options)
+
+    def portal() -> None:
+        dossier = render(application_id=application.pk)
+        assert dossier is not None and dossier.status == "done"
+
+    def reset() -> None:
+        Dossier.objects.filter(application=application).delete()
+
+    weasyprint_alone()  # warm the fonts
+    base = _best_of(5, weasyprint_alone)
+    ours = _best_of(5, portal, setup=reset)
+    with CaptureQueriesContext(connection) as queries:
+        reset()
+        portal()
+    pages = Dossier.objects.get(application=application).pages
+    return {
+        "name": "dossier_render",
+        "ratio": round(base / ours, 3),
+        "raw": {
+            "pages": pages,
+            "weasyprint_s": round(base, 3),
+            "portal_s": round(ours, 3),
+            "portal_over_weasyprint": round(ours / base, 3),
+            "queries": len(queries) - 1,
+        },
+    }
+
+
+def bulk_rescoring() -> Result:
+    """Rescoring 1,500 applications through a real Celery worker (Redis, one worker
+    with two processes) against calling the scoring service in a plain loop in this
+    process: ratio = worker throughput / loop throughput (at least 0.5)."""
+    import time
+
+    from django.conf import settings
+
+    from applications.models import Application, EligibilityResult
+    from applications.services import application_score, rescore_call, rescoring_progress
+    from care_portal.celery import app
+    from establishments.demo import seed_demo
+
+    if not settings.REDIS_URL:
+        return {"name": "bulk_rescoring", "ratio": 0.0, "raw": {"skipped": "needs REDIS_URL"}}
+    from tests.worker import celery_worker
+
+    seed_demo(seed=2025, legal_entities=2700)
+    ids = list(
+        Application.objects.filter(submitted_at__isnull=False, eligibility__isnull=True)
+        .exclude(status__in=["draft", "submitted"])  # scoring only stores, never moves
+        .order_by("pk")
+        .values_list("pk", flat=True)[:1500]
+    )
+    count = len(ids)
+
+    def loop() -> None:
+        for application_id in ids:
+            application_score(application_id=application_id)
+
+    def clear() -> None:
+        EligibilityResult.objects.all().delete()
+
+    clear()
+    start = time.perf_counter()
+    loop()
+    plain = time.perf_counter() - start
+
+    clear()
+    app.conf.task_always_eager = False
+    app.control.purge()
+    try:
+        with celery_worker(queues="default", concurrency=2):
+            start = time.perf_counter()
+            run, queued = rescore_call(call=None, application_ids=ids)
+            while rescoring_progress(run) < queued:
+                time.sleep(0.05)
+            through_workers = time.perf_counter() - start
+    finally:
+        app.conf.task_always_eager = True
+    assert EligibilityResult.objects.filter(application_id__in=ids).count() == count
+    return {
+        "name": "bulk_rescoring",
+        "ratio": round(plain / through_workers, 3),
+        "raw": {
+            "applications": count,
+            "plain_loop_s": round(plain, 2),
+            "workers_s": round(through_workers, 2),
+            "workers_per_s": round(count / through_workers, 1),
+        },
+    }
+
+
+ALL = [directory_import, directory_page, audit_import, dossier_render, bulk_rescoring]

@@ -33,6 +33,7 @@ def celery_worker(
     queues: str = "default,pdf",
     extra_env: dict[str, str] | None = None,
     app_module: str = "care_portal",
+    concurrency: int = 1,
 ) -> Iterator[subprocess.Popen[bytes]]:
     env = dict(os.environ)
     env.update(
@@ -60,7 +61,7 @@ def celery_worker(
             "care_portal",
             "worker",
             "--pool=prefork",
-            "--concurrency=1",
+            f"--concurrency={concurrency}",
             "-Q",
             queues,
             "-n",
