@@ -205,7 +205,5 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # pikepdf and WeasyPrint announce themselves, and fontTools talks, at INFO.
-    "loggers": {
-        name: {"level": "WARNING"} for name in ("pikepdf", "weasyprint", "fontTools")
-    },
+    "loggers": {name: {"level": "WARNING"} for name in ("pikepdf", "weasyprint", "fontTools")},
 }
