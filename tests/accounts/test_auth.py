@@ -144,3 +144,9 @@ def test_interface_is_french_whatever_the_browser_language(client, db):
     page = client.get(LOGIN_URL, HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
     assert "Se connecter" in page
     assert '<html lang="fr"' in page
+
+
+def test_french_counts_zero_in_the_singular(client, ministry_user):
+    client.force_login(ministry_user)
+    page = client.get(reverse("establishments:legalentity-list"), {"q": "introuvable"})
+    assert "0 entité juridique" in page.content.decode()
