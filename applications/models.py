@@ -346,6 +346,14 @@ class Transition(models.Model):
     def __str__(self) -> str:
         return f"{self.application_id}: {self.from_status} → {self.to_status}"
 
+    @property
+    def is_automatic(self) -> bool:
+        """Taken by the system (the eligibility task), not by a person."""
+        from .transitions import Actor, rule_for
+
+        rule = rule_for(self.from_status, self.to_status)
+        return self.actor_id is None and rule is not None and rule.actors == {Actor.SYSTEM.value}
+
 
 class Message(PublicModel):
     """The thread between an application's establishment and its instructors."""

@@ -165,3 +165,11 @@ def test_notification_is_sent_after_commit_only(
     assert message.to == [hospital_user.email]
     assert application.reference in message.subject
     assert "Ajoutez le PCA." in message.body
+
+
+def test_history_names_automatic_moves_only_for_the_system(db, hospital):
+    application = ApplicationFactory(candidate=hospital, status="submitted")
+    scored = Transition(application=application, from_status="submitted", to_status="ineligible")
+    unknown = Transition(application=application, from_status="draft", to_status="submitted")
+    assert scored.is_automatic
+    assert not unknown.is_automatic
