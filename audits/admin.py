@@ -19,7 +19,7 @@ from care_portal.errors import ImportFileError
 from establishments.models import LegalEntity
 
 from .importers import AD_COLUMNS, EXPOSURE_COLUMNS, batch_progress
-from .models import AuditImport, AuditKind, DirectoryAudit, ExposureScan
+from .models import AuditImport, AuditKind, DirectoryAudit, ExposureScan, Volet1Status
 from .services import audit_import_create, volet1_status_refresh
 
 UPLOAD_EXTENSIONS = (".csv", ".json", ".xml", ".zip")
@@ -269,3 +269,29 @@ class AuditImportAdmin(admin.ModelAdmin):
             **(extra_context or {}),
         }
         return TemplateResponse(request, self.detail_template, context)
+
+
+@admin.register(Volet1Status)
+class Volet1StatusAdmin(admin.ModelAdmin):
+    """Read only: the status is computed from the audits and scans (audits/status.py)."""
+
+    list_display = [
+        "legal_entity",
+        "level",
+        "ad_audit_date",
+        "exposure_first_scan_date",
+        "exposure_second_scan_date",
+        "last_scan_date",
+    ]
+    list_filter = ["level", "legal_entity__department__region", "legal_entity__status_group"]
+    search_fields = ["legal_entity__name", "legal_entity__finess"]
+    list_select_related = ["legal_entity"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -508,3 +508,14 @@ def test_sweeper_requeues_batches_left_pending_or_abandoned(db):
     )
     assert set(audit_imports_needing_work()) == {lost.pk, dead.pk}
     assert fresh.pk not in audit_imports_needing_work()
+
+
+def test_volet1_statuses_are_listed_read_only_in_the_admin(client, ministry_user, hospital):
+    from audits.services import volet1_status_refresh
+
+    volet1_status_refresh(legal_entity_ids=[hospital.id])
+    client.force_login(ministry_user)
+    page = client.get("/admin/audits/volet1status/", {"q": hospital.name})
+    assert page.status_code == 200
+    assert hospital.name in page.content.decode()
+    assert client.get("/admin/audits/volet1status/add/").status_code == 403
