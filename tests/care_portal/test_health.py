@@ -23,3 +23,14 @@ def test_unknown_page_is_a_french_404(client):
     response = client.get("/nulle-part/")
     assert response.status_code == 404
     assert "Page non trouvée" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_pages_carry_a_strict_content_security_policy(client):
+    response = client.get("/accounts/login/")
+    policy = response["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["script-src"].startswith("'self'")
+    assert "unsafe" not in directives["script-src"]
+    assert "object-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert response["X-Frame-Options"] == "DENY"
