@@ -28,11 +28,22 @@ follow the lifecycle table (`applications.transitions`) from `draft` to the stat
   refused or never submitted. All dates are fixed, in 2024-2025.
 - D2: about 60% of the entities that may file, spread over every status (a minimum of
   one each, whatever the size), most under instruction; dates fall in the 30 days the
-  call has been open (never today). A candidate that has not met both Volet 1
-  objectives (E5, required by the call; for a GHT, as its support) and the eligible
-  candidates whose budget exceeds the ceiling (E7) end `ineligible`, or are still in
-  `draft`/`submitted`, or withdrew. etablissement@demo.test's entity has a partly
-  filled draft, ght@demo.test's GHT an application under regional review.
+  call has been open (never today), inside its window (E4). A candidate one of whose
+  covered entities has not met both Volet 1 objectives (E5, required by the call; for
+  a GHT, every active member) and the eligible candidates whose budget exceeds the
+  ceiling (E7) end `ineligible`, or are still in `draft`/`submitted`, or withdrew; the
+  others stay under their ceiling. A submitted application has every prerequisite met,
+  with its file when the requirement asks for one at the application (E6).
+  etablissement@demo.test's entity has a partly filled draft, ght@demo.test's GHT an
+  application under regional review (reconsidered by the ministry after being found
+  ineligible when one of its members has not met both Volet 1 objectives).
+  Every D2 application that went through scoring (submitted → regional review or
+  ineligible) and is no longer `submitted` gets its `EligibilityResult`, computed by
+  the rules (`applications.eligibility.evaluate`) on the data just written, so that it
+  agrees with the status: not eligible when `ineligible`, eligible when it went on to
+  regional review (but after a reconsideration by the ministry, which may overrule the
+  rules). It is dated at that first scoring, or at the reconsideration when the rules
+  now find the application eligible (results of Volet 1 imported late).
 
 Draws come from `random.Random(f"{seed}-{call}-{finess}")` per candidate plus one
 generator per call for the spread of the D2 statuses: the same seed gives the same
@@ -69,16 +80,18 @@ from itertools import pairwise
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import models, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import slugify
 
 from accounts.models import Membership
 from audits.models import Volet1Level, Volet1Status
 from establishments.models import LegalEntity, StatusGroup
 
+from .eligibility import evaluate
 from .evidence import storage_name
 from .models import (
     Answer,
@@ -86,6 +99,7 @@ from .models import (
     BudgetLine,
     CeilingBracket,
     Coverage,
+    EligibilityResult,
     Evidence,
     FundingCall,
     Message,
@@ -602,6 +616,17 @@ INELIGIBLE_E5 = (
     "Critère E5 non rempli : les objectifs du Volet 1 (audit de l'annuaire et niveau minimal "
     "de sécurité de l'exposition) ne sont pas atteints pour l'entité candidate."
 )
+INELIGIBLE_E5_GHT = (
+    "Critère E5 non rempli : les objectifs du Volet 1 (audit de l'annuaire et niveau minimal "
+    "de sécurité de l'exposition) ne sont pas atteints pour tous les membres du GHT couverts "
+    "par la candidature."
+)
+# The ministry's reconsideration of an application still ineligible by the rules.
+RECONSIDER_VOLET1_PENDING = (
+    "Éligibilité réexaminée par le ministère : les entités couvertes dont le Volet 1 est "
+    "incomplet s'engagent à en atteindre les objectifs avant la décision ; l'instruction "
+    "régionale peut commencer."
+)
 MESSAGES = {
     "regional": [
         "Bonjour, l'ARS a bien reçu votre dossier ; l'instruction régionale est en cours. "
@@ -741,6 +766,7 @@ class Candidate:
     covered: tuple[int, ...]
     staff: int  # SAE staff of the covered entities
     level: str
+    volet1_met: bool  # every covered entity met both Volet 1 objectives (E5)
     ad_audit_date: date | None
     second_scan_date: date | None
     last_scan_date: date | None
@@ -832,7 +858,8 @@ def _candidates(ids: Sequence[int] | None) -> list[Candidate]:
         ).values_list("ght_id", "id", "staff_count"):
             covered[ght_id].append((entity_id, staff or 0))
     statuses: dict[int, tuple[Any, ...]] = {}
-    for chunk in _chunks([row[0] for row in filers]):
+    considered = sorted({row[0] for row in filers} | {m[0] for ms in covered.values() for m in ms})
+    for chunk in _chunks(considered):
         for row in Volet1Status.objects.filter(legal_entity_id__in=chunk).values_list(
             "legal_entity_id",
             "level",
@@ -861,6 +888,10 @@ def _candidates(ids: Sequence[int] | None) -> list[Candidate]:
                 covered=covers,
                 staff=total,
                 level=level,
+                volet1_met=all(
+                    statuses.get(member, (Volet1Level.NONE,))[0] == Volet1Level.BOTH
+                    for member in covers
+                ),
                 ad_audit_date=ad_date,
                 second_scan_date=second,
                 last_scan_date=last,
@@ -947,15 +978,16 @@ def _spread(
     rng: random.Random, participants: list[Candidate], forced: dict[int, str]
 ) -> dict[int, str]:
     """Status of each D2 participant: the quotas of D2_STATUS_WEIGHTS, a candidate
-    without both Volet 1 objectives only in NO_VOLET1_STATUSES (E5)."""
+    one of whose covered entities lacks a Volet 1 objective only in NO_VOLET1_STATUSES
+    (E5)."""
     bag = _quotas(len(participants), D2_STATUS_WEIGHTS)
     result: dict[int, str] = {}
     for candidate in participants:
         if candidate.id in forced:
             result[candidate.id] = forced[candidate.id]
             _take(bag, forced[candidate.id])
-    restricted = [c for c in participants if c.id not in forced and c.level != Volet1Level.BOTH]
-    free = [c for c in participants if c.id not in forced and c.level == Volet1Level.BOTH]
+    restricted = [c for c in participants if c.id not in forced and not c.volet1_met]
+    free = [c for c in participants if c.id not in forced and c.volet1_met]
     rng.shuffle(restricted)
     rng.shuffle(free)
     for candidate in restricted:
@@ -1117,17 +1149,19 @@ def _d2_path(rng: random.Random, status: str, candidate: Candidate, ctx: Context
     if status == D:
         return [D]
     if status == SUB:  # resubmitted after a return, for some (eligible) ones
-        eligible = candidate.level == Volet1Level.BOTH
+        eligible = candidate.volet1_met
         return [D, SUB, RR, *returned(), SUB] if eligible and rng.random() < 0.12 else [D, SUB]
     if status == INEL:
         return [D, SUB, INEL]
     if status == WD:
-        if candidate.level != Volet1Level.BOTH:
+        if not candidate.volet1_met:
             return rng.choice([[D, WD], [D, SUB, WD]])
         return rng.choices([[D, WD], [D, SUB, WD], [D, SUB, RR, WD]], [40, 35, 25])[0]
     if status == RR:
         draw = rng.random()
-        if draw < 0.1:
+        # Volet 1 not met (only ght@demo.test's GHT, forced here): ineligible by the
+        # rules, the ministry reconsidered.
+        if draw < 0.1 or not candidate.volet1_met:
             return [D, SUB, INEL, RR]
         return review(draw > 0.9)
     if status == RET:
@@ -1154,7 +1188,10 @@ def _plan_d2(
     brackets: Sequence[tuple[int, int | None, Decimal]],
     candidates: Sequence[Candidate],
     today: date,
+    stages: dict[str, str],
 ) -> list[Planned]:
+    """The D2 applications; `stages` is the evidence stage of each requirement (what
+    E6 reads)."""
     opened = timezone.localtime(call.opens_at, PARIS).date()
     span = max(1, (today - opened).days)  # days the call has been open, today excluded
     limit = datetime.combine(today, time(0, 0), PARIS)  # nothing happens today or later
@@ -1192,7 +1229,7 @@ def _plan_d2(
             plans.append(plan)
             continue
         path = _d2_path(rng, status, candidate, ctx)
-        over = status == INEL and candidate.level == Volet1Level.BOTH
+        over = status == INEL and candidate.volet1_met
         over = over or (status in (D, SUB) and rng.random() < 0.1)
         draft = status == D or path == [D, WD]
         count = rng.randint(1, 3) if draft else rng.randint(2, 5)
@@ -1213,12 +1250,14 @@ def _plan_d2(
             plan.paid = Decimal(int(plan.granted * factor))
         comments = {action: rng.choice(texts) for action, texts in COMMENTS.items() if texts}
         comments["score_ineligible"] = (
-            INELIGIBLE_E5
-            if candidate.level != Volet1Level.BOTH or not over
+            (INELIGIBLE_E5 if candidate.level != Volet1Level.BOTH else INELIGIBLE_E5_GHT)
+            if not candidate.volet1_met or not over
             else f"Critère E7 non rempli : le montant demandé ({_eur(plan.requested)}) dépasse "
             f"le plafond de {_eur(ceiling)} applicable à un effectif de {_n(candidate.staff)} "
             "personnes."
         )
+        if not candidate.volet1_met:
+            comments["reconsider"] = RECONSIDER_VOLET1_PENDING
         comments["approve"] = f"Montant accordé : {_eur(plan.granted or Decimal(0))}."
         comments["record_payment"] = f"Versement de {_eur(plan.paid or Decimal(0))}."
         days = sorted(rng.randint(0, span - 1) for _ in path)
@@ -1230,7 +1269,7 @@ def _plan_d2(
             [False] + [_is_system(a, b) for a, b in pairwise(path)],
         )
         _steps(ctx, plan, path, moments, comments)
-        _d2_answers(rng, plan, identifiers, path, draft=draft)
+        _d2_answers(rng, plan, identifiers, stages, draft=draft)
         _d2_messages(rng, ctx, plan, path, moments, limit)
         plans.append(plan)
     return plans
@@ -1273,10 +1312,13 @@ def _d2_answers(
     rng: random.Random,
     plan: Planned,
     identifiers: Sequence[tuple[str, str]],
-    path: Sequence[str],
+    stages: dict[str, str],
     *,
     draft: bool,
 ) -> None:
+    """The answers, every prerequisite met once submitted, and the files of the met
+    requirements: those asked at the application (as E6 reads the requirement) before
+    the first submission, those asked at the declaration before the first declaration."""
     met, doing = Answer.State.MET.value, Answer.State.IN_PROGRESS.value
     declared = plan.status in DECLARED_OR_LATER
     for identifier, kind in identifiers:
@@ -1292,13 +1334,13 @@ def _d2_answers(
         plan.answers[identifier] = (state, _comment(rng, identifier) if state else "")
     if draft:
         return
-    # Files: those asked at the application before the first submission, those asked
-    # at the declaration before the first declaration.
     first_submit = next(s.at for s in plan.steps if s.target == SUB)
     first_declare = next((s.at for s in plan.steps if s.target == DECL), None)
     for identifier, kind in identifiers:
         spec = SPECS.get(identifier)
-        stage = spec.evidence_stage if spec else (AT_APPLICATION if kind == PRE else AT_DECLARATION)
+        stage = stages.get(identifier) or (
+            spec.evidence_stage if spec else (AT_APPLICATION if kind == PRE else AT_DECLARATION)
+        )
         if plan.answers[identifier][0] != met:
             continue
         if stage == AT_APPLICATION:
@@ -1588,11 +1630,12 @@ def _write(
     requirements: dict[int, list[Requirement]],
     ctx: Context,
     files: _Files,
-) -> Counter[str]:
-    """Write the plans (already filtered by `_pending`) in bulk; returns row counts."""
+) -> tuple[Counter[str], list[Application]]:
+    """Write the plans (already filtered by `_pending`) in bulk; returns row counts and
+    the applications (with their primary keys), in the order of the plans."""
     counts: Counter[str] = Counter()
     if not plans:
-        return counts
+        return counts, []
     applications = [
         Application(
             call=p.call,
@@ -1738,6 +1781,51 @@ def _write(
                 )
         Evidence.objects.bulk_create(evidence, batch_size=BATCH_SIZE)
         counts["evidence"] = len(evidence)
+    return counts, applications
+
+
+def _scorings(plan: Planned) -> tuple[datetime | None, datetime | None]:
+    """When the application was first scored (submitted → regional review or
+    ineligible, the system's step) and when the ministry reconsidered it, if it did."""
+    scored = next((s.at for s in plan.steps if s.source == SUB and s.target in (RR, INEL)), None)
+    reconsidered = next((s.at for s in plan.steps if s.source == INEL and s.target == RR), None)
+    return scored, reconsidered
+
+
+def _store_eligibility(
+    plans: Sequence[Planned], applications: Sequence[Application]
+) -> Counter[str]:
+    """The `EligibilityResult` of each application just written that went through
+    scoring and is no longer `submitted`, by the rules themselves (`evaluate`, on the
+    rows just written) as the scoring task would have stored it: at the first scoring,
+    or at the reconsideration by the ministry when the rules now find it eligible."""
+    counts: Counter[str] = Counter()
+    results = []
+    with translation.override(settings.LANGUAGE_CODE):  # the workers' language
+        for plan, application in zip(plans, applications, strict=True):
+            scored, reconsidered = _scorings(plan)
+            if scored is None or plan.status in (D, SUB):
+                continue
+            outcome = evaluate(application)
+            at = reconsidered if outcome.eligible and reconsidered is not None else scored
+            results.append(
+                EligibilityResult(
+                    application_id=application.pk,
+                    rules_version=outcome.rules_version,
+                    eligible=outcome.eligible,
+                    score=outcome.score,
+                    rules=outcome.rules_json(),
+                    factors=outcome.factors_json(),
+                    computed_at=at,
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+    before = EligibilityResult.objects.count()
+    with _explicit_timestamps(EligibilityResult):
+        EligibilityResult.objects.bulk_create(results, batch_size=BATCH_SIZE, ignore_conflicts=True)
+    counts["eligibility_results"] = EligibilityResult.objects.count() - before
+    counts["eligible_results"] = sum(1 for r in results if r.eligible)
     return counts
 
 
@@ -1799,15 +1887,26 @@ def seed_applications(
             today = timezone.localtime(now, PARIS).date()
             plans = {
                 d1.pk: _plan_d1(ctx, d1, identifiers[d1.pk], brackets[d1.pk], candidates),
-                d2.pk: _plan_d2(ctx, d2, identifiers[d2.pk], brackets[d2.pk], candidates, today),
+                d2.pk: _plan_d2(
+                    ctx,
+                    d2,
+                    identifiers[d2.pk],
+                    brackets[d2.pk],
+                    candidates,
+                    today,
+                    {r.identifier: r.evidence_stage for r in requirements[d2.pk]},
+                ),
             }
             created: Counter[str] = Counter()
             created_per_call: dict[int, int] = {}
+            written: dict[int, tuple[list[Planned], list[Application]]] = {}
             for call in calls:
                 pending = _pending(call, plans[call.pk])
-                counts = _write(pending, requirements, ctx, files)
+                counts, applications = _write(pending, requirements, ctx, files)
+                written[call.pk] = (pending, applications)
                 created_per_call[call.pk] = counts["applications"]
                 created.update(counts)
+            created.update(_store_eligibility(*written[d2.pk]))
             summaries = [
                 _call_summary(call, candidates, created_per_call[call.pk], now) for call in calls
             ]
@@ -1908,7 +2007,9 @@ def applications_summary_lines(summary: ApplicationsDemoSummary) -> list[str]:
         f"  Créés : {_n(created['transitions'])} changements d'état, {_n(created['answers'])} "
         f"réponses, {_n(created['budget_lines'])} lignes budgétaires, "
         f"{_n(created['messages'])} messages, {_n(created['evidence'])} pièces "
-        f"({_n(summary.stored_files)} fichiers écrits)."
+        f"({_n(summary.stored_files)} fichiers écrits), "
+        f"{_n(created['eligibility_results'])} résultats d'éligibilité "
+        f"({_n(created['eligible_results'])} éligibles)."
     )
     for email, applications in sorted(summary.featured.items()):
         lines.append(f"  {email} : {applications}.")

@@ -347,7 +347,7 @@ def bulk_rescoring() -> Result:
 
     seed_demo(seed=2025, legal_entities=2700)
     ids = list(
-        Application.objects.filter(submitted_at__isnull=False, eligibility__isnull=True)
+        Application.objects.filter(submitted_at__isnull=False)
         .exclude(status__in=["draft", "submitted"])  # scoring only stores, never moves
         .order_by("pk")
         .values_list("pk", flat=True)[:1500]

@@ -15,6 +15,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from applications.demo import D1_CODE, D2_CODE, demo_pdf, seed_applications
+from applications.eligibility import RULES_VERSION, evaluate
 from applications.evidence import inspect_upload
 from applications.models import (
     Answer,
@@ -22,6 +23,7 @@ from applications.models import (
     BudgetLine,
     CeilingBracket,
     Coverage,
+    EligibilityResult,
     Evidence,
     FundingCall,
     Message,
@@ -75,6 +77,7 @@ def counts() -> dict[str, int]:
             Transition,
             Message,
             Evidence,
+            EligibilityResult,
         )
     }
 
@@ -281,6 +284,61 @@ def test_the_demo_accounts_have_their_applications(seeded):
     assert Transition.objects.filter(actor__email="ministere@demo.test").exists()
 
 
+def test_applications_past_scoring_have_an_eligibility_result_that_fits_their_status(seeded):
+    d2 = FundingCall.objects.get(code=D2_CODE)
+    transitions = defaultdict(list)
+    for t in Transition.objects.filter(application__call=d2).order_by("created_at", "id"):
+        transitions[t.application_id].append(t)
+    seen: Counter[str] = Counter()
+    results = {r.application_id: r for r in EligibilityResult.objects.filter(application__call=d2)}
+    for application in d2.applications.all():
+        chain = transitions[application.pk]
+        result = results.get(application.pk)
+        scorings = [
+            t
+            for t in chain
+            if t.from_status == "submitted" and t.to_status in ("regional_review", "ineligible")
+        ]
+        reconsidered = [
+            t for t in chain if (t.from_status, t.to_status) == ("ineligible", "regional_review")
+        ]
+        if application.status in ("draft", "submitted") or not scorings:
+            # not scored yet (a submission waits for the scoring task), or withdrawn before
+            assert result is None, application.reference
+            continue
+        assert result is not None, application.reference
+        seen[application.status] += 1
+        failed = [r for r in result.rules if r["blocking"] and not r["passed"]]
+        assert result.eligible == (not failed)
+        if application.status == "ineligible":
+            assert not result.eligible and failed, application.reference
+        if any(t.to_status == "regional_review" for t in chain) and not reconsidered:
+            assert result.eligible, (application.reference, failed)
+        # the score is the sum of its factors' points
+        assert sum(Decimal(f["points"]) for f in result.factors) == result.score
+        assert Decimal(0) <= result.score <= Decimal(100)
+        assert result.rules_version == RULES_VERSION
+        assert [r["id"] for r in result.rules] == ["E1", "E2", "E3", "E4", "E5", "E6", "E7"]
+        # computed by the rules on the data as seeded, at the (first) scoring, or at the
+        # reconsideration of the ministry that the rules now agree with
+        outcome = evaluate(application)
+        assert (outcome.eligible, outcome.score) == (result.eligible, result.score)
+        assert result.rules == outcome.rules_json()
+        expected = reconsidered[0] if reconsidered and result.eligible else scorings[0]
+        assert result.computed_at == expected.created_at, application.reference
+    # every status past scoring (a withdrawal may come before it)
+    assert set(seen) >= set(Status.values) - {"draft", "submitted", "withdrawn"}
+    assert not EligibilityResult.objects.exclude(application__call=d2).exists()
+
+    # ght@demo.test's GHT, under regional review: eligible, or reconsidered by the ministry
+    ght_application = Application.objects.get(call=d2, candidate=entity_of("ght@demo.test"))
+    result = ght_application.eligibility
+    reconsidered = ght_application.transitions.filter(
+        from_status="ineligible", to_status="regional_review"
+    )
+    assert result.eligible or reconsidered.exists()
+
+
 # --------------------------------------------------------------------------- D1
 
 
@@ -324,18 +382,27 @@ def test_a_second_run_creates_nothing(seeded):
     assert summary.applications is not None
     assert sum(call.created for call in summary.applications.calls) == 0
     assert summary.applications.stored_files == 0
+    assert summary.applications.created["eligibility_results"] == 0
 
 
 def test_the_same_seed_gives_the_same_applications(seeded):
     def snapshot():
-        return sorted(
-            Application.objects.values_list(
-                "reference", "status", "requested_amount", "director_name"
-            )
-        ), sorted(
-            Transition.objects.values_list(
-                "application__reference", "from_status", "to_status", "comment"
-            )
+        return (
+            sorted(
+                Application.objects.values_list(
+                    "reference", "status", "requested_amount", "director_name"
+                )
+            ),
+            sorted(
+                Transition.objects.values_list(
+                    "application__reference", "from_status", "to_status", "comment"
+                )
+            ),
+            sorted(
+                EligibilityResult.objects.values_list(
+                    "application__reference", "eligible", "score", "computed_at"
+                )
+            ),
         )
 
     first = snapshot()
