@@ -18,12 +18,14 @@ from applications.models import Answer, Application, Evidence, Message, Transiti
 from applications.services import application_start, application_submit, application_transition
 
 from ..factories import (
+    ApplicationFactory,
     FundingCallFactory,
     GHTFactory,
     LegalEntityFactory,
     MembershipFactory,
     RequirementFactory,
     UserFactory,
+    make_finess,
 )
 from .test_applicant import IDENTITY, fill
 
@@ -691,3 +693,29 @@ def test_a_covered_member_reads_its_ghts_application_without_writing(client, cal
     assert url("application-withdraw", application) not in content
     listing = client.get(reverse("applications:application-list")).content.decode()
     assert "Couverte par la candidature" in listing
+
+
+def test_the_reviewers_list_runs_the_same_queries_for_5_and_60_applications(
+    client, ministry_user, django_assert_num_queries
+):
+    from establishments.models import Department
+
+    call = FundingCallFactory(code="D2-LIST")
+    department = Department.objects.get(code="29")
+
+    def add(count: int, offset: int) -> None:
+        for i in range(count):
+            entity = LegalEntityFactory(
+                department=department, finess=make_finess("29", 4000 + offset + i)
+            )
+            ApplicationFactory(call=call, candidate=entity, status="regional_review")
+
+    client.force_login(ministry_user)
+    add(5, 0)
+    list_url = reverse("applications:application-list")
+    client.get(list_url)  # warm the session
+    small = count_queries(client, list_url)
+    add(55, 100)
+    with django_assert_num_queries(small):
+        response = client.get(list_url)
+    assert response.status_code == 200
