@@ -3,8 +3,10 @@ Volet 1 results share it."""
 
 from __future__ import annotations
 
+import csv
 import io
 import re
+import unicodedata
 from typing import IO
 
 from django.utils.translation import gettext as _
@@ -14,6 +16,12 @@ from .errors import ImportFileError
 # A physical line longer than this is not a line of our formats (longest value: 255).
 MAX_LINE_CHARS = 16_384
 _SURROGATE = re.compile("[\udc80-\udcff]")  # undecodable bytes under "surrogateescape"
+
+
+def normalize_header(name: str) -> str:
+    """Header names are case-, accent- and space-insensitive: " Date scan " -> date_scan."""
+    name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
 class NumberedLines:
@@ -54,6 +62,20 @@ class NumberedLines:
                 % {"line": self.number}
             )
         return line
+
+    def read_header(self) -> tuple[str, list[str]]:
+        """Read the first line as the header: its delimiter (";" or ",", whichever it
+        holds more of) and its normalized column names."""
+        first = next(self, None)
+        if first is None:
+            raise ImportFileError(_("Le fichier est vide."))
+        if not first.strip():
+            raise ImportFileError(
+                _("La première ligne doit être la ligne d'en-tête (noms des colonnes).")
+            )
+        delimiter = ";" if ";" in first and first.count(";") >= first.count(",") else ","
+        names = next(csv.reader([first], delimiter=delimiter), [])
+        return delimiter, [normalize_header(name) for name in names]
 
     def close(self) -> None:
         # Detach rather than close: the caller owns the binary file.

@@ -277,12 +277,6 @@ class _GHTData:
     support_line: int = 0
 
 
-def _normalize_header(name: str) -> str:
-    """Header names are case-, accent- and space-insensitive: " Nom EJ " -> nom_ej."""
-    name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
-
-
 def _normalize_department(value: str) -> str:
     code = value.strip().upper()
     return code.zfill(2) if code.isdigit() and len(code) == 1 else code
@@ -375,23 +369,14 @@ class EstablishmentImporter:
         self.raw.seek(0)
         lines = NumberedLines(self.raw)
         try:
-            first = next(lines, None)
-            if first is None or not first.strip():
-                raise ImportFileError(
-                    _("Le fichier est vide.")
-                    if first is None
-                    else _("La première ligne doit être la ligne d'en-tête (noms des colonnes).")
-                )
-            self.delimiter = ";" if first.count(";") >= first.count(",") and ";" in first else ","
-            header = next(csv.reader([first], delimiter=self.delimiter), [])
+            self.delimiter, header = lines.read_header()
             self._read_header(header)
             return lines, csv.reader(lines, delimiter=self.delimiter)
         except BaseException:
             lines.close()
             raise
 
-    def _read_header(self, header: list[str]) -> None:
-        names = [_normalize_header(name) for name in header]
+    def _read_header(self, names: list[str]) -> None:
         duplicates = sorted({name for name in names if names.count(name) > 1 and name})
         if duplicates:
             raise ImportFileError(

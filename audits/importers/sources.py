@@ -13,8 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
-import unicodedata
 from collections.abc import Iterator
 from typing import IO, Any, Protocol
 
@@ -47,12 +45,6 @@ class Source(Protocol):
     def fraction_done(self) -> float:
         """How much of the file has been read, from 0 to 1 (for the progress bar)."""
         ...
-
-
-def normalize_header(name: str) -> str:
-    """Header names are case-, accent- and space-insensitive: " Date scan " -> date_scan."""
-    name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
 def check_header(names: list[str], columns: tuple[Column, ...]) -> None:
@@ -117,18 +109,7 @@ class CSVSource:
         self.raw.seek(0)
         lines = NumberedLines(self.raw)
         try:
-            first = next(lines, None)
-            if first is None or not first.strip():
-                raise ImportFileError(
-                    _("Le fichier est vide.")
-                    if first is None
-                    else _("La première ligne doit être la ligne d'en-tête (noms des colonnes).")
-                )
-            self.delimiter = ";" if ";" in first and first.count(";") >= first.count(",") else ","
-            header = [
-                normalize_header(name)
-                for name in next(csv.reader([first], delimiter=self.delimiter))
-            ]
+            self.delimiter, header = lines.read_header()
             check_header(header, self.columns)
             width = len(header)
             reader = csv.reader(lines, delimiter=self.delimiter)
