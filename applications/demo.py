@@ -89,6 +89,8 @@ from django.utils.text import slugify
 
 from accounts.models import Membership
 from audits.models import Volet1Level, Volet1Status
+from care_portal.reports import count as _n
+from care_portal.reports import share as _share
 from establishments.models import LegalEntity, StatusGroup
 
 from .eligibility import evaluate
@@ -1971,14 +1973,6 @@ def _featured(ctx: Context, calls: Sequence[FundingCall]) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- report
-
-
-def _n(value: int) -> str:
-    return f"{value:,}".replace(",", "\u202f")
-
-
-def _share(count: int, total: int) -> str:
-    return f"{100 * count / (total or 1):.1f}".replace(".", ",")
 
 
 def applications_summary_lines(summary: ApplicationsDemoSummary) -> list[str]:

@@ -52,6 +52,8 @@ from django.db.models import Count, Q
 from django.utils.text import slugify
 
 from accounts.models import Membership
+from care_portal.reports import count as _n
+from care_portal.reports import share as _share
 from establishments.models import LegalEntity, StatusGroup
 
 from .models import DirectoryAudit, ExposureScan, Volet1Level, Volet1Status
@@ -607,14 +609,6 @@ def seed_volet1(
 
 
 # --------------------------------------------------------------------------- report
-
-
-def _n(value: int) -> str:
-    return f"{value:,}".replace(",", "\u202f")
-
-
-def _share(count: int, total: int) -> str:
-    return f"{100 * count / (total or 1):.1f}".replace(".", ",")
 
 
 def volet1_summary_lines(summary: Volet1DemoSummary) -> list[str]:

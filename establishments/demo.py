@@ -41,6 +41,7 @@ from applications.demo import (
     seed_applications,
 )
 from audits.demo import Volet1DemoSummary, seed_volet1, volet1_summary_lines
+from care_portal.reports import count as _n
 
 from .identifiers import finess_with_check_digit, format_finess
 from .models import GHT, Department, LegalEntity, Region, Site, StatusGroup
@@ -1000,10 +1001,6 @@ GROUP_LABELS = {
     "private_non_profit": "privé à but non lucratif (EBNL)",
     "private_for_profit": "privé à but lucratif",
 }
-
-
-def _n(value: int) -> str:
-    return f"{value:,}".replace(",", "\u202f")
 
 
 def summary_lines(summary: DemoSummary) -> list[str]:
