@@ -183,12 +183,6 @@ def gather(application: Application) -> EligibilityInputs:
     )
 
 
-def _statistics_group(entity: LegalEntity) -> str:
-    if entity.status_group == StatusGroup.PUBLIC:
-        return "ght" if entity.ght_id else "public_outside_ght"
-    return str(entity.status_group)
-
-
 def _euros(value: Decimal) -> str:
     return number_format(value.quantize(Decimal("1")), force_grouping=True) + " €"
 
@@ -217,21 +211,15 @@ def rule_e1(inputs: EligibilityInputs) -> RuleResult:
 
 
 def rule_e2(inputs: EligibilityInputs) -> RuleResult:
-    group = _statistics_group(inputs.application.candidate)
-    labels = {
-        "ght": _("GHT"),
-        "public_outside_ght": _("public hors GHT"),
-        "private_non_profit": _("privé à but non lucratif"),
-        "private_for_profit": _("privé à but lucratif"),
-    }
+    group = inputs.application.candidate.statistics_group
     if group in inputs.call.eligible_groups:
         return RuleResult(
-            "E2", True, _("Statut « %(group)s » éligible à cet appel.") % {"group": labels[group]}
+            "E2", True, _("Statut « %(group)s » éligible à cet appel.") % {"group": group.label}
         )
     return RuleResult(
         "E2",
         False,
-        _("Le statut « %(group)s » n'est pas éligible à cet appel.") % {"group": labels[group]},
+        _("Le statut « %(group)s » n'est pas éligible à cet appel.") % {"group": group.label},
     )
 
 

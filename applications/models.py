@@ -32,15 +32,6 @@ def _money(label: "StrOrPromise", *, null: bool = False, default: Decimal | None
     )
 
 
-class StatisticsGroup(models.TextChoices):
-    """The four groups of every CaRE statistic and eligibility rule (DOMAIN.md)."""
-
-    GHT = "ght", _("GHT")
-    PUBLIC_OUTSIDE_GHT = "public_outside_ght", _("Public hors GHT")
-    PRIVATE_NON_PROFIT = "private_non_profit", _("Privé à but non lucratif (EBNL)")
-    PRIVATE_FOR_PROFIT = "private_for_profit", _("Privé à but lucratif")
-
-
 class FundingCall(PublicModel):
     class Domain(models.TextChoices):
         D1 = "D1", _("Domaine 1 : annuaires techniques et exposition sur internet")

@@ -88,8 +88,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 # Statuses in which the applicant may edit the application's content.
 EDITABLE_STATUSES = frozenset({Status.DRAFT.value, Status.RETURNED.value})
-# Statuses that end the application's life.
-FINAL_STATUSES = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
 
 
 def rule_for(source: str, target: str) -> Rule | None:

@@ -54,7 +54,7 @@ from django.utils.text import slugify
 from accounts.models import Membership
 from care_portal.reports import count as _n
 from care_portal.reports import share as _share
-from establishments.models import LegalEntity, StatusGroup
+from establishments.models import LegalEntity, StatisticsGroup
 
 from .models import DirectoryAudit, ExposureScan, Volet1Level, Volet1Status
 from .services import volet1_status_refresh
@@ -492,9 +492,7 @@ def _entities(ids: Sequence[int] | None) -> list[DemoEntity]:
             rows += LegalEntity.objects.filter(id__in=chunk).values_list(*fields)
     entities = []
     for pk, finess, name, status, ght_id, support, active, category, staff in rows:
-        group = (
-            ("ght" if ght_id else "public_outside_ght") if status == StatusGroup.PUBLIC else status
-        )
+        group = StatisticsGroup.of(status, ght_id is not None)
         entities.append(
             DemoEntity(
                 id=pk,

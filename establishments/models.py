@@ -49,6 +49,22 @@ class StatusGroup(models.TextChoices):
     PRIVATE_FOR_PROFIT = "private_for_profit", _("Privé à but lucratif")
 
 
+class StatisticsGroup(models.TextChoices):
+    """The four groups of every CaRE statistic and eligibility rule (DOMAIN.md): the
+    legal status, with public entities split by GHT membership."""
+
+    GHT = "ght", _("GHT")
+    PUBLIC_OUTSIDE_GHT = "public_outside_ght", _("Public hors GHT")
+    PRIVATE_NON_PROFIT = "private_non_profit", _("Privé à but non lucratif (EBNL)")
+    PRIVATE_FOR_PROFIT = "private_for_profit", _("Privé à but lucratif")
+
+    @classmethod
+    def of(cls, status_group: str, in_ght: bool) -> "StatisticsGroup":
+        if status_group == StatusGroup.PUBLIC:
+            return cls.GHT if in_ght else cls.PUBLIC_OUTSIDE_GHT
+        return cls(status_group)
+
+
 class GHT(PublicModel):
     """Groupement hospitalier de territoire: public entities around a support entity."""
 
@@ -139,11 +155,9 @@ class LegalEntity(PublicModel):
         return FINESS_CATEGORIES.get(self.finess_category, self.finess_category)
 
     @property
-    def statistics_group(self) -> str:
+    def statistics_group(self) -> "StatisticsGroup":
         """The four groups of every CaRE statistic (DOMAIN.md)."""
-        if self.status_group == StatusGroup.PUBLIC:
-            return "ght" if self.ght_id else "public_outside_ght"
-        return str(self.status_group)
+        return StatisticsGroup.of(self.status_group, self.ght_id is not None)
 
 
 class Site(PublicModel):
