@@ -179,6 +179,18 @@ def _require_editor(application: Application, by: "User") -> None:
         )
 
 
+@contextmanager
+def _editing(application: Application, by: "User") -> Iterator[None]:
+    """An edit's writes, in a transaction that holds the application's row: the status
+    checked is the database's, so that an edit never lands on an application submitted
+    or withdrawn meanwhile (by another tab, another user or a double click)."""
+    with transaction.atomic():
+        current = Application.objects.select_for_update().only("status").get(pk=application.pk)
+        application.status = current.status
+        _require_editor(application, by)
+        yield
+
+
 def candidate_problem(*, call: FundingCall, candidate: LegalEntity) -> str | None:
     """Why this legal entity cannot file to this call itself (French), or None.
 
@@ -274,10 +286,10 @@ IDENTITY_FIELDS = (
 def application_update_identity(
     *, application: Application, by: "User", data: dict[str, str]
 ) -> Application:
-    _require_editor(application, by)
-    for field in IDENTITY_FIELDS:
-        setattr(application, field, (data.get(field) or "").strip())
-    application.save(update_fields=[*IDENTITY_FIELDS, "updated_at"])
+    with _editing(application, by):
+        for field in IDENTITY_FIELDS:
+            setattr(application, field, (data.get(field) or "").strip())
+        application.save(update_fields=[*IDENTITY_FIELDS, "updated_at"])
     return application
 
 
@@ -285,22 +297,22 @@ def application_save_answers(
     *, application: Application, by: "User", answers: dict[int, tuple[str, str]]
 ) -> int:
     """Save answers by requirement id: (state, comment). Returns how many changed."""
-    _require_editor(application, by)
     valid_states = {choice for choice, _label in Answer.State.choices} | {""}
     changed = []
-    for answer in application.answers.all():
-        if answer.requirement_id not in answers:
-            continue
-        state, comment = answers[answer.requirement_id]
-        if state not in valid_states:
-            raise ApplicationError(_("Réponse inconnue : %(state)s.") % {"state": state})
-        comment = comment.strip()
-        if (answer.state, answer.comment) != (state, comment):
-            answer.state, answer.comment = state, comment
-            changed.append(answer)
-    Answer.objects.bulk_update(changed, ["state", "comment"])
-    if changed:
-        Application.objects.filter(pk=application.pk).update(updated_at=timezone.now())
+    with _editing(application, by):
+        for answer in application.answers.all():
+            if answer.requirement_id not in answers:
+                continue
+            state, comment = answers[answer.requirement_id]
+            if state not in valid_states:
+                raise ApplicationError(_("Réponse inconnue : %(state)s.") % {"state": state})
+            comment = comment.strip()
+            if (answer.state, answer.comment) != (state, comment):
+                answer.state, answer.comment = state, comment
+                changed.append(answer)
+        Answer.objects.bulk_update(changed, ["state", "comment"])
+        if changed:
+            Application.objects.filter(pk=application.pk).update(updated_at=timezone.now())
     return len(changed)
 
 
@@ -308,9 +320,8 @@ def application_set_budget(
     *, application: Application, by: "User", lines: list[dict[str, object]]
 ) -> Decimal:
     """Replace the budget lines; the requested amount is their total."""
-    _require_editor(application, by)
     total = sum((Decimal(str(line["amount"])) for line in lines), Decimal("0"))
-    with transaction.atomic():
+    with _editing(application, by):
         application.budget_lines.all().delete()
         BudgetLine.objects.bulk_create(
             [
@@ -440,18 +451,16 @@ def evidence_add(
 ) -> Evidence:
     """Check an uploaded file (type by content, active content, size, quota) and store
     it under a server-generated name in private storage, with its SHA-256."""
-    from .evidence import check_application_quota, inspect_upload, storage_name
+    from .evidence import check_application_quota, inspect_upload, store_upload
 
-    _require_editor(application, by)
+    _require_editor(application, by)  # fail fast, before reading the file
     if answer is not None and answer.application_id != application.pk:
         raise ApplicationError(_("Cette réponse n'appartient pas à la candidature."))
     inspected = inspect_upload(uploaded_file, name=getattr(uploaded_file, "name", "") or "")
-    uploaded_file.seek(0)
-    stored_as = default_storage.save(storage_name(inspected.extension), uploaded_file)
+    stored_as = store_upload(uploaded_file, inspected)
     try:
-        with transaction.atomic():
-            # Lock the application so that two uploads at once cannot both pass the quota.
-            Application.objects.select_for_update().filter(pk=application.pk).first()
+        # The row lock also keeps two uploads at once from both passing the quota.
+        with _editing(application, by):
             check_application_quota(application, inspected.size, name=inspected.safe_name)
             return Evidence.objects.create(
                 application=application,
@@ -469,9 +478,9 @@ def evidence_add(
 
 
 def evidence_delete(*, evidence: Evidence, by: "User") -> None:
-    _require_editor(evidence.application, by)
     name = evidence.file.name
-    evidence.delete()
+    with _editing(evidence.application, by):
+        evidence.delete()
     transaction.on_commit(lambda: default_storage.delete(name), robust=True)
 
 
@@ -571,13 +580,13 @@ def _score_after_submission(application_id: int) -> None:
 
 
 def applications_needing_work(*, older_than_seconds: int = 300) -> list[int]:
-    """Submitted applications still without their score: the sweeper's work list.
+    """Applications not scored since their last submission: the sweeper's work list.
     Only those submitted a while ago, so that normal queued work is not doubled."""
     limit = timezone.now() - timedelta(seconds=older_than_seconds)
     return list(
-        Application.objects.filter(
-            status=Status.SUBMITTED, submitted_at__lte=limit, eligibility__isnull=True
-        )
+        # Scoring always moves a submission on; one still "submitted" was never scored
+        # since its last submission, whatever result an earlier submission left.
+        Application.objects.filter(status=Status.SUBMITTED, submitted_at__lte=limit)
         .order_by("submitted_at")
         .values_list("pk", flat=True)[:1000]
     )
@@ -657,11 +666,8 @@ def dossier_render(
         version = dossier_version(application_id, kind)
     if version < 1:
         return None
-    if (
-        kind == Dossier.Kind.DOSSIER
-        and application.status == Status.SUBMITTED
-        and not EligibilityResult.objects.filter(application_id=application_id).exists()
-    ):
+    if kind == Dossier.Kind.DOSSIER and application.status == Status.SUBMITTED:
+        # Not scored since this submission: the dossier must carry the new result.
         raise DossierNotReady(f"Application {application_id} is not scored yet.")
     dossier, _created = Dossier.objects.get_or_create(
         application=application, kind=kind, version=version
@@ -788,7 +794,7 @@ def dossiers_needing_work(*, older_than_seconds: int = 300) -> list[tuple[int, s
             )
         )
         if kind == Dossier.Kind.DOSSIER:
-            queryset = queryset.exclude(status=Status.SUBMITTED, eligibility__isnull=True)
+            queryset = queryset.exclude(status=Status.SUBMITTED)
         return list(queryset.order_by("due_since", "pk").values_list("pk", flat=True)[:200])
 
     return [(pk, Dossier.Kind.DOSSIER.value) for pk in due(Dossier.Kind.DOSSIER, submissions)] + [

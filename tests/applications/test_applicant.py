@@ -318,3 +318,31 @@ def test_a_withdrawn_draft_stays_visible_to_its_authors_only(
     assert Application.objects.visible_to(hospital_user).filter(pk=application.pk).exists()
     for user in (ars_user, ministry_user):
         assert not Application.objects.visible_to(user).filter(pk=application.pk).exists()
+
+
+def test_an_edit_from_a_stale_copy_cannot_land_on_a_withdrawn_application(
+    call, hospital, hospital_user
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from applications.services import evidence_add
+
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    stale = Application.objects.get(pk=application.pk)  # an open tab, still "draft"
+    application_transition(application=application, to="withdrawn", by=hospital_user)
+    with pytest.raises(ApplicationNotEditable):
+        application_update_identity(application=stale, by=hospital_user, data=IDENTITY)
+    stale.status = "draft"
+    with pytest.raises(ApplicationNotEditable):
+        application_set_budget(
+            application=stale,
+            by=hospital_user,
+            lines=[{"category": "other", "description": "x", "amount": "5"}],
+        )
+    stale.status = "draft"
+    upload = SimpleUploadedFile("pca.pdf", _small_pdf(), "application/pdf")
+    with pytest.raises(ApplicationNotEditable):
+        evidence_add(application=stale, answer=None, uploaded_file=upload, by=hospital_user)
+    application.refresh_from_db()
+    assert application.requested_amount == 0 and application.director_name == ""
+    assert not application.budget_lines.exists() and not application.evidence.exists()

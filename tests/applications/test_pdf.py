@@ -512,11 +512,27 @@ def test_an_unscored_submission_is_left_to_the_scoring_sweep(hospital):
         created_at=timezone.now() - timedelta(hours=1)
     )
     assert dossiers_needing_work() == []
-    EligibilityResult.objects.create(
-        application=application, rules_version="t", eligible=True, score=Decimal("50"),
-        computed_at=timezone.now(),
-    )  # fmt: skip
+    application_score(application_id=application.pk)  # scored: it leaves "submitted"
     assert dossiers_needing_work() == [(application.pk, "dossier")]
+
+
+def test_a_resubmission_waits_for_its_new_score_not_the_old_one(hospital):
+    from applications.services import DossierNotReady, applications_needing_work
+
+    application = make_dossier_application(hospital)  # scored once: regional_review
+    assert EligibilityResult.objects.filter(application=application).exists()
+    # Returned, then resubmitted: the first result is still stored.
+    Application.objects.filter(pk=application.pk).update(
+        status="submitted", submitted_at=timezone.now() - timedelta(hours=1)
+    )
+    Transition.objects.create(
+        application=application, from_status="returned", to_status="submitted",
+        created_at=timezone.now() - timedelta(hours=1),
+    )  # fmt: skip
+    assert applications_needing_work() == [application.pk]
+    assert (application.pk, "dossier") not in dossiers_needing_work()
+    with pytest.raises(DossierNotReady):
+        dossier_render(application_id=application.pk)
 
 
 @pytest.mark.worker
