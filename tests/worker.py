@@ -58,7 +58,7 @@ def celery_worker(
             "-m",
             "celery",
             "-A",
-            "care_portal",
+            app_module,
             "worker",
             "--pool=prefork",
             f"--concurrency={concurrency}",

@@ -29,7 +29,7 @@ from applications.models import (
     Message,
     Transition,
 )
-from applications.transitions import Status, rule_for
+from applications.transitions import EDITABLE_STATUSES, TRANSITIONS, Status, rule_for
 from establishments.demo import seed_demo
 from establishments.models import LegalEntity, StatusGroup
 
@@ -83,6 +83,20 @@ def counts() -> dict[str, int]:
 
 
 # --------------------------------------------------------------------------- calls
+
+
+def _can_become_editable(status: str, seen: frozenset[str] = frozenset()) -> bool:
+    if status in EDITABLE_STATUSES:
+        return True
+    return any(
+        _can_become_editable(target, seen | {status})
+        for target in TRANSITIONS[status]
+        if target not in seen
+    )
+
+
+# Statuses from which the applicant may edit again (and so delete a file).
+EDITABLE_AGAIN = {status for status in TRANSITIONS if _can_become_editable(status)}
 
 
 def test_the_d2_call_is_open_and_the_d1_call_closed(seeded):
@@ -247,7 +261,7 @@ def test_evidence_rows_match_their_stored_files(seeded):
             checked[row.file.name] = (len(content), hashlib.sha256(content).hexdigest())
         assert checked[row.file.name] == (row.size, row.sha256), row.file.name
         # files the applicant may delete (editable again) are never shared
-        if row.application.status in ("submitted", "regional_review", "returned"):
+        if row.application.status in EDITABLE_AGAIN:
             assert Evidence.objects.filter(file=row.file.name).count() == 1
     with default_storage.open(evidence[0].file.name) as handle:
         inspected = inspect_upload(handle, name=evidence[0].original_name)
