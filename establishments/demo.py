@@ -608,11 +608,10 @@ class _Planner:
 
         # Members: one for the demo GHT, the others drawn among GHTs not yet full.
         demo_ght = next(g for g in ghts if g.region == demo_region)
-        member_slots = [demo_ght]
+        members_of: Counter[str] = Counter({demo_ght.code: 1})
         for _ in range(n_members - 1):
-            open_ghts = [g for g in ghts if member_slots.count(g) < GHT_MAX_MEMBERS] or ghts
-            member_slots.append(rng.choice(open_ghts))
-        members_of: Counter[str] = Counter(g.code for g in member_slots)
+            open_ghts = [g for g in ghts if members_of[g.code] < GHT_MAX_MEMBERS] or ghts
+            members_of[rng.choice(open_ghts).code] += 1
 
         by_code = {d.code: d for d in self.departments}
         entities: list[PlannedEntity] = []
