@@ -23,8 +23,9 @@ entities without results (lists filter on that row in SQL).
 Two entities get a fixed story (`FEATURED_ACCOUNTS`), whatever the draw:
 - the entity of `etablissement@demo.test` has two PingCastle audits of its domain (82
   then 58, maturity 1 then 2) and twelve monthly scans in which only the last one
-  (7 October 2025) meets the minimum level: AD done, D1.O2.B not yet met, and the page
-  tells the next step (a second compliant scan 45 to 60 days later);
+  (eight days before the seeding day, the only dates that follow the day) meets the
+  minimum level: AD done, D1.O2.B not yet met, and the page tells the next step (a
+  second compliant scan 45 to 60 days later, with its dates);
 - the entity of `ght@demo.test` (the GHT support) has both objectives met.
 
 Demo rules (not ANSSI's): a scan meets the minimum level when it shows no critical and
@@ -49,6 +50,7 @@ from typing import Any, Protocol
 
 from django.db import transaction
 from django.db.models import Count, Q
+from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import Membership
@@ -166,14 +168,17 @@ def entity_rng(seed: int, finess: str) -> random.Random:
     return random.Random(f"{seed}-{finess}")  # noqa: S311 - demo data, not security
 
 
-def plan_entity(seed: int, entity: DemoEntity, featured: str | None = None) -> EntityResults:
-    """The Volet 1 results of one entity (no database access)."""
+def plan_entity(
+    seed: int, entity: DemoEntity, featured: str | None = None, today: date | None = None
+) -> EntityResults:
+    """The Volet 1 results of one entity (no database access). `today` dates the
+    next-step story, whose point is what is due in the coming weeks."""
     rng = entity_rng(seed, entity.finess)
     participates = rng.random() < PARTICIPATION.get(entity.statistics_group, 0.85)
     profile = rng.random()
     domain = _main_domain(rng, entity.name)
     if featured == NEXT_STEP:
-        return _next_step_story(domain)
+        return _next_step_story(domain, today or SCANS_END)
     if featured == BOTH_MET:
         return _both_met_story(domain)
     if not entity.active or not participates:
@@ -415,24 +420,29 @@ def _scan(
     }
 
 
-def _next_step_story(domain: str) -> EntityResults:
+def _next_step_story(domain: str, today: date) -> EntityResults:
     """AD audited (82, then 58 after remediation); twelve monthly scans, only the last
-    one compliant: D1.O2.B needs one more compliant scan 45 to 60 days after it."""
+    one compliant, eight days before `today`: D1.O2.B needs one more compliant scan 45
+    to 60 days after it, which the page announces with its dates."""
+    last = today - timedelta(days=8)
+
+    def before(days: int) -> date:
+        return last - timedelta(days=days)
+
     audits = [
-        _pingcastle(domain, date(2024, 6, 18), (82, 70, 0, 64), 1, 2, 7, 12, 9),
-        _pingcastle(domain, date(2025, 3, 11), (40, 58, 0, 45), 2, 0, 3, 9, 11),
+        _pingcastle(domain, before(476), (82, 70, 0, 64), 1, 2, 7, 12, 9),
+        _pingcastle(domain, before(210), (40, 58, 0, 45), 2, 0, 3, 9, 11),
     ]
     # fmt: off
-    series = [
-        ((2024, 11, 5), 14, 4, 5), ((2024, 12, 4), 14, 3, 5), ((2025, 1, 7), 13, 3, 4),
-        ((2025, 2, 4), 13, 2, 4), ((2025, 3, 5), 12, 2, 4), ((2025, 4, 8), 12, 2, 3),
-        ((2025, 5, 6), 11, 1, 3), ((2025, 6, 4), 11, 1, 3), ((2025, 7, 8), 10, 1, 4),
-        ((2025, 8, 5), 10, 1, 3), ((2025, 9, 9), 9, 0, 4), ((2025, 10, 7), 9, 0, 1),
+    series = [  # (days before the last scan, exposed services, critical, high)
+        (336, 14, 4, 5), (307, 14, 3, 5), (273, 13, 3, 4), (245, 13, 2, 4), (216, 12, 2, 4),
+        (182, 12, 2, 3), (154, 11, 1, 3), (125, 11, 1, 3), (91, 10, 1, 4), (63, 10, 1, 3),
+        (28, 9, 0, 4), (0, 9, 0, 1),
     ]
     # fmt: on
     scans = [
-        _scan(date(*ymd), services, critical, high, 2 + services // 4, 3 + services // 3)
-        for ymd, services, critical, high in series
+        _scan(before(days), services, critical, high, 2 + services // 4, 3 + services // 3)
+        for days, services, critical, high in series
     ]
     return EntityResults(audits, scans)
 
@@ -546,6 +556,7 @@ def seed_volet1(
     ids = None if legal_entity_ids is None else sorted(set(legal_entity_ids))
     entities = _entities(ids)
     all_ids = [e.id for e in entities]
+    today = timezone.localdate()
     with transaction.atomic():
         featured = featured_entities()
         already = _with_results(all_ids)
@@ -554,7 +565,7 @@ def seed_volet1(
         for entity in entities:
             if entity.id in already:
                 continue
-            results = plan_entity(seed, entity, featured.get(entity.id))
+            results = plan_entity(seed, entity, featured.get(entity.id), today)
             audits += (DirectoryAudit(legal_entity_id=entity.id, **row) for row in results.audits)
             scans += (ExposureScan(legal_entity_id=entity.id, **row) for row in results.scans)
 

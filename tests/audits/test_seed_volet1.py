@@ -7,6 +7,7 @@ from itertools import pairwise
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from audits.demo import (
     AUDITS_END,
@@ -127,8 +128,10 @@ def test_ad_audits_are_plausible():
     audits = list(DirectoryAudit.objects.all())
     tools = Counter(a.tool for a in audits)
     assert tools["pingcastle"] > tools["oradad"] > 0
+    moving = entity_of("etablissement@demo.test").pk  # its story follows the seeding day
     for audit in audits:
-        assert AUDITS_START <= audit.audit_date <= AUDITS_END
+        if audit.legal_entity_id != moving:
+            assert AUDITS_START <= audit.audit_date <= AUDITS_END
         assert audit.maturity_level is not None and 1 <= audit.maturity_level <= 5
         scores = [getattr(audit, name) for name in CATEGORIES]
         if audit.tool == "pingcastle":
@@ -161,8 +164,11 @@ def test_exposure_scans_are_monthly_ish_and_improve():
 
     today = date.today()
     per_entity = defaultdict(list)
+    moving = entity_of("etablissement@demo.test").pk  # its story follows the seeding day
     for scan in ExposureScan.objects.order_by("scan_date"):
-        assert SCANS_START <= scan.scan_date <= min(today, SCANS_END)
+        assert scan.scan_date <= today
+        if scan.legal_entity_id != moving:
+            assert SCANS_START <= scan.scan_date <= min(today, SCANS_END)
         assert 1 <= scan.exposed_services <= 40
         assert scan.minimum_level_met == (scan.vulns_critical == 0 and scan.vulns_high <= 2)
         per_entity[scan.legal_entity_id].append(scan)
@@ -195,8 +201,14 @@ def test_the_demo_accounts_entities_tell_their_story():
     scans = points(member)
     assert exposure_pair(scans) is None
     assert scans[-1].minimum_level_met and not scans[-2].minimum_level_met
-    next_step = exposure_next_step(scans, scans[-1].scan_date + timedelta(days=8))
-    assert "un second scan conforme entre le 21/11/2025 et le 06/12/2025" in next_step
+    # What the page says today: the next compliant scan is due in the coming weeks.
+    today = timezone.localdate()
+    assert scans[-1].scan_date == today - timedelta(days=8)
+    next_step = exposure_next_step(scans, today)
+    start = (scans[-1].scan_date + timedelta(days=45)).strftime("%d/%m/%Y")
+    end = (scans[-1].scan_date + timedelta(days=60)).strftime("%d/%m/%Y")
+    assert f"un second scan conforme entre le {start} et le {end}" in next_step
+    assert (today - latest.audit_date).days < 365  # the page does not ask to renew it
 
     support = entity_of("ght@demo.test")
     assert support.volet1.level == Volet1Level.BOTH
