@@ -1,6 +1,7 @@
 """Admin of calls (configured by the programme) and of applications (read mostly:
 the status only changes through the lifecycle engine, never by editing it here)."""
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -173,3 +174,15 @@ class ApplicationAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Application]:
         return super().get_queryset(request).select_related("candidate", "call", "ght")
+
+    def save_model(
+        self, request: HttpRequest, obj: Application, form: forms.ModelForm, change: bool
+    ) -> None:
+        """Write only the fields edited here (the contacts), never the whole row: the
+        object was read before a transition may have committed, and saving every column
+        would put its old status (and amounts, dates) back."""
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        if form.changed_data:
+            obj.save(update_fields=[*form.changed_data, "updated_at"])

@@ -7,9 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
-from .models import Answer, BudgetLine
+from .models import Answer, Application, BudgetLine
+from .services import IDENTITY_FIELDS
 
 
 @dataclass(frozen=True)
@@ -48,35 +50,33 @@ def error_summary(forms_: Iterable[forms.BaseForm], *, prefix: str = "") -> list
     return items
 
 
-class IdentityForm(forms.Form):
-    """Identity and contacts. Every field may stay empty while drafting (a warning,
-    not an error); an e-mail, when given, must be valid."""
+class IdentityForm(forms.ModelForm):
+    """Identity and contacts: the six contact fields of `Application`, whose lengths
+    and formats come from the model (an address longer than the column is an error at
+    the field, not a 500). Every field may stay empty while drafting (a warning, not an
+    error); an e-mail, when given, must be valid.
 
-    director_name = forms.CharField(
-        label=_("Nom du directeur ou de la directrice"), max_length=150, required=False
-    )
-    director_email = forms.EmailField(
-        label=_("Courriel de la direction"),
-        required=False,
-        help_text=_("Format attendu : nom@domaine.fr"),
-    )
-    rssi_name = forms.CharField(
-        label=_("Nom du RSSI"),
-        max_length=150,
-        required=False,
-        help_text=_("Responsable de la sécurité des systèmes d'information"),
-    )
-    rssi_email = forms.EmailField(
-        label=_("Courriel du RSSI"), required=False, help_text=_("Format attendu : nom@domaine.fr")
-    )
-    continuity_lead_name = forms.CharField(
-        label=_("Nom du responsable du plan de continuité"), max_length=150, required=False
-    )
-    continuity_lead_email = forms.EmailField(
-        label=_("Courriel du responsable du plan de continuité"),
-        required=False,
-        help_text=_("Format attendu : nom@domaine.fr"),
-    )
+    Bound with `initial` and no instance: it only validates, and
+    `services.application_update_identity` writes (the application in memory is left
+    as saved while the page shows the errors)."""
+
+    class Meta:
+        model = Application
+        fields = IDENTITY_FIELDS
+        labels = {
+            "director_name": _("Nom du directeur ou de la directrice"),
+            "director_email": _("Courriel de la direction"),
+            "rssi_name": _("Nom du RSSI"),
+            "rssi_email": _("Courriel du RSSI"),
+            "continuity_lead_name": _("Nom du responsable du plan de continuité"),
+            "continuity_lead_email": _("Courriel du responsable du plan de continuité"),
+        }
+        help_texts = {
+            "director_email": _("Format attendu : nom@domaine.fr"),
+            "rssi_name": _("Responsable de la sécurité des systèmes d'information"),
+            "rssi_email": _("Format attendu : nom@domaine.fr"),
+            "continuity_lead_email": _("Format attendu : nom@domaine.fr"),
+        }
 
     # (legend, fields) of the page's three fieldsets.
     GROUPS = (
@@ -99,6 +99,11 @@ class IdentityForm(forms.Form):
         return [(str(legend), [self[name] for name in names]) for legend, names in self.GROUPS]
 
 
+def answer_prefix(requirement_id: int) -> str:
+    """The prefix of a requirement's controls on the answers page."""
+    return f"answer-{requirement_id}"
+
+
 class AnswerForm(forms.Form):
     """The answer to one requirement; its prefix is `answer-<requirement id>`."""
 
@@ -117,35 +122,55 @@ class AnswerForm(forms.Form):
     )
 
     def __init__(self, *args: Any, answer: Answer, **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", f"answer-{answer.requirement_id}")
+        kwargs.setdefault("prefix", answer_prefix(answer.requirement_id))
         kwargs.setdefault("initial", {"state": answer.state, "comment": answer.comment})
         super().__init__(*args, **kwargs)
         self.answer = answer
         self.summary_prefix = answer.requirement.identifier
 
 
+def _answer_posted(data: Any, answer: Answer) -> bool:
+    """Whether the post carries this requirement's controls. A browser always sends the
+    comment (a textarea, even empty) and sends the state once a radio is checked; a
+    requirement with neither was not on the page that posted (an empty or partial
+    post, a replay), and a missing key must not be read as "cleared"."""
+    prefix = answer_prefix(answer.requirement_id)
+    return f"{prefix}-comment" in data or f"{prefix}-state" in data
+
+
 class AnswersForm:
     """One AnswerForm per requirement, validated and saved together (a formset whose
-    forms are keyed by requirement rather than counted)."""
+    forms are keyed by requirement rather than counted). Only the requirements present
+    in the posted data are bound, validated and saved; the others keep their saved
+    answer (their forms stay unbound, showing it)."""
 
     def __init__(self, answers: Iterable[Answer], data: Any = None) -> None:
-        self.forms = [AnswerForm(data, answer=answer) for answer in answers]
+        self.forms = [
+            AnswerForm(
+                data if data is not None and _answer_posted(data, answer) else None, answer=answer
+            )
+            for answer in answers
+        ]
         self.is_bound = data is not None
 
     def __iter__(self) -> Any:
         return iter(self.forms)
 
+    def bound_forms(self) -> list[AnswerForm]:
+        return [form for form in self.forms if form.is_bound]
+
     def is_valid(self) -> bool:
-        return all([form.is_valid() for form in self.forms])  # every form, for its errors
+        return all([form.is_valid() for form in self.bound_forms()])  # each, for its errors
 
     def cleaned_answers(self) -> dict[int, tuple[str, str]]:
+        """(state, comment) by requirement id, for the posted requirements only."""
         return {
             form.answer.requirement_id: (form.cleaned_data["state"], form.cleaned_data["comment"])
-            for form in self.forms
+            for form in self.bound_forms()
         }
 
     def errors(self) -> list[ErrorItem]:
-        return error_summary(self.forms)
+        return error_summary(self.bound_forms())
 
 
 class EvidenceUploadForm(forms.Form):
@@ -200,13 +225,44 @@ def row_number(prefix: str | None) -> int:
     return int(index) + 1 if index.isdigit() else 1
 
 
+# The total of the lines is stored in `Application.requested_amount` (12 digits, 2 of
+# them decimals): it must fit there.
+MAX_BUDGET_TOTAL = Decimal("9999999999.99")
+MAX_BUDGET_LINES = 200
+
+
 class BaseBudgetLineFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        "too_many_forms": _("Un budget compte au plus %(num)d lignes : regroupez des dépenses."),
+    }
+
     def add_fields(self, form: forms.BaseForm, index: int | None) -> None:
         super().add_fields(form, index)
         if "DELETE" in form.fields:
             form.fields["DELETE"].label = _("Supprimer la ligne %(row)s") % {
                 "row": row_number(form.prefix)
             }
+
+    def clean(self) -> None:
+        """The total of the lines kept must fit in the requested amount."""
+        super().clean()
+        total = sum(
+            (
+                form.cleaned_data["amount"]
+                for form in self.forms
+                if not _deleted(form) and (form.cleaned_data or {}).get("amount") is not None
+            ),
+            Decimal("0"),
+        )
+        if total > MAX_BUDGET_TOTAL:
+            raise forms.ValidationError(
+                _(
+                    "Le total des lignes (%(total)s €) dépasse le montant maximal d'une "
+                    "demande (%(max)s €) : réduisez les montants ou supprimez des lignes."
+                ),
+                code="total_too_large",
+                params={"total": _euros(total), "max": _euros(MAX_BUDGET_TOTAL)},
+            )
 
     def lines(self) -> list[dict[str, object]]:
         """The lines to keep: filled rows not marked for deletion (the empty extra
@@ -227,13 +283,24 @@ class BaseBudgetLineFormSet(forms.BaseFormSet):
         return items + error_summary(form for form in self.forms if not _deleted(form))
 
 
+def _euros(amount: Decimal) -> str:
+    return formats.number_format(amount, 2, use_l10n=True, force_grouping=True)
+
+
 def _deleted(form: forms.BaseForm) -> bool:
     """A row marked for deletion: its errors do not matter (the formset ignores them)."""
     return bool((getattr(form, "cleaned_data", None) or {}).get("DELETE"))
 
 
+# At most MAX_BUDGET_LINES rows: the page never shows more (the extra empty rows stop
+# there), and a post of more is refused with a message rather than processed.
 BudgetLineFormSet = forms.formset_factory(
-    BudgetLineForm, formset=BaseBudgetLineFormSet, extra=3, can_delete=True, max_num=200
+    BudgetLineForm,
+    formset=BaseBudgetLineFormSet,
+    extra=3,
+    can_delete=True,
+    max_num=MAX_BUDGET_LINES,
+    validate_max=True,
 )
 
 

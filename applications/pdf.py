@@ -15,7 +15,6 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
@@ -31,8 +30,7 @@ from django.utils import timezone
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from audits.models import DirectoryAudit, ExposureScan
-from audits.selectors import volet1_statuses
-from audits.status import Volet1Result
+from audits.status import ScanPoint, Volet1Result, compute_volet1_status
 
 from .models import Answer, Application, Coverage, Dossier, Evidence, Transition
 from .selectors import decision_transitions, factor_rows, rule_rows, submission_count
@@ -169,33 +167,43 @@ def _application(application: Application | int) -> Application:
 
 
 def _volet1(coverages: list[Coverage]) -> list[EntityVolet1]:
-    """Volet 1 of every covered entity in four queries: the statuses through the audits
-    selector (the one place of the rule), then the latest audit and scan figures."""
+    """Volet 1 of every covered entity in two queries: each table is read once, with
+    every column shown, and the status is computed from the same rows by
+    `compute_volet1_status` (the one place of the rule), as the eligibility rules do."""
     ids = [c.legal_entity_id for c in coverages]
-    statuses = volet1_statuses(ids)
+    audit_dates: dict[int, list[date]] = {pk: [] for pk in ids}
+    scans: dict[int, list[ScanPoint]] = {pk: [] for pk in ids}
     latest_audit: dict[int, tuple[str, int | None, int | None]] = {}
-    for entity_id, tool, score, maturity in (
+    for entity_id, audit_date, tool, score, maturity in (
         DirectoryAudit.objects.filter(legal_entity_id__in=ids)
         .order_by("legal_entity_id", "audit_date", "id")
-        .values_list("legal_entity_id", "tool", "global_score", "maturity_level")
+        .values_list("legal_entity_id", "audit_date", "tool", "global_score", "maturity_level")
     ):
+        audit_dates[entity_id].append(audit_date)
         latest_audit[entity_id] = (tool, score, maturity)
     latest_scan: dict[int, tuple[date, int, int]] = {}
-    for entity_id, scan_date, critical, high in (
+    for entity_id, scan_date, met, critical, high in (
         ExposureScan.objects.filter(legal_entity_id__in=ids)
-        .order_by("legal_entity_id", "scan_date")
-        .values_list("legal_entity_id", "scan_date", "vulns_critical", "vulns_high")
+        .order_by("legal_entity_id", "scan_date", "id")
+        .values_list(
+            "legal_entity_id", "scan_date", "minimum_level_met", "vulns_critical", "vulns_high"
+        )
     ):
+        scans[entity_id].append(ScanPoint(scan_date, met))
         latest_scan[entity_id] = (scan_date, critical, high)
     tools = dict(DirectoryAudit.Tool.choices)
     rows = []
     for coverage in coverages:
-        row = EntityVolet1(coverage, statuses[coverage.legal_entity_id])
-        if coverage.legal_entity_id in latest_audit:
-            tool, row.audit_score, row.audit_maturity = latest_audit[coverage.legal_entity_id]
+        entity_id = coverage.legal_entity_id
+        status = compute_volet1_status(
+            ad_audit_dates=audit_dates[entity_id], scans=scans[entity_id]
+        )
+        row = EntityVolet1(coverage, status)
+        if entity_id in latest_audit:
+            tool, row.audit_score, row.audit_maturity = latest_audit[entity_id]
             row.audit_tool = str(tools.get(tool, tool))
-        if coverage.legal_entity_id in latest_scan:
-            row.scan_date, row.scan_critical, row.scan_high = latest_scan[coverage.legal_entity_id]
+        if entity_id in latest_scan:
+            row.scan_date, row.scan_critical, row.scan_high = latest_scan[entity_id]
         rows.append(row)
     return rows
 
@@ -230,7 +238,7 @@ def _common(application: Application, *, kind: str, version: int | None) -> dict
 def gather_dossier_context(
     application: Application | int, *, version: int | None = None
 ) -> dict[str, Any]:
-    """Everything the dossier shows, in 10 queries whatever the number of covered
+    """Everything the dossier shows, in 8 queries whatever the number of covered
     entities, requirements, files and budget lines."""
     application = _application(application)
     context = _common(application, kind=Dossier.Kind.DOSSIER, version=version)
@@ -258,7 +266,6 @@ def gather_dossier_context(
             "other_files": files_by_answer.get(None, []),
             "file_count": sum(len(files) for files in files_by_answer.values()),
             "budget_lines": budget_lines,
-            "budget_total": sum((line.amount for line in budget_lines), Decimal("0")),
             "eligibility": result,
             "rules": rule_rows(result.rules) if result else [],
             "factors": factor_rows(result.factors) if result else [],

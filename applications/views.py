@@ -7,7 +7,6 @@ renders or redirects. Refusals of the services (`CarePortalError`) become French
 messages at the field or as alerts, never a 500."""
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
@@ -33,8 +32,8 @@ from care_portal.typing import AuthenticatedRequest
 from establishments.models import LegalEntity
 
 from . import selectors, services
-from .downloads import evidence_response
-from .evidence import ALLOWED_FORMATS_LABEL, safe_filename
+from .downloads import dossier_response, evidence_response
+from .evidence import ALLOWED_FORMATS_LABEL
 from .forms import (
     AnswersForm,
     BaseBudgetLineFormSet,
@@ -358,7 +357,7 @@ def application_budget(request: AuthenticatedRequest, public_id: UUID) -> HttpRe
     context = _section_context(application, "budget")
     context.update(
         formset=formset,
-        total=sum((line.amount for line in saved), Decimal("0")),
+        total=application.requested_amount,  # written with the lines, by the service
         errors=formset.errors_summary() if formset.is_bound else [],
     )
     return render(request, "applications/application_budget.html", context)
@@ -493,23 +492,6 @@ def evidence_delete(
 # --- Rendered PDFs (dossiers and decision letters) ----------------------------------------
 
 
-def _dossier_response(dossier: Dossier) -> FileResponse:
-    """The PDF as an attachment, with the headers of the evidence downloads: no
-    sniffing, no caching, and a sandbox should it be opened in the browser anyway."""
-    try:
-        handle = dossier.file.storage.open(dossier.file.name, "rb")
-    except FileNotFoundError:
-        raise Http404("Dossier file missing from storage.") from None
-    name = f"{dossier.application.reference}-{dossier.kind}-v{dossier.version}.pdf"
-    response = FileResponse(
-        handle, as_attachment=True, filename=safe_filename(name), content_type="application/pdf"
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
-
-
 @login_required
 def dossier_download(
     request: AuthenticatedRequest, public_id: UUID, dossier_id: UUID
@@ -518,7 +500,7 @@ def dossier_download(
     dossier = selectors.get_dossier_for(request.user, public_id, dossier_id)
     if dossier.status != Dossier.Status.DONE or not dossier.file:
         raise Http404
-    return _dossier_response(dossier)
+    return dossier_response(dossier)
 
 
 @login_required

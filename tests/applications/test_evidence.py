@@ -634,3 +634,43 @@ def test_download_of_a_missing_file_is_a_404(db, private_storage):
     evidence = make_evidence(ApplicationFactory(), 10)
     with pytest.raises(Http404):
         evidence_response(evidence)
+
+
+def test_evidence_and_dossiers_are_sent_by_one_private_file_response(
+    db, private_storage, monkeypatch
+):
+    from applications import downloads
+    from applications.models import Dossier
+
+    data = pdf_bytes()
+    evidence = stored_evidence(data, "Plan PCA.pdf")
+    response = downloads.private_file_response(
+        evidence.file, filename='x"; filename=evil.html\r\n.pdf', content_type="application/pdf"
+    )
+    assert response["Content-Disposition"] == 'attachment; filename="x__ filename=evil.html.pdf"'
+    assert response["Content-Type"] == "application/pdf"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Cache-Control"] == "private, no-store"
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert read_and_close(response) == data
+    # No file, or a file gone from storage: 404.
+    dossier = Dossier.objects.create(application=evidence.application, kind="dossier", version=1)
+    with pytest.raises(Http404):
+        downloads.private_file_response(
+            dossier.file, filename="d.pdf", content_type="application/pdf"
+        )
+    dossier.file.name = "dossiers/2025/01/missing.pdf"
+    with pytest.raises(Http404):
+        downloads.dossier_response(dossier)
+    # Both downloads go through it.
+    sent = []
+    monkeypatch.setattr(
+        downloads, "private_file_response", lambda field_file, **kwargs: sent.append(kwargs)
+    )
+    downloads.evidence_response(evidence)
+    downloads.dossier_response(dossier)
+    reference = evidence.application.reference
+    assert sent == [
+        {"filename": "Plan PCA.pdf", "content_type": "application/pdf"},
+        {"filename": f"{reference}-dossier-v1.pdf", "content_type": "application/pdf"},
+    ]

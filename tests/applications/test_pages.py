@@ -395,6 +395,117 @@ def test_a_negative_or_incomplete_budget_line_is_an_error(client, draft, hospita
     assert not draft.budget_lines.exists()
 
 
+def test_a_budget_total_too_large_for_the_requested_amount_is_an_error(
+    client, draft, hospital_user
+):
+    """Each line fits in 12 digits, their total does not: an error on the page, not a
+    numeric overflow (a 500 on PostgreSQL) when the total is stored."""
+    client.force_login(hospital_user)
+    rows = [
+        {"category": "consulting", "description": "Conseil", "amount": "9999999999,99"},
+        {"category": "hardware", "description": "Matériel", "amount": "9999999999,99"},
+    ]
+    response = client.post(url("application-budget", draft), budget_post(rows))
+    assert response.status_code == 200
+    content = response.content.decode().replace("\xa0", " ").replace("\u202f", " ")
+    assert 'id="error-summary"' in content and 'href="#budget-lines"' in content
+    assert "dépasse le montant maximal d&#x27;une demande (9 999 999 999,99 €)" in content
+    draft.refresh_from_db()
+    assert draft.requested_amount == 0 and not draft.budget_lines.exists()
+    # The largest total that fits is accepted.
+    rows[1]["amount"] = "0"
+    assert client.post(url("application-budget", draft), budget_post(rows)).status_code == 302
+    draft.refresh_from_db()
+    assert str(draft.requested_amount) == "9999999999.99"
+
+
+def test_more_than_200_budget_lines_are_refused_with_a_message(client, draft, hospital_user):
+    client.force_login(hospital_user)
+    rows = [
+        {"category": "other", "description": f"Dépense {i}", "amount": "10"} for i in range(250)
+    ]
+    response = client.post(url("application-budget", draft), budget_post(rows))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert 'href="#budget-lines"' in content
+    assert "Un budget compte au plus 200 lignes" in content
+    draft.refresh_from_db()
+    assert draft.requested_amount == 0 and not draft.budget_lines.exists()
+    # 200 lines are accepted, and the page then shows no more than them.
+    assert client.post(url("application-budget", draft), budget_post(rows[:200])).status_code == 302
+    assert draft.budget_lines.count() == 200
+    page = client.get(url("application-budget", draft))
+    assert len(page.context["formset"].forms) == 200
+
+
+def test_the_budget_page_shows_the_stored_requested_amount(client, draft, hospital_user):
+    """The total shown is `requested_amount`, the one value written with the lines (and
+    read by eligibility and the PDF), not a sum made again by the page."""
+    client.force_login(hospital_user)
+    rows = [{"category": "consulting", "description": "Conseil", "amount": "40000"}]
+    client.post(url("application-budget", draft), budget_post(rows))
+    Application.objects.filter(pk=draft.pk).update(requested_amount="41000")
+    content = client.get(url("application-budget", draft)).content.decode()
+    total = content.split('id="budget-total">', 1)[1].split("</td>", 1)[0]
+    assert total.replace("\u202f", " ").replace("\xa0", " ") == "41 000,00&nbsp;€"
+
+
+def test_an_email_longer_than_its_column_is_an_error_at_the_field(client, draft, hospital_user):
+    """A 311-character address is valid for the e-mail format but longer than the
+    column (254): an error at the field, not a 500 (PostgreSQL refuses the value)."""
+    from applications.forms import IdentityForm
+
+    address = "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".fr"
+    assert len(address) == 311
+    client.force_login(hospital_user)
+    response = client.post(
+        url("application-identity", draft), {"director_name": "Claire", "director_email": address}
+    )
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert 'id="error-summary"' in content and 'href="#id_director_email"' in content
+    assert "au plus 254 caractères" in content
+    draft.refresh_from_db()
+    assert draft.director_name == "" and draft.director_email == ""
+    # The lengths are the model's, and nothing is required while drafting.
+    for name, field in IdentityForm().fields.items():
+        assert field.max_length == Application._meta.get_field(name).max_length, name
+        assert not field.required, name
+
+
+def test_an_empty_or_partial_answers_post_keeps_the_other_answers(client, draft, hospital_user):
+    """A requirement whose controls are not in the post keeps its answer and comment: a
+    missing key is not "cleared"."""
+    client.force_login(hospital_user)
+    answers = {a.requirement.identifier: a for a in draft.answers.select_related("requirement")}
+    p1, o1 = answers["D2.P1"], answers["D2.O1"]
+    Answer.objects.filter(pk=p1.pk).update(state="met", comment="PCRA signé en mars")
+    Answer.objects.filter(pk=o1.pk).update(state="in_progress", comment="Tests en juin")
+    response = client.post(url("application-answers", draft), {})
+    assert response.status_code == 302
+    p1.refresh_from_db()
+    o1.refresh_from_db()
+    assert (p1.state, p1.comment) == ("met", "PCRA signé en mars")
+    assert (o1.state, o1.comment) == ("in_progress", "Tests en juin")
+    # Only O1 posted (its radio unchecked, its comment emptied): only O1 changes.
+    response = client.post(
+        url("application-answers", draft), {f"answer-{o1.requirement_id}-comment": ""}
+    )
+    assert response.status_code == 302
+    p1.refresh_from_db()
+    o1.refresh_from_db()
+    assert (p1.state, p1.comment) == ("met", "PCRA signé en mars")
+    assert (o1.state, o1.comment) == ("", "")
+    # An error on a posted requirement re-renders every requirement, the others as saved.
+    response = client.post(
+        url("application-answers", draft), {f"answer-{o1.requirement_id}-state": "maybe"}
+    )
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert f'href="#id_answer-{o1.requirement_id}-state_0"' in content
+    assert f'id="answer-{p1.requirement_id}"' in content and "PCRA signé en mars" in content
+
+
 # --- Submission --------------------------------------------------------------------------
 
 

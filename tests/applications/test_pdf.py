@@ -5,7 +5,7 @@ version, failures recorded and retried, downloads through scoped views."""
 import hashlib
 import io
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pikepdf
@@ -297,11 +297,55 @@ def test_gathering_runs_a_constant_number_of_queries(hospital, django_assert_num
     )
     with CaptureQueriesContext(connection) as queries:
         pdf.gather_dossier_context(small)
-    assert len(queries) <= 12
-    with django_assert_num_queries(len(queries)):
+    # The application with its joins, its transitions, coverages, answers, files, budget
+    # lines, and the directory audits and exposure scans read once each.
+    assert len(queries) == 8
+    for table in ("audits_directoryaudit", "audits_exposurescan"):
+        assert sum(f'"{table}"' in q["sql"] for q in queries.captured_queries) == 1, table
+    with django_assert_num_queries(8):
         context = pdf.gather_dossier_context(large)
     assert len(context["requirements"]) == 30 and context["file_count"] == 20
     assert len(context["volet1"]) == 9
+
+
+def test_the_dossiers_volet1_agrees_with_the_audits_selector(hospital):
+    """Computed from the one read of each table, the statuses are those of
+    `volet1_statuses`, and the figures shown are the latest audit's and scan's."""
+    from audits.models import DirectoryAudit, ExposureScan
+    from audits.selectors import volet1_statuses
+
+    application = make_dossier_application(hospital, members=3)
+    entities = [
+        c.legal_entity for c in application.coverages.select_related("legal_entity").order_by("id")
+    ]
+    DirectoryAudit.objects.filter(legal_entity=entities[1]).delete()  # exposure only
+    ExposureScan.objects.filter(legal_entity=entities[2]).delete()  # AD only
+    DirectoryAudit.objects.filter(legal_entity=entities[3]).delete()  # neither
+    ExposureScan.objects.filter(legal_entity=entities[3]).delete()
+    ExposureScan.objects.create(  # the latest scan fails: the pair before it still counts
+        legal_entity=entities[0], scan_date=date(2025, 5, 1), minimum_level_met=False,
+        vulns_critical=4, vulns_high=7,
+    )  # fmt: skip
+    rows = {row.entity.pk: row for row in pdf.gather_dossier_context(application)["volet1"]}
+    expected = volet1_statuses([e.pk for e in entities])
+    assert {pk: row.status for pk, row in rows.items()} == expected
+    assert [expected[e.pk].level for e in entities] == ["both", "exposure_met", "ad_done", "none"]
+    assert (rows[entities[0].pk].scan_date, rows[entities[0].pk].scan_critical) == (
+        date(2025, 5, 1),
+        4,
+    )
+    assert rows[entities[2].pk].audit_score == 60 and rows[entities[2].pk].scan_date is None
+
+
+def test_the_dossier_shows_the_stored_requested_amount(application):
+    """The total of the budget is `requested_amount`, the one value written with the
+    lines: the dossier does not sum them again."""
+    Application.objects.filter(pk=application.pk).update(requested_amount=Decimal("260000"))
+    context = pdf.gather_dossier_context(application)
+    assert "budget_total" not in context
+    html = pdf.render_dossier_html(context).replace("\u202f", " ").replace("\xa0", " ")
+    total = html.split("Total HT demandé", 1)[1].split("</td>", 1)[0]
+    assert total.rstrip().endswith("260 000,00")
 
 
 # --- One row per version ----------------------------------------------------------------------
