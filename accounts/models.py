@@ -2,9 +2,12 @@
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -70,9 +73,44 @@ class User(PublicModel, AbstractBaseUser, PermissionsMixin):
         verbose_name = _("utilisateur")
         verbose_name_plural = _("utilisateurs")
         ordering = ["email"]
+        constraints = [
+            # Login looks the address up case-insensitively: two addresses that differ
+            # only in case would be two accounts behind one login.
+            models.UniqueConstraint(
+                Lower("email"),
+                name="user_email_ci_unique",
+                violation_error_message=_(
+                    "Un utilisateur avec cette adresse électronique existe déjà."
+                ),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.full_name or self.email
+
+    def clean(self) -> None:
+        super().clean()
+        if not self.email:
+            return
+        self.email = self.email.lower()
+        # The constraint's check, made here on the field so that a form shows it at the
+        # e-mail (the field's own unique check only compares the exact case).
+        if User._default_manager.filter(email__iexact=self.email).exclude(pk=self.pk).exists():
+            raise ValidationError(
+                {
+                    "email": ValidationError(
+                        _("Un utilisateur avec cette adresse électronique existe déjà."),
+                        code="unique",
+                    )
+                }
+            )
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Forms (the admin's among them) do not go through UserManager: lower the
+        # address here too, so that every stored address is in lower case.
+        if self.email:
+            self.email = self.email.lower()
+        super().save(*args, **kwargs)
 
     def get_full_name(self) -> str:
         return self.full_name or self.email

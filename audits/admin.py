@@ -5,11 +5,12 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext
@@ -193,6 +194,10 @@ class AuditImportAdmin(admin.ModelAdmin):
     upload_template = "admin/audits/auditimport/upload.html"
     detail_template = "admin/audits/auditimport/detail.html"
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditImport]:
+        # The batch page shows who sent the file and for which entity.
+        return super().get_queryset(request).select_related("created_by", "legal_entity")
+
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a batch is a record of what happened
 
@@ -249,17 +254,17 @@ class AuditImportAdmin(admin.ModelAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        batch = (
-            AuditImport.objects.select_related("created_by", "legal_entity")
-            .filter(pk=int(object_id))
-            .first()
-            if object_id.isdigit()
-            else None
-        )
-        if batch is None:
-            raise Http404
+        # As the admin's own change page does: permission first, then an id that names
+        # no batch ("²" is a digit to str.isdigit(), not to int()) goes back to the
+        # index with a message.
+        batch = self.get_object(request, unquote(object_id))
         if not self.has_view_permission(request, batch):
             raise PermissionDenied
+        if batch is None:
+            # The admin's own redirect (not in the type stubs).
+            return self._get_obj_does_not_exist_redirect(  # type: ignore[attr-defined]
+                request, self.opts, object_id
+            )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

@@ -41,10 +41,6 @@ def volet1_statuses(legal_entity_ids: list[int]) -> dict[int, Volet1Result]:
     }
 
 
-def latest_directory_audit(legal_entity: LegalEntity) -> DirectoryAudit | None:
-    return legal_entity.directory_audits.order_by("-audit_date", "domain").first()
-
-
 def exposure_scans(legal_entity: LegalEntity) -> QuerySet[ExposureScan]:
     return legal_entity.exposure_scans.order_by("scan_date")
 

@@ -61,6 +61,17 @@ class NumberedLines:
                 )
                 % {"line": self.number}
             )
+        if "\x00" in line:
+            # A NUL is no text (a UTF-16 file, a binary one), and PostgreSQL stores
+            # none in a text column.
+            raise ImportFileError(
+                _(
+                    "La ligne %(line)d contient un caractère nul : ce n'est pas un fichier "
+                    "texte de ce format. Enregistrez-le au format « CSV UTF-8 » et "
+                    "importez-le de nouveau."
+                )
+                % {"line": self.number}
+            )
         return line
 
     def read_header(self) -> tuple[str, list[str]]:

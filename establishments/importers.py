@@ -25,7 +25,6 @@ import io
 import logging
 import re
 import tempfile
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, NamedTuple
@@ -37,7 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from care_portal.csvlines import NumberedLines
+from care_portal.csvlines import NumberedLines, normalize_header
 from care_portal.errors import ImportFileError
 
 from .identifiers import compact, finess_error, siren_error, siret_error
@@ -53,6 +52,7 @@ CHUNK_SIZE = 1000
 # At most this many row errors are kept for display; all of them are counted.
 MAX_STORED_ERRORS = 1000
 _MAX_INT = 2_147_483_647  # PositiveIntegerField on PostgreSQL
+_MAX_INT_DIGITS = 12  # more significant digits than that: too large, whatever they are
 
 
 @dataclass(frozen=True)
@@ -282,11 +282,6 @@ def _normalize_department(value: str) -> str:
     return code.zfill(2) if code.isdigit() and len(code) == 1 else code
 
 
-def _normalize_status(value: str) -> str:
-    value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    return re.sub(r"[\s\-]+", "_", value.strip().lower())
-
-
 class EstablishmentImporter:
     def __init__(self, *, file: BinaryIO, filename: str = "") -> None:
         self.source = file
@@ -398,6 +393,15 @@ class EstablishmentImporter:
                 _("Colonne obligatoire absente de l'en-tête : %(columns)s.")
                 % {"columns": ", ".join(missing)}
             )
+        if "ght_code" in names and "ght_support" not in names:
+            # Without it every entity of the file would lose its support flag.
+            raise ImportFileError(
+                _(
+                    "Colonne ght_support absente de l'en-tête : elle accompagne ght_code "
+                    "(sans elle, l'import retirerait à chaque entité son rôle "
+                    "d'établissement support). Ajoutez-la, ou retirez ght_code."
+                )
+            )
         self.header = names
         self.index = {name: position for position, name in enumerate(names)}
 
@@ -491,7 +495,12 @@ class EstablishmentImporter:
             value = re.sub(r"[\s\u00a0\u202f]", "", get(column))
             if not value:
                 return None
-            if not (value.isascii() and value.isdigit()) or int(value) > _MAX_INT:
+            if (
+                not (value.isascii() and value.isdigit())
+                # int() refuses more than 4,300 digits: check the length first.
+                or len(value.lstrip("0")) > _MAX_INT_DIGITS
+                or int(value) > _MAX_INT
+            ):
                 problem(
                     column,
                     _("« %(value)s » n'est pas un nombre entier positif ou nul") % {"value": value},
@@ -529,7 +538,7 @@ class EstablishmentImporter:
         nom_ej = required("nom_ej")
         siren = identifier("siren", siren_error)
         status_raw = get("statut")
-        status_group = STATUS_VALUES.get(_normalize_status(status_raw), "")
+        status_group = STATUS_VALUES.get(normalize_header(status_raw), "")
         if not status_raw:
             problem("statut", _("valeur obligatoire manquante"))
         elif not status_group:

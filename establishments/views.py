@@ -1,3 +1,4 @@
+from typing import Any
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
@@ -16,7 +17,12 @@ PAGE_SIZE = 50
 @login_required
 def legal_entity_list(request: AuthenticatedRequest) -> HttpResponse:
     form = DirectoryFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
+    filters: dict[str, Any] = {}
+    if form.is_bound:
+        # An invalid field shows its error and is left out; the valid ones still apply
+        # (cleaned_data keeps them whatever is_valid() says).
+        form.is_valid()
+        filters = form.cleaned_data
     entities = selectors.directory_entities(user=request.user, filters=filters)
     page = Paginator(entities, PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = selectors.with_volet1_levels(selectors.with_site_counts(page.object_list))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from typing import IO, Any, Protocol
@@ -36,6 +37,7 @@ from care_portal.errors import ImportFileError
 
 from ..models import DirectoryAudit
 from .columns import AD_COLUMNS
+from .rows import MAX_INT_DIGITS
 from .sources import Record
 
 ROOT_ELEMENT = "HealthcheckData"
@@ -104,8 +106,12 @@ def _local(tag: Any) -> str:
 
 
 def _int(text: str | None) -> int | None:
+    """A rule's number, or None when it is none or too large to be one (int() would
+    refuse more than 4,300 digits)."""
     text = (text or "").strip()
-    return int(text) if text.isdigit() and text.isascii() else None
+    if not (text.isdigit() and text.isascii()) or len(text.lstrip("0")) > MAX_INT_DIGITS:
+        return None
+    return int(text)
 
 
 def _rule_severity(rule: Any) -> str:
@@ -318,7 +324,14 @@ class PingCastleZipSource:
                 values = read_report(_Prefixed(head, reader), finess=self.finess)
                 self.budget -= reader.count
                 return values
-        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError):
+        except (
+            zipfile.BadZipFile,
+            zlib.error,  # a corrupt deflate stream
+            OSError,
+            EOFError,
+            NotImplementedError,
+            RuntimeError,
+        ):
             raise ReportError(_("fichier illisible dans l'archive (corrompu ou chiffré)")) from None
 
 

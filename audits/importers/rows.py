@@ -21,6 +21,7 @@ from ..models import AuditKind, DirectoryAudit
 from .columns import COLUMNS, Column, ValueType
 
 MAX_INT = 2_147_483_647  # PositiveIntegerField on PostgreSQL
+MAX_INT_DIGITS = 12  # more significant digits than that: too large for any column
 MAX_DOMAIN_LENGTH = 255
 TOOLS = {DirectoryAudit.Tool.PINGCASTLE.value, DirectoryAudit.Tool.ORADAD.value}
 TRUE_VALUES = {"oui", "1", "true", "vrai"}
@@ -34,6 +35,9 @@ PINGCASTLE_REQUIRED = {
     "score_anomalies",
 }
 _SPACES = str.maketrans("", "", " \u00a0\u202f\t")
+# The columns of a record's natural key (ParsedRow.key).
+_KEY_TYPES = {ValueType.FINESS, ValueType.DATE, ValueType.TOOL, ValueType.DOMAIN}
+_TEXT_TYPES = {ValueType.TOOL, ValueType.DOMAIN}
 
 
 @dataclass(slots=True)
@@ -73,13 +77,14 @@ def parse_date(text: str) -> date | None:
 
 
 def _integer(text: str) -> int | None:
-    """The integer a cell holds ("1 200" included), or None when it holds none."""
-    if text.isdigit() and text.isascii():
+    """The integer a cell holds ("1 200" included), or None when it holds none or one
+    too large for any column (int() would refuse more than 4,300 digits)."""
+    if len(text) <= MAX_INT_DIGITS and text.isdigit() and text.isascii():
         return int(text)
     text = text.translate(_SPACES)
     negative = text.startswith("-")
     digits = text[1:] if negative else text
-    if not (digits.isdigit() and digits.isascii()):
+    if not (digits.isdigit() and digits.isascii()) or len(digits.lstrip("0")) > MAX_INT_DIGITS:
         return None
     return -int(digits) if negative else int(digits)
 
@@ -111,6 +116,15 @@ class RowParser:
         for column in self.columns:
             text = raw.get(column.name, "").strip()
             kind = column.type
+            if "\x00" in text:
+                # A JSON string may hold one ("\u0000"). PostgreSQL stores none: not in
+                # the domain, not in an error message quoting the value (so none does).
+                problem(column, _("caractère nul refusé"))
+                if kind in _KEY_TYPES:
+                    key_ok = False
+                if column.field:
+                    values[column.field] = "" if kind in _TEXT_TYPES else None
+                continue
             if kind == ValueType.FINESS:
                 number, error = _finess(text)
                 if not number:

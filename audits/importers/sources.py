@@ -161,6 +161,11 @@ def _json_text(value: Any) -> str | None:
     return None
 
 
+def _printable(text: str) -> str:
+    """A key as an error message may quote it: PostgreSQL stores no NUL character."""
+    return text.replace("\x00", "\\u0000")
+
+
 class _JSONStream:
     """Incremental reading of JSON text: values are decoded one at a time from a
     bounded buffer, so that an array of any length is never held whole."""
@@ -171,7 +176,9 @@ class _JSONStream:
         self.position = 0
         self.eof = False
         self.lines_before = 0  # newlines in the text already dropped from the buffer
-        self.decoder = json.JSONDecoder()
+        # Integers stay text, as in a CSV cell: the row parser checks their size before
+        # int(), which refuses more than 4,300 digits (a ValueError, not a JSON error).
+        self.decoder = json.JSONDecoder(parse_int=str)
 
     def _more(self) -> bool:
         if self.eof:
@@ -305,9 +312,11 @@ class JSONSource:
             stream.position += 1
         else:
             while True:
-                key = stream.value()
-                if not isinstance(key, str):
+                # A key is a string: with integers decoded as text, its first character
+                # tells it from a number ("": value() says the file ended too soon).
+                if stream.peek() not in ('"', ""):
                     raise stream.fail(_("nom de clé attendu"))
+                key = stream.value()
                 stream.expect(":")
                 if key == self.array_key and not found:
                     found = True
@@ -340,7 +349,8 @@ class JSONSource:
         unknown = [key for key in item if key not in self.names]
         if unknown:
             problems.append(
-                _("clé inconnue : %(keys)s") % {"keys": ", ".join(str(k) for k in unknown[:10])}
+                _("clé inconnue : %(keys)s")
+                % {"keys": ", ".join(_printable(key) for key in unknown[:10])}
             )
         for key, value in item.items():
             if key in self.names:

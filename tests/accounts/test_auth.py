@@ -150,3 +150,93 @@ def test_french_counts_zero_in_the_singular(client, ministry_user):
     client.force_login(ministry_user)
     page = client.get(reverse("establishments:legalentity-list"), {"q": "introuvable"})
     assert "0 entité juridique" in page.content.decode()
+
+
+# The management form of the memberships inline, with no membership.
+NO_MEMBERSHIPS = {
+    "memberships-TOTAL_FORMS": "0",
+    "memberships-INITIAL_FORMS": "0",
+    "memberships-MIN_NUM_FORMS": "0",
+    "memberships-MAX_NUM_FORMS": "1000",
+}
+
+
+def test_admin_refuses_an_email_differing_only_in_case_and_login_still_works(client, db):
+    admin = UserFactory(email="root@sante.gouv.test", is_staff=True, is_superuser=True)
+    User.objects.create_user("ministere@demo.test", "pw-long-enough-1")
+    client.force_login(admin)
+
+    response = client.post(
+        reverse("admin:accounts_user_add"),
+        {
+            "email": "Ministere@Demo.test",
+            "full_name": "Doublon",
+            "password1": "un-mot-de-passe-solide",
+            "password2": "un-mot-de-passe-solide",
+            **NO_MEMBERSHIPS,
+        },
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["email"]
+    assert "existe déjà" in errors["email"][0]
+    assert User.objects.filter(email__iexact="ministere@demo.test").count() == 1
+    client.logout()
+    login = client.post(
+        LOGIN_URL, {"username": "Ministere@Demo.test", "password": "pw-long-enough-1"}
+    )
+    assert login.status_code == 302
+
+
+def test_admin_stores_a_new_email_in_lower_case(client, db):
+    admin = UserFactory(email="root@sante.gouv.test", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+
+    response = client.post(
+        reverse("admin:accounts_user_add"),
+        {
+            "email": "Nouveau.Agent@Demo.test",
+            "full_name": "Nouvel agent",
+            "password1": "un-mot-de-passe-solide",
+            "password2": "un-mot-de-passe-solide",
+            **NO_MEMBERSHIPS,
+        },
+    )
+
+    assert response.status_code == 302
+    assert User.objects.filter(email="nouveau.agent@demo.test").exists()
+
+
+def test_admin_change_form_refuses_another_users_email_in_another_case(client, db):
+    admin = UserFactory(email="root@sante.gouv.test", is_staff=True, is_superuser=True)
+    User.objects.create_user("ministere@demo.test", "pw-long-enough-1")
+    other = User.objects.create_user("autre@demo.test", "pw-long-enough-1")
+    client.force_login(admin)
+    url = reverse("admin:accounts_user_change", args=[other.pk])
+    data = {
+        "email": "MINISTERE@demo.test",
+        "full_name": "",
+        "is_active": "on",
+        "last_login_0": "",
+        "last_login_1": "",
+        "date_joined_0": "2025-01-01",
+        "date_joined_1": "10:00:00",
+        **NO_MEMBERSHIPS,
+    }
+
+    response = client.post(url, data)
+
+    assert response.status_code == 200
+    assert "existe déjà" in response.context["adminform"].form.errors["email"][0]
+    other.refresh_from_db()
+    assert other.email == "autre@demo.test"
+
+
+def test_the_database_refuses_emails_differing_only_in_case(db):
+    User.objects.create_user("ministere@demo.test", "pw-long-enough-1")
+    duplicate = User(email="Ministere@Demo.test")
+
+    with pytest.raises(IntegrityError):
+        # bulk_create bypasses save(): the constraint itself refuses the row.
+        User.objects.bulk_create([duplicate])

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.db import OperationalError, connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -134,6 +135,38 @@ def test_command_refuses_bad_arguments_in_french(hospital, tmp_path, monkeypatch
     assert not AuditImport.objects.exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_command_reports_a_batch_whose_task_failed_unexpectedly(hospital, tmp_path):
+    path = write(
+        tmp_path, "scans.csv", csv_bytes(EXPOSURE_HEADER, [scan(hospital.finess, "2025-01-13")])
+    )
+
+    # The task is queued with on_commit(robust=True): its exception is logged, and the
+    # batch it marked failed says what happened.
+    with mock.patch.object(services, "_refresh_statuses", side_effect=RuntimeError("boom")):
+        code, _out, err = run_command(path, "--kind", "exposure")
+
+    assert code == 1
+    assert "Erreur inattendue pendant l'import (RuntimeError)" in err
+    assert AuditImport.objects.get().status == AuditImport.Status.FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_command_raises_a_failed_commit_as_it_is(hospital, tmp_path):
+    path = write(
+        tmp_path, "scans.csv", csv_bytes(EXPOSURE_HEADER, [scan(hospital.finess, "2025-01-13")])
+    )
+
+    # E.g. PostgreSQL checking a deferred foreign key at COMMIT: the batch is gone.
+    with (
+        mock.patch.object(connection, "commit", side_effect=OperationalError("commit failed")),
+        pytest.raises(OperationalError, match="commit failed"),
+    ):
+        run_command(path, "--kind", "exposure")
+
+    assert not AuditImport.objects.exists()
+
+
 def test_command_with_a_worker_says_the_batch_id(hospital, tmp_path):
     path = write(
         tmp_path, "scans.csv", csv_bytes(EXPOSURE_HEADER, [scan(hospital.finess, "2025-01-13")])
@@ -250,6 +283,21 @@ def test_an_unexpected_error_fails_the_batch_and_is_raised(hospital):
     assert "Erreur inattendue pendant l'import (RuntimeError)" in batch.message
     assert batch.finished_at is not None
     assert ExposureScan.objects.count() == 0
+
+
+def test_statuses_are_refreshed_at_most_200_entities_at_a_time(db):
+    from establishments.models import LegalEntity
+
+    from ..factories import LegalEntityFactory
+
+    LegalEntityFactory.create_batch(201)
+    ids = list(LegalEntity.objects.values_list("pk", flat=True))
+    with mock.patch.object(services, "volet1_statuses", wraps=services.volet1_statuses) as statuses:
+        changed = services.volet1_status_refresh(legal_entity_ids=ids)
+
+    assert changed == 201
+    assert [len(call.args[0]) for call in statuses.call_args_list] == [200, 1]
+    assert Volet1Status.objects.count() == 201
 
 
 # Progress --------------------------------------------------------------------------------------
@@ -401,6 +449,20 @@ def test_upload_page_shows_the_form_and_the_columns(client, ministry_user):
     assert 'enctype="multipart/form-data"' in html
     assert "niveau_minimal_atteint" in html and "score_comptes_privilegies" in html
     assert "admin/js/autocomplete.js" in html
+
+
+@pytest.mark.parametrize("object_id", ["²", "999999", "x"])
+def test_batch_page_of_an_id_that_names_no_batch_goes_back_to_the_index(
+    client, ministry_user, object_id
+):
+    client.force_login(ministry_user)
+
+    response = client.get(reverse("admin:audits_auditimport_change", args=[object_id]))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:index")
+    page = client.get(response["Location"]).content.decode()
+    assert "n’existe pas" in page
 
 
 def test_establishment_user_is_sent_to_the_admin_login(client, hospital_user):

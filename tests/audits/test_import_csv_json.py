@@ -317,6 +317,94 @@ def test_bad_ad_row_fails_the_file_and_writes_nothing(hospital, values, expected
     assert DirectoryAudit.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        # int() refuses more than 4,300 digits: the length is checked before.
+        ({"services_exposes": "9" * 5000}, "services_exposes : « 999"),
+        ({"vulns_faibles": "1" * 13}, "n'est pas un nombre entier positif ou nul"),
+        ({"vulns_moyennes": "-" + "9" * 5000}, "vulns_moyennes : "),
+    ],
+)
+def test_integers_too_long_for_int_are_row_errors(hospital, values, expected):
+    rows = [scan(hospital.finess, "2025-01-13"), scan(hospital.finess, "2025-02-13", **values)]
+
+    batch = run_import("exposure", scans_file(rows), "scans.csv")
+
+    assert batch.status == AuditImport.Status.FAILED
+    assert [error["line"] for error in batch.errors] == [3]
+    assert expected in batch.errors[0]["message"]
+    assert ExposureScan.objects.count() == 0
+
+
+def test_leading_zeros_are_not_counted_as_size(hospital):
+    rows = [scan(hospital.finess, "2025-01-13", vulns_faibles="0" * 20 + "7")]
+
+    batch = run_import("exposure", scans_file(rows), "scans.csv")
+
+    assert batch.status == AuditImport.Status.SUCCEEDED, batch.errors
+    assert ExposureScan.objects.get().vulns_low == 7
+
+
+def test_a_nul_character_in_a_csv_fails_the_file_naming_its_line(hospital):
+    rows = [
+        audit(hospital.finess, "2025-01-13"),
+        audit(hospital.finess, "2025-02-13", domaine="ch\x00exemple.local"),
+    ]
+
+    batch = run_import("ad", audits_file(rows), "ad.csv")
+
+    assert batch.status == AuditImport.Status.FAILED
+    assert "La ligne 3 contient un caractère nul" in batch.message
+    assert DirectoryAudit.objects.count() == 0
+
+
+def test_a_nul_character_in_json_is_an_error_of_its_element(hospital):
+    items = [
+        audit(hospital.finess, "2025-01-13"),
+        audit(hospital.finess, "2025-01-14", domaine="ch\x00exemple.local"),
+        audit(hospital.finess, "2025-01-15", score_global="4\x005"),
+        {**audit(hospital.finess, "2025-01-16"), "note\x00": "?"},
+    ]
+
+    batch = run_import("ad", json_bytes(items), "ad.json")
+
+    assert batch.status == AuditImport.Status.FAILED
+    assert [error["where"] for error in batch.errors] == ["élément 2", "élément 3", "élément 4"]
+    messages = [error["message"] for error in batch.errors]
+    assert messages[0] == "domaine : caractère nul refusé"
+    assert messages[1] == "score_global : caractère nul refusé"
+    assert messages[2] == "clé inconnue : note\\u0000"
+    assert DirectoryAudit.objects.count() == 0
+
+
+def test_json_integers_too_long_for_int_are_errors_of_their_element(hospital):
+    good = scan(hospital.finess, "2025-01-13", vulns_critiques=0)
+    content = json_bytes([good, {**good, "date_scan": "2025-01-14", "vulns_critiques": 1}])
+    content = content.replace(b'"vulns_critiques": 1', b'"vulns_critiques": ' + b"9" * 5000)
+
+    batch = run_import("exposure", content, "scans.json")
+
+    assert batch.status == AuditImport.Status.FAILED
+    assert [error["where"] for error in batch.errors] == ["élément 2"]
+    assert "vulns_critiques : « 999" in batch.errors[0]["message"]
+
+
+def test_json_integers_are_read_as_in_a_csv(hospital):
+    item = {
+        **scan(hospital.finess, "2025-01-13"),
+        "services_exposes": 12,
+        "vulns_critiques": -0,
+        "vulns_elevees": 1.0,
+    }
+
+    batch = run_import("exposure", json_bytes([item]), "scans.json")
+
+    assert batch.status == AuditImport.Status.SUCCEEDED, batch.errors
+    stored = ExposureScan.objects.get()
+    assert (stored.exposed_services, stored.vulns_critical, stored.vulns_high) == (12, 0, 1)
+
+
 def test_duplicate_natural_key_in_the_file_names_the_first_line(hospital, other_hospital):
     rows = [
         scan(hospital.finess, "2025-01-13"),
@@ -483,6 +571,9 @@ def test_header_only_file_has_nothing_to_import(hospital):
         (b'[{"finess_ej": "690000017"}', "JSON mal formé"),
         (b'[{"finess_ej": "690000017"} {"a": 1}]', "« , » ou « ] » attendu"),
         (b'"bonjour"', "un tableau [ … ] ou un objet"),
+        (b"{1: []}", "nom de clé attendu"),
+        (b'{"version": 2, 3: []}', "nom de clé attendu"),
+        (b"{", "fin du fichier inattendue"),
         (b'{"audits": []}', "pas de clé « scans »"),
         (b'{"scans": {"finess_ej": "1"}}', "doit être un tableau"),
         (b"[]\n[]", "contenu inattendu après la fin"),

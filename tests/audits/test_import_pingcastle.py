@@ -154,6 +154,21 @@ def test_maturity_level_zero_means_not_computed(hospital):
     assert DirectoryAudit.objects.get().maturity_level is None
 
 
+def test_rule_numbers_too_long_for_int_do_not_break_the_import(hospital):
+    # int() refuses more than 4,300 digits: such a number is read as no number.
+    huge = "1" + "0" * 5000
+    rules = rule(huge, "A-Huge") + rule(20, "P-Kerberoasting", extra=f"<Level>{huge}</Level>")
+
+    batch = xml_import(report(rules=rules), hospital)
+
+    assert batch.status == AuditImport.Status.SUCCEEDED, batch.errors
+    audit = DirectoryAudit.objects.get()
+    total = (
+        audit.findings_critical + audit.findings_high + audit.findings_medium + audit.findings_low
+    )
+    assert (total, audit.findings_high) == (2, 1)
+
+
 def test_reimport_of_the_same_report_changes_nothing(hospital):
     content = report()
     xml_import(content, hospital)
@@ -373,6 +388,23 @@ def test_corrupt_zip_and_encrypted_member_are_refused(hospital):
         archive[position + offset] |= 0x1
     encrypted = run_import("ad", bytes(archive), "r.zip", legal_entity=hospital)
     assert "fichier chiffré refusé" in encrypted.errors[0]["message"]
+
+
+def test_member_with_a_corrupt_deflate_stream_is_unreadable(hospital):
+    archive = bytearray(zip_bytes({"ok.xml": report(), "abime.xml": report(domain="b.local")}))
+    # The second member's first compressed byte: block type 3, which deflate has not.
+    position = archive.find(b"PK\x03\x04", 1)
+    name_length = int.from_bytes(archive[position + 26 : position + 28], "little")
+    extra_length = int.from_bytes(archive[position + 28 : position + 30], "little")
+    archive[position + 30 + name_length + extra_length] |= 0x06
+
+    batch = run_import("ad", bytes(archive), "r.zip", legal_entity=hospital)
+
+    assert batch.status == AuditImport.Status.FAILED
+    assert [(error["where"], error["message"]) for error in batch.errors] == [
+        ("fichier abime.xml", "fichier illisible dans l'archive (corrompu ou chiffré)")
+    ]
+    assert DirectoryAudit.objects.count() == 0
 
 
 def test_empty_zip_is_refused(hospital):

@@ -135,6 +135,20 @@ def test_invalid_filter_values_show_an_error_not_a_500(client, ministry_user, ho
     assert response.context["form"].errors
 
 
+def test_an_invalid_filter_leaves_the_valid_ones_applied(client, ministry_user, hospital):
+    lyon = LegalEntityFactory(name="Hospices civils de Lyon")
+    client.force_login(ministry_user)
+
+    response = client.get(LIST_URL, {"q": "Lyon", "region": "ZZ", "status_group": "public"})
+
+    assert response.status_code == 200
+    assert listed(response) == {lyon.name}
+    form = response.context["form"]
+    assert list(form.errors) == ["region"]
+    assert "region" not in form.cleaned_data
+    assert "Sélectionnez un choix valide" in response.content.decode()
+
+
 def test_directory_is_paginated(client, ministry_user):
     LegalEntityFactory.create_batch(55)
     client.force_login(ministry_user)

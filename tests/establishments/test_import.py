@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, ManagementUtility, call_command
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.urls import reverse
 from stdnum import luhn
 
@@ -267,6 +267,29 @@ def test_optional_column_absent_from_the_header_keeps_the_known_value(db):
     assert Site.objects.get(finess=SITE_A1).beds == 100
 
 
+def test_ght_code_without_ght_support_is_refused_and_keeps_every_support(db):
+    import_establishments(file=csv_file(directory_rows()))
+    header = [name for name in HEADER if name != "ght_support"]
+
+    with pytest.raises(ImportFileError, match="ght_support absente de l'en-tête"):
+        import_establishments(file=csv_file(directory_rows(), header=header))
+
+    assert LegalEntity.objects.get(finess=CH_A).is_ght_support
+
+
+def test_ght_support_without_ght_code_is_still_read(db):
+    import_establishments(file=csv_file(directory_rows()))
+    rows = directory_rows()
+    rows[0]["ght_support"] = rows[1]["ght_support"] = "non"
+    header = [name for name in HEADER if name not in ("ght_code", "ght_nom")]
+
+    report = import_establishments(file=csv_file(rows, header=header))
+
+    assert report.ok, report.errors
+    entity = LegalEntity.objects.get(finess=CH_A)
+    assert (entity.ght.code, entity.is_ght_support) == ("GHT-T1", False)
+
+
 # Format --------------------------------------------------------------------------
 
 
@@ -300,6 +323,41 @@ def test_non_utf8_byte_is_a_file_error_naming_its_line(db):
 
     with pytest.raises(ImportFileError, match=r"UTF-8 \(ligne 4\)"):
         import_establishments(file=io.BytesIO(data))
+    assert counts() == (0, 0, 0)
+
+
+def test_statut_ignores_case_accents_spaces_and_dashes(db):
+    rows = directory_rows()
+    rows[3]["statut"] = " Privé Non-Lucratif "
+
+    report = import_establishments(file=csv_file(rows))
+
+    assert report.ok, report.errors
+    assert LegalEntity.objects.get(finess=CLINIC).status_group == StatusGroup.PRIVATE_NON_PROFIT
+
+
+def test_nul_character_is_a_file_error_naming_its_line(db):
+    rows = directory_rows()
+    rows[2]["nom_site"] = "Site\x00B"
+
+    with pytest.raises(ImportFileError, match="La ligne 4 contient un caractère nul"):
+        import_establishments(file=csv_file(rows))
+    assert counts() == (0, 0, 0)
+
+
+def test_integers_too_long_for_int_are_row_errors(db):
+    rows = directory_rows()
+    rows[0]["effectif"] = rows[1]["effectif"] = "9" * 5000  # int() refuses > 4,300 digits
+    rows[2]["lits"] = "1" * 13
+    rows[3]["lits"] = "0" * 20 + "42"  # leading zeros are no size
+
+    report = import_establishments(file=csv_file(rows))
+
+    by_line = {error.line: error.message for error in report.errors}
+    assert sorted(by_line) == [2, 3, 4]
+    assert "effectif" in by_line[2]
+    assert "n'est pas un nombre entier positif ou nul" in by_line[2]
+    assert "lits" in by_line[4]
     assert counts() == (0, 0, 0)
 
 
@@ -451,6 +509,19 @@ def test_errors_are_all_counted_but_only_the_first_thousand_kept(db):
     assert report.error_count == MAX_STORED_ERRORS + 20
     assert len(report.errors) == MAX_STORED_ERRORS
     assert report.errors_truncated
+
+
+def test_an_import_colliding_with_another_one_asks_to_run_it_again(db, monkeypatch):
+    def collide(*args, **kwargs):
+        # What a concurrent import's rows, committed meanwhile, make an insert do.
+        LegalEntityFactory()  # written in the transaction: rolled back with it
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(importers, "_bulk_create", collide)
+
+    with pytest.raises(ImportFileError, match="Un autre import de l'annuaire s'est terminé"):
+        establishments_import(file=csv_file(directory_rows()), filename="annuaire.csv")
+    assert counts() == (0, 0, 0)
 
 
 # Scale ----------------------------------------------------------------------------
@@ -615,6 +686,36 @@ def test_admin_import_page_shows_a_file_error_at_the_field(client, superuser):
 
     assert response.status_code == 200
     assert response.context["form"].errors["file"]
+
+
+def test_admin_import_page_names_the_line_of_a_nul_character(client, superuser):
+    rows = directory_rows()
+    rows[1]["nom_ej"] = "CH\x00A"
+    client.force_login(superuser)
+
+    response = client.post(reverse(IMPORT_URL), {"file": upload("annuaire.csv", csv_text(rows))})
+
+    assert response.status_code == 200
+    assert "La ligne 3 contient un caractère nul" in response.context["form"].errors["file"][0]
+    assert counts() == (0, 0, 0)
+
+
+def test_admin_import_page_asks_to_run_again_after_a_concurrent_import(
+    client, superuser, monkeypatch
+):
+    def collide(*args, **kwargs):
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(importers, "_bulk_create", collide)
+    client.force_login(superuser)
+
+    response = client.post(
+        reverse(IMPORT_URL), {"file": upload("annuaire.csv", csv_text(directory_rows()))}
+    )
+
+    assert response.status_code == 200
+    assert "Un autre import de l&#x27;annuaire s&#x27;est terminé" in response.content.decode()
+    assert counts() == (0, 0, 0)
 
 
 def test_ministry_user_with_the_permission_can_import(client, ministry_user):

@@ -68,10 +68,11 @@ class Command(BaseCommand):
                     "l'entité juridique auditée avec --finess."
                 )
             )
-        batch: AuditImport | None = None
         with handle:
             try:
-                # On commit the task is queued, or, with eager tasks, runs right then.
+                # On commit the task is queued, or, with eager tasks, runs right then; it
+                # is queued with robust=True, so that a failing task is logged, not
+                # raised here: the batch, marked failed, says what happened.
                 with transaction.atomic():
                     batch = audit_import_create(
                         kind=kind,
@@ -83,10 +84,6 @@ class Command(BaseCommand):
                 raise CommandError(
                     _("%(file)s : %(message)s") % {"file": path.name, "message": exc.message}
                 ) from None
-            except Exception:
-                if batch is None:
-                    raise
-                # The eager task failed unexpectedly: the batch, marked failed, says so.
         batch.refresh_from_db()
         if not batch.finished:  # tasks are not eager: a worker takes it from the broker
             self.stdout.write(
