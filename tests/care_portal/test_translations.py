@@ -1,9 +1,11 @@
 """Every string a user reads is French with an English translation (STYLE.md)."""
 
+import os
 import re
 from pathlib import Path
 
 import polib
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]|\{\w*\}")
@@ -35,3 +37,48 @@ def test_the_compiled_catalogue_is_up_to_date():
         if entry.obsolete or entry.msgid_plural or not entry.msgid:
             continue
         assert compiled.get((entry.msgctxt, entry.msgid)) == entry.msgstr, entry.msgid
+
+
+def test_the_catalogue_holds_every_string_of_the_source(tmp_path, settings):
+    """makemessages on a copy of the project finds no string missing from the catalogue."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("xgettext") is None:
+        if settings.CARE_REQUIRE_SERVICES:
+            pytest.fail("xgettext (Debian package gettext) is required")
+        pytest.skip("xgettext is not installed (apt-get install gettext)")
+    copy = tmp_path / "project"
+    shutil.copytree(
+        ROOT,
+        copy,
+        ignore=shutil.ignore_patterns(
+            ".venv", ".git", "media", ".test-media", "staticfiles", "node_modules", "*.pyc"
+        ),
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "makemessages",
+            "-l",
+            "en",
+            "--ignore=.venv",
+            "--ignore=tests",
+            "--ignore=bench",
+            "--ignore=examples",
+            "--ignore=staticfiles",
+        ],
+        cwd=copy,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "care_portal.settings.dev"},
+    )
+
+    def msgids(path: Path) -> set[tuple[str | None, str]]:
+        return {(e.msgctxt, e.msgid) for e in polib.pofile(str(path)) if not e.obsolete}
+
+    catalogue = "locale/en/LC_MESSAGES/django.po"
+    missing = msgids(copy / catalogue) - msgids(ROOT / catalogue)
+    assert not missing, sorted(m for _c, m in missing)[:10]
