@@ -1,4 +1,4 @@
-"""Data the benchmarks need, built directly (the bench cannot rely on test code)."""
+"""Data the benchmarks need, built directly rather than through the test factories."""
 
 import hashlib
 from datetime import date, timedelta

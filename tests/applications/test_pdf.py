@@ -377,7 +377,8 @@ def test_rendering_twice_gives_one_row_rendered_once(application, renders):
     assert first.size == len(content) and first.pages == len(pages_text(content)) >= 2
     assert first.generated_at is not None and first.attempts == 1
     name = first.file.name
-    assert name.startswith(f"dossiers/{timezone.localtime():%Y/%m}/{application.reference}-")
+    stored_month = f"{timezone.localtime(first.generated_at):%Y/%m}"  # not today's: midnight
+    assert name.startswith(f"dossiers/{stored_month}/{application.reference}-")
     assert re.search(r"-dossier-v1-[0-9a-f]{8}\.pdf$", name)
 
 

@@ -167,12 +167,18 @@ def test_command_raises_a_failed_commit_as_it_is(hospital, tmp_path):
     assert not AuditImport.objects.exists()
 
 
-def test_command_with_a_worker_says_the_batch_id(hospital, tmp_path):
+def test_command_with_a_worker_says_the_batch_id(
+    hospital, tmp_path, django_capture_on_commit_callbacks
+):
     path = write(
         tmp_path, "scans.csv", csv_bytes(EXPOSURE_HEADER, [scan(hospital.finess, "2025-01-13")])
     )
 
-    with mock.patch.object(audit_import_task, "delay") as delay:
+    # The batch goes to the broker (here: a recorded delay) and no worker has run yet.
+    with (
+        mock.patch.object(audit_import_task, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         code, out, _err = run_command(path, "--kind", "exposure")
 
     batch = AuditImport.objects.get()
@@ -180,7 +186,7 @@ def test_command_with_a_worker_says_the_batch_id(hospital, tmp_path):
     assert f"Import {batch.public_id} créé (scans.csv) : un worker va le traiter" in out
     assert batch.status == AuditImport.Status.PENDING
     assert ExposureScan.objects.count() == 0
-    delay.assert_not_called()  # queued on commit, which a test transaction never reaches
+    delay.assert_called_once_with(batch.pk)
 
 
 @pytest.mark.django_db(transaction=True)

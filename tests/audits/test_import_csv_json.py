@@ -255,7 +255,8 @@ def test_a_changed_value_updates_exactly_that_row(hospital):
 
 # Bad rows --------------------------------------------------------------------------------
 
-TOMORROW = (timezone.localdate() + timedelta(days=1)).isoformat()
+# Far enough ahead that a run crossing midnight still sees it in the future.
+FUTURE = (timezone.localdate() + timedelta(days=30)).isoformat()
 
 
 @pytest.mark.parametrize(
@@ -265,7 +266,7 @@ TOMORROW = (timezone.localdate() + timedelta(days=1)).isoformat()
         ({"finess_ej": "690000000"}, "clé de contrôle"),
         ({"finess_ej": "12AB"}, "9 caractères"),
         ({"finess_ej": ""}, "finess_ej : valeur obligatoire manquante"),
-        ({"date_scan": TOMORROW}, "dans le futur"),
+        ({"date_scan": FUTURE}, "dans le futur"),
         ({"date_scan": "2025-13-45"}, "illisible"),
         ({"date_scan": "hier"}, "illisible"),
         ({"date_scan": ""}, "date_scan : valeur obligatoire manquante"),
@@ -302,7 +303,7 @@ def test_bad_exposure_row_fails_the_file_and_writes_nothing(hospital, values, ex
         ({"outil": "bloodhound"}, "outil « bloodhound » inconnu"),
         ({"domaine": ""}, "domaine : valeur obligatoire manquante"),
         ({"domaine": "ch exemple"}, "nom de domaine invalide"),
-        ({"date_audit": TOMORROW}, "dans le futur"),
+        ({"date_audit": FUTURE}, "dans le futur"),
         ({"constats_eleves": "-3"}, "nombre négatif"),
     ],
 )
@@ -460,7 +461,7 @@ def test_every_bad_line_is_reported_and_earlier_chunks_are_rolled_back(hospital,
         scan(hospital.finess, "2025-01-03"),
         scan(UNKNOWN_FINESS, "2025-01-04"),
         scan(hospital.finess, "2025-01-05"),
-        scan(hospital.finess, TOMORROW, vulns_faibles="-2"),
+        scan(hospital.finess, FUTURE, vulns_faibles="-2"),
     ]
 
     batch = run_import("exposure", scans_file(rows), "scans.csv")
