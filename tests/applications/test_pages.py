@@ -40,11 +40,6 @@ OBJECT_PAGES = (
 OUTSIDERS = ("other_hospital_user", "other_region_ars_user", "user_without_membership")
 
 
-@pytest.fixture(autouse=True)
-def private_media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 @pytest.fixture
 def user_without_membership(db):
     return UserFactory(email="nobody@example.test")

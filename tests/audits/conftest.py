@@ -4,17 +4,7 @@ import io
 import json
 import zipfile
 
-import pytest
-
 from audits.services import audit_import_create, audit_import_run
-
-
-@pytest.fixture(autouse=True)
-def private_media(request, settings, tmp_path):
-    """Uploaded files go to a fresh folder, except for a real worker, which reads the
-    test settings' MEDIA_ROOT from its own process."""
-    if request.node.get_closest_marker("worker") is None:
-        settings.MEDIA_ROOT = tmp_path / "media"
 
 
 def csv_bytes(header, rows, *, delimiter=";", bom=False):

@@ -24,7 +24,7 @@ from applications.models import (
 from applications.transitions import Status
 
 from ..factories import ApplicationFactory, FundingCallFactory, RequirementFactory
-from .conftest import assert_accessible
+from .conftest import assert_accessible, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,14 +92,6 @@ def broker_down(monkeypatch):
         raise KombuOperationalError("Error 111 connecting to localhost:6379. Connection refused.")
 
     monkeypatch.setattr(Task, "apply_async", apply_async)
-
-
-def log_in(page, email: str, password: str = "correct-horse-battery") -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Adresse électronique").fill(email)
-    page.get_by_label("Mot de passe").fill(password)
-    page.locator("main").get_by_role("button", name="Se connecter").click()
-    page.wait_for_url("**/")
 
 
 def small_pdf(tmp_path, name: str):

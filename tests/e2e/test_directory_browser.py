@@ -5,17 +5,9 @@ import pytest
 from establishments.models import Department
 
 from ..factories import LegalEntityFactory, SiteFactory, make_finess
-from .conftest import assert_accessible
+from .conftest import assert_accessible, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def log_in(page, email: str, password: str = "correct-horse-battery") -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Adresse électronique").fill(email)
-    page.get_by_label("Mot de passe").fill(password)
-    page.locator("main").get_by_role("button", name="Se connecter").click()
-    page.wait_for_url("**/")
 
 
 def test_ars_agent_logs_in_filters_and_opens_an_entity(page, axe, ars_user, hospital):

@@ -18,19 +18,11 @@ from establishments.models import Department
 
 from ..applications.test_pdf import make_dossier_application
 from ..factories import ApplicationFactory, LegalEntityFactory, make_finess
-from .conftest import assert_accessible
+from .conftest import assert_accessible, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DETAIL_URL = re.compile(r"/candidatures/[0-9a-f-]{36}/(#.*)?$")
-
-
-def log_in(page, email: str, password: str = "correct-horse-battery") -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Adresse électronique").fill(email)
-    page.get_by_label("Mot de passe").fill(password)
-    page.locator("main").get_by_role("button", name="Se connecter").click()
-    page.wait_for_url("**/")
 
 
 def french(value, digits: str = "2") -> str:

@@ -15,20 +15,12 @@ from audits.services import volet1_status_refresh
 from establishments.models import Department
 
 from ..factories import LegalEntityFactory, make_finess
-from .conftest import assert_accessible
+from .conftest import assert_accessible, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CHART_TITLE = "Vulnérabilités critiques et élevées relevées par les scans d'exposition sur internet"
 SCANS_TABLE = "Scans d'exposition sur internet, du plus ancien au plus récent"
-
-
-def log_in(page, email: str, password: str = "correct-horse-battery") -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Adresse électronique").fill(email)
-    page.get_by_label("Mot de passe").fill(password)
-    page.locator("main").get_by_role("button", name="Se connecter").click()
-    page.wait_for_url("**/")
 
 
 def in_words(day: date) -> str:
