@@ -77,7 +77,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import pairwise
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -89,8 +89,9 @@ from django.utils.text import slugify
 
 from accounts.models import Membership
 from audits.models import Volet1Level, Volet1Status
-from care_portal.reports import count as _n
-from care_portal.reports import share as _share
+from care_portal.seeding import STOP_WORDS, Writer, chunks
+from care_portal.seeding import count as _n
+from care_portal.seeding import share as _share
 from establishments.models import LegalEntity, StatusGroup
 
 from .eligibility import evaluate
@@ -115,8 +116,6 @@ D1_CODE = "D1-2024"
 D2_CODE = "D2-2025"
 ALL_GROUPS = ["ght", "public_outside_ght", "private_non_profit", "private_for_profit"]
 BATCH_SIZE = 500
-LOOKUP_CHUNK = 900  # below SQLite's historical limit of 999 query parameters
-
 D1_OPENS = datetime(2024, 3, 18, 0, 0, tzinfo=PARIS)
 D1_CLOSES = datetime(2024, 4, 19, 23, 59, tzinfo=PARIS)
 D1_END = date(2025, 12, 5)  # the D1 history stops there (fixed: no "today")
@@ -175,10 +174,6 @@ def _reachable_editable() -> frozenset[str]:
 
 
 CAN_BECOME_EDITABLE = _reachable_editable()
-
-
-class Writer(Protocol):
-    def write(self, msg: str, /) -> Any: ...
 
 
 # --------------------------------------------------------------------------- calls
@@ -482,7 +477,6 @@ LAST_NAMES = [
     "Brun", "Blanchard", "Giraud", "Joly", "Rivière", "Lucas", "Brunet", "Gaillard", "Barbier",
     "Arnaud", "Le Gall", "Kerbrat", "Nguyen", "Benali", "Haddad", "Da Silva", "Ferreira",
 ]
-MAIL_STOP_WORDS = {"de", "du", "des", "la", "le", "les", "d", "l", "et", "en", "sur"}
 # fmt: on
 
 BUDGET_POOLS: dict[str, dict[str, list[str]]] = {
@@ -657,7 +651,7 @@ def _eur(amount: Decimal) -> str:
 
 
 def _mail_domain(name: str) -> str:
-    words = [w for w in slugify(name.replace("'", " ")).split("-") if w not in MAIL_STOP_WORDS]
+    words = [w for w in slugify(name.replace("'", " ")).split("-") if w not in STOP_WORDS]
     label = "-".join(words)[:40].strip("-") or "etablissement"
     return f"{label}.test"
 
@@ -801,11 +795,6 @@ class Context:
         return self.regional_user is not None and candidate.region_id == self.regional_region
 
 
-def _chunks(values: Sequence[int], size: int = LOOKUP_CHUNK) -> Iterator[Sequence[int]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def _context(seed: int) -> Context:
     ctx = Context(seed=seed)
     rows = (
@@ -845,7 +834,7 @@ def _candidates(ids: Sequence[int] | None) -> list[Candidate]:
     if ids is None:
         rows = list(LegalEntity.objects.values_list(*fields))
     else:
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             rows += LegalEntity.objects.filter(id__in=chunk).values_list(*fields)
     filers = []
     for row in rows:
@@ -854,14 +843,14 @@ def _candidates(ids: Sequence[int] | None) -> list[Candidate]:
             filers.append(row)
     ght_ids = sorted({row[4] for row in filers if row[5] and row[4]})
     covered: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for chunk in _chunks(ght_ids):
+    for chunk in chunks(ght_ids):
         for ght_id, entity_id, staff in LegalEntity.objects.filter(
             ght_id__in=chunk, active=True
         ).values_list("ght_id", "id", "staff_count"):
             covered[ght_id].append((entity_id, staff or 0))
     statuses: dict[int, tuple[Any, ...]] = {}
     considered = sorted({row[0] for row in filers} | {m[0] for ms in covered.values() for m in ms})
-    for chunk in _chunks(considered):
+    for chunk in chunks(considered):
         for row in Volet1Status.objects.filter(legal_entity_id__in=chunk).values_list(
             "legal_entity_id",
             "level",
@@ -1581,13 +1570,13 @@ def _pending(call: FundingCall, plans: list[Planned]) -> list[Planned]:
     covered_ids = sorted({pk for p in plans for pk in p.candidate.covered})
     filed: set[int] = set()
     covered: set[int] = set()
-    for chunk in _chunks(candidate_ids):
+    for chunk in chunks(candidate_ids):
         filed.update(
             Application.objects.filter(call=call, candidate_id__in=chunk).values_list(
                 "candidate_id", flat=True
             )
         )
-    for chunk in _chunks(covered_ids):
+    for chunk in chunks(covered_ids):
         covered.update(
             Coverage.objects.filter(call=call, legal_entity_id__in=chunk).values_list(
                 "legal_entity_id", flat=True
@@ -1595,11 +1584,9 @@ def _pending(call: FundingCall, plans: list[Planned]) -> list[Planned]:
         )
     references: set[str] = set()
     refs = [p.reference for p in plans]
-    for start in range(0, len(refs), LOOKUP_CHUNK):
+    for refs_chunk in chunks(refs):
         references.update(
-            Application.objects.filter(
-                reference__in=refs[start : start + LOOKUP_CHUNK]
-            ).values_list("reference", flat=True)
+            Application.objects.filter(reference__in=refs_chunk).values_list("reference", flat=True)
         )
     return [
         p
@@ -1617,12 +1604,8 @@ def _ids(
     if all(obj.pk is not None for obj in objects):
         return
     found: dict[Any, int] = {}
-    for start in range(0, len(values), LOOKUP_CHUNK):
-        found.update(
-            model._default_manager.filter(
-                **{f"{key}__in": values[start : start + LOOKUP_CHUNK]}
-            ).values_list(key, "pk")
-        )
+    for chunk in chunks(values):
+        found.update(model._default_manager.filter(**{f"{key}__in": chunk}).values_list(key, "pk"))
     for obj in objects:
         obj.pk = found[getattr(obj, key)]
 
@@ -1736,7 +1719,7 @@ def _write(
         if any(a.pk is None for a in answers):
             by_key = {
                 (app_id, req_id): pk
-                for chunk in _chunks([a.pk for a in applications])
+                for chunk in chunks([a.pk for a in applications])
                 for pk, app_id, req_id in Answer.objects.filter(
                     application_id__in=chunk
                 ).values_list("pk", "application_id", "requirement_id")
@@ -1937,7 +1920,7 @@ def _call_summary(
     call: FundingCall, candidates: Sequence[Candidate], created: int, now: datetime
 ) -> CallDemoSummary:
     by_status: Counter[str] = Counter()
-    for chunk in _chunks([c.id for c in candidates]):
+    for chunk in chunks([c.id for c in candidates]):
         by_status.update(
             dict(
                 Application.objects.filter(call=call, candidate_id__in=chunk)

@@ -46,7 +46,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Q
@@ -54,8 +54,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import Membership
-from care_portal.reports import count as _n
-from care_portal.reports import share as _share
+from care_portal.seeding import STOP_WORDS, Writer, chunks
+from care_portal.seeding import count as _n
+from care_portal.seeding import share as _share
 from establishments.models import LegalEntity, StatisticsGroup
 
 from .models import DirectoryAudit, ExposureScan, Volet1Level, Volet1Status
@@ -68,8 +69,6 @@ AUDITS_END = date(2025, 6, 30)
 SCANS_START = date(2024, 5, 1)
 SCANS_END = date(2025, 10, 15)  # fixed, so that the data do not depend on the day
 BATCH_SIZE = 1000
-LOOKUP_CHUNK = 900  # below SQLite's historical limit of 999 query parameters
-
 # Share of participants per statistics group (DOMAIN.md, final candidates of D1).
 PARTICIPATION = {
     "ght": 1.0,
@@ -122,12 +121,7 @@ DOMAIN_PREFIXES = (
     ("hopital mutualiste", "hm"),
     ("groupe hospitalier", "gh"),
 )
-STOP_WORDS = {"de", "du", "des", "la", "le", "les", "d", "l", "et", "en", "sur"}
 EXTRA_DOMAIN_PREFIXES = ("adm", "rec", "labo", "pacs", "old", "dmz")
-
-
-class Writer(Protocol):
-    def write(self, msg: str, /) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -477,11 +471,6 @@ def _both_met_story(domain: str) -> EntityResults:
 # --------------------------------------------------------------------------- write
 
 
-def _chunks(values: Sequence[int], size: int = LOOKUP_CHUNK) -> Iterable[Sequence[int]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def _entities(ids: Sequence[int] | None) -> list[DemoEntity]:
     fields = (
         "id",
@@ -498,7 +487,7 @@ def _entities(ids: Sequence[int] | None) -> list[DemoEntity]:
         rows = list(LegalEntity.objects.order_by("finess").values_list(*fields))
     else:
         rows = []
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             rows += LegalEntity.objects.filter(id__in=chunk).values_list(*fields)
     entities = []
     for pk, finess, name, status, ght_id, support, active, category, staff in rows:
@@ -518,7 +507,7 @@ def _entities(ids: Sequence[int] | None) -> list[DemoEntity]:
 
 def _with_results(ids: Sequence[int]) -> set[int]:
     found: set[int] = set()
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         for model in (DirectoryAudit, ExposureScan):
             found.update(
                 model.objects.filter(legal_entity_id__in=chunk)
@@ -577,7 +566,7 @@ def seed_volet1(
 
         by_level: Counter[str] = Counter()
         with_results = total_audits = total_scans = 0
-        for chunk in _chunks(all_ids):
+        for chunk in chunks(all_ids):
             statuses = Volet1Status.objects.filter(legal_entity_id__in=chunk)
             by_level.update(dict(statuses.values_list("level").annotate(n=Count("pk")).order_by()))
             with_results += statuses.filter(

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -41,7 +41,8 @@ from applications.demo import (
     seed_applications,
 )
 from audits.demo import Volet1DemoSummary, seed_volet1, volet1_summary_lines
-from care_portal.reports import count as _n
+from care_portal.seeding import Writer, chunks
+from care_portal.seeding import count as _n
 
 from .identifiers import finess_with_check_digit, format_finess
 from .models import GHT, Department, LegalEntity, Region, Site, StatusGroup
@@ -52,8 +53,6 @@ DEFAULT_LEGAL_ENTITIES = 1500
 MIN_LEGAL_ENTITIES = 10
 MAX_LEGAL_ENTITIES = 60_000
 BATCH_SIZE = 500
-LOOKUP_CHUNK = 900  # below SQLite's historical limit of 999 query parameters
-
 # fmt: off
 # Share of legal entities per region (not official: orders of magnitude of the FINESS
 # sanitary directory; IDF ~15%, ARA ~12%, overseas small, Corse ~1%).
@@ -168,12 +167,6 @@ ROLE_LABELS = {
     "ministry": "Ministère / ANS",
     "superuser": "Administrateur du programme",
 }
-
-
-class Writer(Protocol):
-    """Where progress goes: a file, or a management command's stdout."""
-
-    def write(self, msg: str, /) -> Any: ...
 
 
 class DemoSeedRefused(RuntimeError):
@@ -681,14 +674,9 @@ def build_plan(seed: int, legal_entities: int, departments: Sequence[DeptInfo]) 
 # --------------------------------------------------------------------------- write
 
 
-def _chunks(values: Sequence[str], size: int = LOOKUP_CHUNK) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def _lookup(model: Any, key: str, values: Sequence[str], *fields: str) -> dict[str, tuple]:
     result: dict[str, tuple] = {}
-    for chunk in _chunks(values):
+    for chunk in chunks(values):
         for row in model.objects.filter(**{f"{key}__in": chunk}).values_list(key, *fields):
             result[row[0]] = row[1:]
     return result
