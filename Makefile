@@ -12,7 +12,7 @@ CHROMIUM ?= /usr/bin/chromium
 help:
 	@echo "make run      start the portal on http://$(HOST):$(PORT) (SQLite, eager tasks, demo data)"
 	@echo "make test     run the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)"
-	@echo "make lint     ruff (lint + format check) and mypy"
+	@echo "make lint     ruff (lint + format check), mypy and the import contracts (lint-imports)"
 	@echo "make bench    benchmarks, ratios against a baseline (bench/results.json)"
 	@echo "make worker   a Celery worker (needs REDIS_URL); make pdf-worker: the PDF queue; make beat: the scheduler"
 
@@ -42,6 +42,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 
 format: venv
 	$(BIN)/ruff format .
