@@ -22,13 +22,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from accounts.typing import AuthenticatedRequest
 from care_portal.errors import (
     ApplicationError,
     CarePortalError,
     SubmissionIncomplete,
     TransitionForbidden,
 )
-from care_portal.typing import AuthenticatedRequest
 from establishments.models import LegalEntity
 
 from . import selectors, services

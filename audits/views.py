@@ -5,7 +5,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from care_portal.typing import AuthenticatedRequest
+from accounts.typing import AuthenticatedRequest
 from establishments.selectors import get_legal_entity_for
 
 from . import selectors

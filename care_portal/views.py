@@ -1,4 +1,4 @@
-"""Site-wide views: the home page, the health check and the error pages."""
+"""Site-wide views: the health check and the error pages."""
 
 import logging
 
@@ -9,27 +9,7 @@ from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.cache import never_cache
 
-from establishments.models import LegalEntity
-
 logger = logging.getLogger(__name__)
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    context: dict[str, object] = {}
-    if request.user.is_authenticated:
-        scope = request.user.scope
-        context["own_entities"] = (
-            LegalEntity.objects.filter(id__in=scope.legal_entity_ids)
-            .select_related("department__region", "ght")
-            .order_by("name")
-        )
-        context["regions"] = (
-            request.user.memberships.filter(region__isnull=False)
-            .select_related("region")
-            .values_list("region__name", flat=True)
-        )
-        context["is_national"] = scope.national
-    return render(request, "home.html", context)
 
 
 @never_cache

@@ -1,8 +1,9 @@
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from audits.models import Volet1Level
-
+from . import directory
 from .models import Department, Region, StatusGroup
 
 
@@ -32,8 +33,15 @@ class DirectoryFilterForm(forms.Form):
         choices=[("", _("Tous les statuts")), *StatusGroup.choices],
         required=False,
     )
-    volet1 = forms.ChoiceField(
-        label=_("Volet 1"),
-        choices=[("", _("Tous")), *Volet1Level.choices],
-        required=False,
-    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # One filter per column registered by the apps built on the directory.
+        for column in directory.columns():
+            self.fields[column.key] = forms.ChoiceField(
+                label=column.label, choices=[("", _("Tous")), *column.choices()], required=False
+            )
+
+    @property
+    def column_fields(self) -> list[forms.BoundField]:
+        return [self[column.key] for column in directory.columns()]

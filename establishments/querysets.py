@@ -16,6 +16,12 @@ def _scope(user: Any) -> "Scope":
     return user.scope
 
 
+def _related_model(qs: models.QuerySet, field: str) -> Any:
+    """The model at the other end of `field`, found without importing `.models` (which
+    imports this module)."""
+    return qs.model._meta.get_field(field).related_model
+
+
 class LegalEntityQuerySet(models.QuerySet):
     def visible_to(self, user: "User") -> "LegalEntityQuerySet":
         """Ministry: all; ARS: its region; establishment: its own entity and, for a
@@ -38,14 +44,13 @@ class LegalEntityQuerySet(models.QuerySet):
 
 class SiteQuerySet(models.QuerySet):
     def visible_to(self, user: "User") -> "SiteQuerySet":
-        from .models import LegalEntity
-
         scope = _scope(user)
         if scope.national:
             return self.all()
         if scope.empty:
             return self.none()
-        return self.filter(legal_entity__in=LegalEntity.objects.visible_to(user))
+        entities = _related_model(self, "legal_entity").objects.visible_to(user)
+        return self.filter(legal_entity__in=entities)
 
 
 class GHTQuerySet(models.QuerySet):
@@ -56,10 +61,9 @@ class GHTQuerySet(models.QuerySet):
             return self.all()
         if scope.empty:
             return self.none()
-        from .models import LegalEntity
-
         member_ghts = (
-            LegalEntity.objects.filter(id__in=scope.legal_entity_ids)
+            _related_model(self, "members")
+            .objects.filter(id__in=scope.legal_entity_ids)
             .exclude(ght_id=None)
             .values("ght_id")
         )

@@ -8,17 +8,18 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import User
-from audits.models import Volet1Level, Volet1Status
 
+from . import directory
 from .identifiers import compact
 from .models import GHT, LegalEntity, Site
 
 
 def directory_entities(*, user: User, filters: dict[str, Any]) -> QuerySet[LegalEntity]:
     """Legal entities the user may see, filtered, with what the list shows."""
-    # volet1: the stored Volet 1 status (reverse one-to-one, LEFT JOIN): the column and
-    # its filter cost no query of their own.
-    qs = LegalEntity.objects.visible_to(user).select_related("department__region", "ght", "volet1")
+    # The registered columns join what they show (select_related): no query of their own.
+    qs = LegalEntity.objects.visible_to(user).select_related(
+        "department__region", "ght", *directory.related_paths()
+    )
     if query := (filters.get("q") or "").strip():
         condition: Q = Q(name__icontains=query)
         number = compact(query)
@@ -32,13 +33,7 @@ def directory_entities(*, user: User, filters: dict[str, Any]) -> QuerySet[Legal
         qs = qs.filter(department=department)
     if status_group := filters.get("status_group"):
         qs = qs.filter(status_group=status_group)
-    if volet1 := filters.get("volet1"):
-        # An entity without a stored status has no audit nor scan: it counts as "none".
-        condition = Q(volet1__level=volet1)
-        if volet1 == Volet1Level.NONE:
-            condition |= Q(volet1__isnull=True)
-        qs = qs.filter(condition)
-    return qs.order_by("name", "id")
+    return directory.apply_filters(qs, filters).order_by("name", "id")
 
 
 def with_site_counts(entities: Iterable[LegalEntity]) -> list[LegalEntity]:
@@ -56,31 +51,12 @@ def with_site_counts(entities: Iterable[LegalEntity]) -> list[LegalEntity]:
     return entities
 
 
-def volet1_status_of(entity: LegalEntity) -> Volet1Status | None:
-    """The stored Volet 1 status of an entity loaded with `select_related("volet1")`
-    (no query), or None when it has none yet."""
-    try:
-        return entity.volet1
-    except Volet1Status.DoesNotExist:
-        return None
-
-
-def with_volet1_levels(entities: Iterable[LegalEntity]) -> list[LegalEntity]:
-    """Set `volet1_level` (a `Volet1Level`, "none" without a stored status) on entities
-    loaded with `select_related("volet1")`: no query."""
-    entities = list(entities)
-    for entity in entities:
-        status = volet1_status_of(entity)
-        entity.volet1_level = Volet1Level(status.level if status else Volet1Level.NONE)  # type: ignore[attr-defined]
-    return entities
-
-
 def get_legal_entity_for(user: User, public_id: UUID) -> LegalEntity:
     """The one access helper of a legal entity page: 404 outside the user's scope."""
     try:
         return (
             LegalEntity.objects.visible_to(user)
-            .select_related("department__region", "ght__region", "volet1")
+            .select_related("department__region", "ght__region", *directory.related_paths())
             .get(public_id=public_id)
         )
     except LegalEntity.DoesNotExist:

@@ -6,9 +6,9 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
 
-from care_portal.typing import AuthenticatedRequest
+from accounts.typing import AuthenticatedRequest
 
-from . import selectors
+from . import directory, selectors
 from .forms import DirectoryFilterForm
 
 PAGE_SIZE = 50
@@ -25,13 +25,18 @@ def legal_entity_list(request: AuthenticatedRequest) -> HttpResponse:
         filters = form.cleaned_data
     entities = selectors.directory_entities(user=request.user, filters=filters)
     page = Paginator(entities, PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = selectors.with_volet1_levels(selectors.with_site_counts(page.object_list))
+    page.object_list = directory.annotate(selectors.with_site_counts(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
         request,
         "establishments/legal_entity_list.html",
-        {"form": form, "page_obj": page, "query_string": query.urlencode()},
+        {
+            "form": form,
+            "page_obj": page,
+            "query_string": query.urlencode(),
+            "columns": directory.columns(),
+        },
     )
 
 
@@ -40,7 +45,7 @@ def legal_entity_detail(request: AuthenticatedRequest, public_id: UUID) -> HttpR
     entity = selectors.get_legal_entity_for(request.user, public_id)
     context = {
         "entity": entity,
-        "volet1": selectors.volet1_status_of(entity),
+        "sections": directory.sections(request, entity),
         "sites": selectors.legal_entity_sites(legal_entity=entity),
         "ght_members": (
             selectors.ght_members(ght=entity.ght, user=request.user) if entity.ght else None

@@ -1,4 +1,4 @@
-"""Every string a user reads is French with an English translation (STYLE.md)."""
+"""Every string a user reads is French with an English translation."""
 
 import os
 import re
