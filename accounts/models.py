@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from care_portal.models import PublicModel, TimeStampedModel
@@ -62,6 +63,10 @@ class User(PublicModel, AbstractBaseUser, PermissionsMixin):
     )
     is_active = models.BooleanField(_("actif"), default=True)
     date_joined = models.DateTimeField(_("date d'inscription"), default=timezone.now)
+    # Part of every session's authentication hash: a new value signs out every device.
+    session_token = models.CharField(
+        _("jeton de session"), max_length=32, blank=True, default="", editable=False
+    )
 
     objects = UserManager()
 
@@ -87,6 +92,13 @@ class User(PublicModel, AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.full_name or self.email
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        """The password's HMAC (Django's) salted with `session_token`, so that "log out
+        of every device" invalidates every session without changing the password."""
+        key_salt = "accounts.User.get_session_auth_hash"
+        value = f"{self.password}:{self.session_token}"
+        return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
 
     def clean(self) -> None:
         super().clean()

@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
+from . import views
 from .forms import EmailAuthenticationForm, QueuedPasswordResetForm
 
 app_name = "accounts"
@@ -16,9 +17,17 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("securite/", views.account_security, name="security"),
+    path("double-authentification/", views.two_factor_verify, name="2fa-verify"),
+    path("double-authentification/activer/", views.two_factor_setup, name="2fa-setup"),
+    path(
+        "double-authentification/codes-de-secours/",
+        views.recovery_codes_renew,
+        name="2fa-recovery-codes",
+    ),
     path(
         "password-reset/",
-        auth_views.PasswordResetView.as_view(
+        views.ThrottledPasswordResetView.as_view(
             form_class=QueuedPasswordResetForm,
             template_name="accounts/password_reset_form.html",
             email_template_name="accounts/password_reset_email.txt",

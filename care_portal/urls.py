@@ -6,6 +6,7 @@ from . import views
 urlpatterns = [
     path("", include("monitoring.urls")),
     path("healthz", views.healthz, name="healthz"),
+    path(".well-known/security.txt", views.security_txt, name="security-txt"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.urls")),
     path("annuaire/", include("establishments.urls")),

@@ -1,15 +1,29 @@
-"""Site-wide views: the health check and the error pages."""
+"""Site-wide views: the health check, security.txt and the error pages."""
 
 import logging
+from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 logger = logging.getLogger(__name__)
+
+
+def security_txt(request: HttpRequest) -> HttpResponse:
+    """RFC 9116: whom to tell about a vulnerability, valid for a year from today."""
+    expires = (timezone.now() + timedelta(days=365)).replace(microsecond=0)
+    lines = [
+        f"Contact: {settings.SECURITY_CONTACT}",
+        f"Expires: {expires.astimezone(UTC).isoformat().replace('+00:00', 'Z')}",
+        "Preferred-Languages: fr, en",
+        f"Canonical: {settings.SITE_URL.rstrip('/')}/.well-known/security.txt",
+    ]
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
 
 
 @never_cache

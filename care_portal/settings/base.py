@@ -1,5 +1,7 @@
 """Settings shared by every environment; each value comes from the environment."""
 
+from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 
 import dj_database_url
@@ -24,6 +26,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "csp",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "crispy_forms",
     "dsfr",
     "crispy_dsfr",
@@ -36,14 +42,19 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "care_portal.middleware.HttpHardeningMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "care_portal.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "accounts.security.SessionExpiryMiddleware",
+    "accounts.twofactor.TwoFactorMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "care_portal.urls"
@@ -80,7 +91,30 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SILENCED_SYSTEM_CHECKS = ["models.W047"] if "sqlite" in DATABASES["default"]["ENGINE"] else []
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["accounts.backends.RoleBackend"]
+# Lockout first: axes refuses a locked account or address before any password check.
+AUTHENTICATION_BACKENDS = ["accounts.security.LockoutBackend", "accounts.backends.RoleBackend"]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Older hashes still verify, and are upgraded to Argon2 at the next login.
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+# django-axes: 5 failures lock the account and the address for 15 minutes; a success
+# resets the count. The admin unlocks through "Tentatives d'accès" (axes) or
+# `manage.py axes_reset_username EMAIL`.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.security.lockout_response"
+AXES_USERNAME_CALLABLE = "accounts.security.attempted_username"
+AXES_VERBOSE = False
+# Sessions: 12 hours at most (idle limits per role in accounts.security).
+SESSION_COOKIE_AGE = 12 * 60 * 60
+PASSWORD_RESET_TIMEOUT = 60 * 60
+# Two-factor authentication (TOTP) for ARS and ministry agents and staff. On by default;
+# the embedded default (`make run`) turns it off so the demo accounts sign in at once.
+CARE_TWO_FACTOR_REQUIRED = env_bool("CARE_TWO_FACTOR_REQUIRED", True)
+OTP_TOTP_ISSUER = "Portail CaRE"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -178,6 +212,8 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env_str(
     "DEFAULT_FROM_EMAIL", "Portail CaRE <ne-pas-repondre@care.sante.gouv.fr>"
 )
+# security.txt (RFC 9116): where to report a vulnerability.
+SECURITY_CONTACT = env_str("SECURITY_CONTACT", f"mailto:{parseaddr(DEFAULT_FROM_EMAIL)[1]}")
 
 # Uploads: a bound on what a single request may carry in memory.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

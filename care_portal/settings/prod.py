@@ -29,3 +29,6 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # The manifest storage rewrites url() inside the DSFR CSS, so its published integrity
 # hashes no longer match the served files.
 DSFR_USE_INTEGRITY_CHECKSUMS = False
+
+# Agents and staff always give a second factor in production.
+CARE_TWO_FACTOR_REQUIRED = True

@@ -1,6 +1,7 @@
 """A person logs in, browses the directory and opens a legal entity, in Chromium."""
 
 import pytest
+from playwright.sync_api import expect
 
 from establishments.models import Department
 
@@ -45,8 +46,8 @@ def test_wrong_password_is_announced_in_french(page, hospital_user):
     page.get_by_label("Adresse électronique").fill(hospital_user.email)
     page.get_by_label("Mot de passe").fill("mauvais")
     page.locator("main").get_by_role("button", name="Se connecter").click()
-    alert = page.get_by_role("alert").filter(has_text="mot de passe incorrect")
-    assert alert.is_visible()
+    # expect() waits for the answer (is_visible() would read the page at once).
+    expect(page.get_by_role("alert").filter(has_text="mot de passe incorrect")).to_be_visible()
 
 
 def test_language_switch_turns_the_interface_to_english(page, db):
