@@ -86,6 +86,15 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if "sqlite" in DATABASES["default"]["ENGINE"]:
+    # The embedded default serves parallel requests (uploads): WAL lets readers and one
+    # writer work together, writers start at BEGIN IMMEDIATE and wait up to 20 s for
+    # the lock instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # SQLite (the embedded default) cannot enforce NULLS NOT DISTINCT; PostgreSQL does.
 SILENCED_SYSTEM_CHECKS = ["models.W047"] if "sqlite" in DATABASES["default"]["ENGINE"] else []
