@@ -16,3 +16,7 @@ class AccountsConfig(AppConfig):
                 start_session(request, user)  # type: ignore[arg-type]
 
         user_logged_in.connect(on_login, weak=False, dispatch_uid="accounts.start_session")
+
+        from .audit import connect_receivers
+
+        connect_receivers()

@@ -229,3 +229,54 @@ class Membership(TimeStampedModel):
             raise ValidationError(
                 _("Un rattachement « ministère » est national : ni région ni entité.")
             )
+
+
+class AuditEvent(models.Model):
+    """One line of the append-only audit trail: who did what, when, from where, to
+    which object. Never updated nor deleted (a PostgreSQL trigger refuses both); the
+    actor is a plain reference (no cascade can ever touch a row)."""
+
+    class Action(models.TextChoices):
+        LOGIN = "login", _("Connexion")
+        LOGIN_FAILED = "login_failed", _("Échec de connexion")
+        LOCKOUT = "lockout", _("Blocage après échecs")
+        LOGOUT = "logout", _("Déconnexion")
+        LOGOUT_EVERYWHERE = "logout_everywhere", _("Déconnexion de tous les appareils")
+        PASSWORD_RESET_REQUESTED = "password_reset_requested", _("Demande de réinitialisation")
+        TWO_FACTOR_ENROLLED = "two_factor_enrolled", _("Double authentification activée")
+        TWO_FACTOR_VERIFIED = "two_factor_verified", _("Double authentification validée")
+        TWO_FACTOR_FAILED = "two_factor_failed", _("Code de double authentification refusé")
+        RECOVERY_CODES_RENEWED = "recovery_codes_renewed", _("Codes de secours renouvelés")
+        ACCESS_DENIED = "access_denied", _("Accès refusé")
+        TRANSITION = "transition", _("Changement de statut")
+        DECISION = "decision", _("Décision")
+        DOWNLOAD = "download", _("Téléchargement")
+        EVIDENCE_DELETED = "evidence_deleted", _("Pièce supprimée")
+        EXPORT = "export", _("Export")
+        ADMIN_CHANGE = "admin_change", _("Modification dans l'administration")
+
+    created_at = models.DateTimeField(_("date"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        User,
+        verbose_name=_("auteur"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_email = models.CharField(_("adresse de l'auteur"), max_length=254, blank=True)
+    ip_address = models.GenericIPAddressField(_("adresse IP"), null=True, blank=True)
+    action = models.CharField(_("action"), max_length=40, choices=Action.choices, db_index=True)
+    object_type = models.CharField(_("type d'objet"), max_length=80, blank=True)
+    object_id = models.CharField(_("identifiant de l'objet"), max_length=80, blank=True)
+    details = models.JSONField(_("détails"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("événement du journal d'audit")
+        verbose_name_plural = _("journal d'audit")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.get_action_display()}"

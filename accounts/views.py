@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from . import twofactor
+from .audit import Action, record
 from .security import new_session_token, reset_request_allowed
 from .typing import AuthenticatedRequest
 
@@ -33,6 +34,11 @@ class ThrottledPasswordResetView(auth_views.PasswordResetView):
                 % {"time": formats.time_format(retry_at, "H\\hi")},
             )
             return self.render_to_response(self.get_context_data(form=form), status=429)
+        record(
+            Action.PASSWORD_RESET_REQUESTED,
+            request=self.request,
+            actor_email=form.cleaned_data["email"].lower()[:254],
+        )
         return super().form_valid(form)
 
 
@@ -43,6 +49,7 @@ def account_security(request: AuthenticatedRequest) -> HttpResponse:
         user = request.user
         user.session_token = new_session_token()
         user.save(update_fields=["session_token"])
+        record(Action.LOGOUT_EVERYWHERE, request=request)
         logout(request)
         messages.success(
             request,
@@ -77,6 +84,7 @@ def two_factor_setup(request: AuthenticatedRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         codes = twofactor.enrolment_confirm(request, device, form.cleaned_data["code"])
         if codes is not None:
+            record(Action.TWO_FACTOR_ENROLLED, request=request)
             return render(
                 request,
                 "accounts/2fa_codes.html",
@@ -101,6 +109,11 @@ def two_factor_verify(request: AuthenticatedRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         outcome = twofactor.verify(request, form.cleaned_data["code"])
+        record(
+            Action.TWO_FACTOR_VERIFIED if outcome == "ok" else Action.TWO_FACTOR_FAILED,
+            request=request,
+            outcome=outcome,
+        )
         if outcome == "ok":
             return redirect(twofactor.safe_next(request))
         if outcome == "throttled":
@@ -126,4 +139,5 @@ def recovery_codes_renew(request: AuthenticatedRequest) -> HttpResponse:
     if not twofactor.is_verified(request.user):
         return redirect("accounts:2fa-verify")
     codes = twofactor.recovery_codes_renew(request.user)
+    record(Action.RECOVERY_CODES_RENEWED, request=request)
     return render(request, "accounts/2fa_codes.html", {"codes": codes, "next": ""})
