@@ -23,8 +23,8 @@ from establishments.identifiers import is_valid_finess
 from establishments.models import LegalEntity, StatusGroup
 from establishments.reference import FINESS_CATEGORIES
 
+from .lifecycle import Status
 from .models import Answer, Application, CeilingBracket, Coverage, FundingCall, Requirement
-from .transitions import Status
 
 # Bump when a rule or the score changes meaning: stored results say which rules made them.
 RULES_VERSION = "2025.1"

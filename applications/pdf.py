@@ -32,9 +32,9 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 from audits.models import DirectoryAudit, ExposureScan
 from audits.status import ScanPoint, Volet1Result, compute_volet1_status
 
+from .lifecycle import Status
 from .models import Answer, Application, Coverage, Dossier, Evidence, Transition
 from .selectors import decision_transitions, factor_rows, rule_rows, submission_count
-from .transitions import Status
 
 # The archival variant. WeasyPrint 70 writes PDF/A-3b with the Marianne fonts
 # embedded, an sRGB output intent and the XMP identification (checked by

@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING
 
-from .transitions import Actor
+from .lifecycle import Actor
 
 if TYPE_CHECKING:
     from accounts.models import User

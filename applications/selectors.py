@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import User
 from establishments.models import LegalEntity
 
+from .lifecycle import EDITABLE_STATUSES, Actor, Status, rule_for
 from .models import (
     Answer,
     Application,
@@ -29,7 +30,6 @@ from .models import (
 )
 from .roles import actor_roles
 from .services import candidate_problem
-from .transitions import EDITABLE_STATUSES, Actor, Status, rule_for
 
 # What every application page shows of the application itself, and what
 # `actor_roles` reads (candidate.department.region_id): joined, never lazily loaded.

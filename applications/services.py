@@ -29,6 +29,7 @@ from care_portal.errors import (
 )
 from establishments.models import LegalEntity
 
+from .lifecycle import EDITABLE_STATUSES, Actor, Status, rule_for
 from .models import (
     Answer,
     Application,
@@ -44,7 +45,6 @@ from .models import (
 )
 from .roles import actor_roles
 from .tasks import notify_message_task
-from .transitions import EDITABLE_STATUSES, Actor, Status, rule_for
 
 if TYPE_CHECKING:
     from accounts.models import User

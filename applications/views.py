@@ -47,9 +47,9 @@ from .forms import (
     WithdrawForm,
     error_summary,
 )
+from .lifecycle import Status
 from .models import Answer, Application, Dossier, FundingCall
 from .services import Issue
-from .transitions import Status
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
