@@ -1,40 +1,62 @@
-"""The application lifecycle as data (DESIGN.md, "Application lifecycle").
+"""The application lifecycle: the only code that writes `Application.status`
+(docs/architecture.md, "Application lifecycle").
 
 `TRANSITIONS` maps each status to the statuses reachable from it; `RULES` says, for
-each move, who may take it. `applications.services.application_transition` is the
-only code that changes an application's status, and it reads this table.
+each move, who may take it; `actor_roles` says which roles a user holds towards an
+application; `application_transition` moves an application along the table and runs
+the on-enter hooks after the commit. Hooks are registered with `@on_enter(status)` by
+the modules that own the work (scoring, dossiers), imported when the app is ready:
+this module imports none of them.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from django.db import models
-from django.utils.translation import gettext_lazy as _
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from care_portal.errors import (
+    CommentRequired,
+    TransitionConflict,
+    TransitionForbidden,
+    TransitionNotAllowed,
+)
+from care_portal.queue import enqueue_on_commit
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+    from .models import Application, Transition
 
 
 class Status(models.TextChoices):
-    DRAFT = "draft", _("Brouillon")
-    SUBMITTED = "submitted", _("Déposée")
-    INELIGIBLE = "ineligible", _("Inéligible")
-    REGIONAL_REVIEW = "regional_review", _("Instruction par l'ARS")
-    RETURNED = "returned", _("Renvoyée pour compléments")
-    NATIONAL_REVIEW = "national_review", _("Instruction nationale")
-    APPROVED = "approved", _("Accordée")
-    REJECTED = "rejected", _("Refusée")
-    WITHDRAWN = "withdrawn", _("Retirée")
-    OBJECTIVES_DECLARED = "objectives_declared", _("Objectifs déclarés atteints")
-    OBJECTIVES_CHECKED = "objectives_checked", _("Objectifs vérifiés par l'ARS")
-    OBJECTIVES_VALIDATED = "objectives_validated", _("Objectifs validés")
-    PAID = "paid", _("Payée")
+    DRAFT = "draft", gettext_lazy("Brouillon")
+    SUBMITTED = "submitted", gettext_lazy("Déposée")
+    INELIGIBLE = "ineligible", gettext_lazy("Inéligible")
+    REGIONAL_REVIEW = "regional_review", gettext_lazy("Instruction par l'ARS")
+    RETURNED = "returned", gettext_lazy("Renvoyée pour compléments")
+    NATIONAL_REVIEW = "national_review", gettext_lazy("Instruction nationale")
+    APPROVED = "approved", gettext_lazy("Accordée")
+    REJECTED = "rejected", gettext_lazy("Refusée")
+    WITHDRAWN = "withdrawn", gettext_lazy("Retirée")
+    OBJECTIVES_DECLARED = "objectives_declared", gettext_lazy("Objectifs déclarés atteints")
+    OBJECTIVES_CHECKED = "objectives_checked", gettext_lazy("Objectifs vérifiés par l'ARS")
+    OBJECTIVES_VALIDATED = "objectives_validated", gettext_lazy("Objectifs validés")
+    PAID = "paid", gettext_lazy("Payée")
 
 
 class Actor(models.TextChoices):
     """Who may take a transition: a role of accounts.Membership, or the system
     (the eligibility task)."""
 
-    ESTABLISHMENT = "establishment", _("Établissement")
-    REGIONAL = "regional", _("ARS")
-    MINISTRY = "ministry", _("Ministère")
-    SYSTEM = "system", _("Système")
+    ESTABLISHMENT = "establishment", gettext_lazy("Établissement")
+    REGIONAL = "regional", gettext_lazy("ARS")
+    MINISTRY = "ministry", gettext_lazy("Ministère")
+    SYSTEM = "system", gettext_lazy("Système")
 
 
 @dataclass(frozen=True)
@@ -92,3 +114,150 @@ EDITABLE_STATUSES = frozenset({Status.DRAFT.value, Status.RETURNED.value})
 
 def rule_for(source: str, target: str) -> Rule | None:
     return RULES_BY_MOVE.get((source, target))
+
+
+# --- Who holds which role towards an application ---------------------------------------
+
+
+def actor_roles(user: "User | None", application: "Application") -> set[str]:
+    """The roles of the lifecycle table this user holds for this application: the
+    establishment role for the candidate's users, the regional role for the ARS of the
+    candidate's region, the ministry role nationally; `None` is the system."""
+    if user is None:
+        return {Actor.SYSTEM.value}
+    if not user.is_active:
+        return set()
+    scope = user.scope
+    roles: set[str] = set()
+    if application.candidate_id in scope.legal_entity_ids:
+        roles.add(Actor.ESTABLISHMENT.value)
+    if application.candidate.department.region_id in scope.region_ids:
+        roles.add(Actor.REGIONAL.value)
+    if scope.national:
+        roles.add(Actor.MINISTRY.value)
+    return roles
+
+
+# --- The on-enter hooks -----------------------------------------------------------------
+
+# Work to queue after the commit of a transition into a status: callables taking the
+# application id, registered with `@on_enter(status)` by the modules owning the work
+# (imported by `ApplicationsConfig.ready`, so that web, workers and tests share them).
+ON_ENTER: dict[str, list[Callable[[int], None]]] = {}
+
+
+def on_enter(status: str) -> Callable[[Callable[[int], None]], Callable[[int], None]]:
+    def register(func: Callable[[int], None]) -> Callable[[int], None]:
+        hooks = ON_ENTER.setdefault(str(status), [])
+        if func not in hooks:  # a module imported twice registers once
+            hooks.append(func)
+        return func
+
+    return register
+
+
+# --- The engine -------------------------------------------------------------------------
+
+
+def application_transition(
+    *,
+    application: "Application",
+    to: str,
+    by: "User | None",
+    comment: str = "",
+    amount: Decimal | None = None,
+) -> "Transition":
+    """Move `application` to `to` if the table allows it and `by` may take the move.
+
+    The status is changed by a conditional UPDATE (… WHERE status = <from>): of two
+    concurrent transitions exactly one wins, the other raises TransitionConflict.
+    Raises a subclass of care_portal.errors.ApplicationError on any refusal."""
+    # The models import this module (Status): read them when called.
+    from .models import Application, Message, Transition
+
+    source = application.status
+    rule = rule_for(source, to)
+    if rule is None:
+        raise TransitionNotAllowed(
+            _("Une candidature à l'état « %(source)s » ne peut pas passer à « %(target)s ».")
+            % {"source": Status(source).label, "target": _status_label(to)}
+        )
+    if not rule.actors & actor_roles(by, application):
+        raise TransitionForbidden(_("Vous n'avez pas le droit d'effectuer cette action."))
+    comment = comment.strip()
+    if rule.requires_comment and not comment:
+        raise CommentRequired(_("Un motif est obligatoire pour cette action."))
+
+    now = timezone.now()
+    changes: dict[str, object] = {"status": to, "updated_at": now}
+    if to == Status.SUBMITTED:
+        changes["submitted_at"] = now
+    if to == Status.APPROVED and source == Status.NATIONAL_REVIEW:
+        if amount is None or amount < 0:
+            raise CommentRequired(_("Indiquez le montant accordé."))
+        changes["granted_amount"] = amount
+    if to == Status.PAID:
+        changes["paid_amount"] = amount if amount is not None else application.granted_amount
+
+    with transaction.atomic():
+        updated = Application.objects.filter(pk=application.pk, status=source).update(**changes)
+        if updated != 1:
+            raise TransitionConflict(
+                _(
+                    "La candidature a été modifiée entre-temps par une autre personne : "
+                    "rechargez la page pour voir son état actuel."
+                )
+            )
+        record = Transition.objects.create(
+            application=application,
+            from_status=source,
+            to_status=to,
+            actor=by,
+            comment=comment,
+            created_at=now,
+        )
+        if to == Status.RETURNED:
+            # The request is shown at the top of the reopened application and in its thread.
+            Message.objects.create(
+                application=application, author=by, body=comment, is_return_request=True
+            )
+        for field, value in changes.items():
+            setattr(application, field, value)
+        _queue_after_commit(record)
+    return record
+
+
+def _queue_after_commit(record: "Transition") -> None:
+    # robust: a broker outage is logged, never turned into an error of the committed
+    # request; the sweeper re-queues what was lost (docs/architecture.md).
+    application_id = record.application_id
+    enqueue_on_commit("applications.notify_transition_task", record.pk)
+    for func in ON_ENTER.get(record.to_status, []):
+        # A named function, not a partial: the robust handler logs the callback's name.
+        transaction.on_commit(_bound(func, application_id), robust=True)
+
+
+def _bound(func: Callable[[int], None], application_id: int) -> Callable[[], None]:
+    def run() -> None:
+        func(application_id)
+
+    run.__qualname__ = run.__name__ = getattr(func, "__qualname__", "on_enter")
+    return run
+
+
+def _status_label(value: str) -> str:
+    try:
+        return str(Status(value).label)
+    except ValueError:
+        return value
+
+
+def lock_status(application: "Application") -> str:
+    """Lock the application's row until the end of the current transaction and read its
+    status from the database into `application` (an edit then never lands on an
+    application moved meanwhile by another tab, another user or a double click)."""
+    from .models import Application
+
+    current = Application.objects.select_for_update().only("status").get(pk=application.pk)
+    application.status = current.status
+    return application.status

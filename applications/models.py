@@ -413,7 +413,7 @@ class Dossier(PublicModel):
     status = models.CharField(
         _("état"), max_length=20, choices=Status.choices, default=Status.PENDING
     )
-    # Private storage, under a server-generated name (applications/services.py).
+    # Private storage, under a server-generated name (applications/dossiers.py).
     file = models.FileField(_("fichier"), upload_to="dossiers/%Y/%m/", blank=True)
     sha256 = models.CharField(_("empreinte SHA-256"), max_length=64, blank=True)
     pages = models.PositiveIntegerField(_("pages"), null=True, blank=True)
