@@ -6,13 +6,14 @@ each move, who may take it; `actor_roles` says which roles a user holds towards 
 application; `application_transition` moves an application along the table and runs
 the on-enter hooks after the commit. Hooks are registered with `@on_enter(status)` by
 the modules that own the work (scoring, dossiers), imported when the app is ready:
-this module imports none of them.
+this module imports none of them. It imports no model either (the models import the
+table for their choices): it writes through the application it is given.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from django.db import models, transaction
 from django.utils import timezone
@@ -29,8 +30,6 @@ from care_portal.queue import enqueue_on_commit
 
 if TYPE_CHECKING:
     from accounts.models import User
-
-    from .models import Application, Transition
 
 
 class Status(models.TextChoices):
@@ -116,10 +115,33 @@ def rule_for(source: str, target: str) -> Rule | None:
     return RULES_BY_MOVE.get((source, target))
 
 
+# --- What the engine reads and writes of an application ---------------------------------
+
+
+class Lifecycled(Protocol):
+    """An application (`applications.models.Application`), named by what the engine uses
+    of it: the models import this module for their choices, so it cannot import them."""
+
+    objects: ClassVar[Any]  # the applications' manager: the conditional UPDATE
+    pk: Any
+    status: str
+    candidate_id: int
+    granted_amount: Decimal | None
+
+    @property
+    def candidate(self) -> Any: ...  # read for the regional role
+
+    @property
+    def transitions(self) -> Any: ...  # the log: Transition rows
+
+    @property
+    def messages(self) -> Any: ...  # the thread: Message rows
+
+
 # --- Who holds which role towards an application ---------------------------------------
 
 
-def actor_roles(user: "User | None", application: "Application") -> set[str]:
+def actor_roles(user: "User | None", application: Lifecycled) -> set[str]:
     """The roles of the lifecycle table this user holds for this application: the
     establishment role for the candidate's users, the regional role for the ARS of the
     candidate's region, the ministry role nationally; `None` is the system."""
@@ -161,20 +183,18 @@ def on_enter(status: str) -> Callable[[Callable[[int], None]], Callable[[int], N
 
 def application_transition(
     *,
-    application: "Application",
+    application: Lifecycled,
     to: str,
     by: "User | None",
     comment: str = "",
     amount: Decimal | None = None,
-) -> "Transition":
+) -> Any:
     """Move `application` to `to` if the table allows it and `by` may take the move.
 
     The status is changed by a conditional UPDATE (… WHERE status = <from>): of two
     concurrent transitions exactly one wins, the other raises TransitionConflict.
-    Raises a subclass of care_portal.errors.ApplicationError on any refusal."""
-    # The models import this module (Status): read them when called.
-    from .models import Application, Message, Transition
-
+    Raises a subclass of care_portal.errors.ApplicationError on any refusal. Returns
+    the `Transition` row written."""
     source = application.status
     rule = rule_for(source, to)
     if rule is None:
@@ -200,7 +220,9 @@ def application_transition(
         changes["paid_amount"] = amount if amount is not None else application.granted_amount
 
     with transaction.atomic():
-        updated = Application.objects.filter(pk=application.pk, status=source).update(**changes)
+        updated = (
+            type(application).objects.filter(pk=application.pk, status=source).update(**changes)
+        )
         if updated != 1:
             raise TransitionConflict(
                 _(
@@ -208,8 +230,7 @@ def application_transition(
                     "rechargez la page pour voir son état actuel."
                 )
             )
-        record = Transition.objects.create(
-            application=application,
+        record = application.transitions.create(
             from_status=source,
             to_status=to,
             actor=by,
@@ -218,16 +239,14 @@ def application_transition(
         )
         if to == Status.RETURNED:
             # The request is shown at the top of the reopened application and in its thread.
-            Message.objects.create(
-                application=application, author=by, body=comment, is_return_request=True
-            )
+            application.messages.create(author=by, body=comment, is_return_request=True)
         for field, value in changes.items():
             setattr(application, field, value)
         _queue_after_commit(record)
     return record
 
 
-def _queue_after_commit(record: "Transition") -> None:
+def _queue_after_commit(record: Any) -> None:
     # robust: a broker outage is logged, never turned into an error of the committed
     # request; the sweeper re-queues what was lost (docs/architecture.md).
     application_id = record.application_id
@@ -252,12 +271,10 @@ def _status_label(value: str) -> str:
         return value
 
 
-def lock_status(application: "Application") -> str:
+def lock_status(application: Lifecycled) -> str:
     """Lock the application's row until the end of the current transaction and read its
     status from the database into `application` (an edit then never lands on an
     application moved meanwhile by another tab, another user or a double click)."""
-    from .models import Application
-
-    current = Application.objects.select_for_update().only("status").get(pk=application.pk)
+    current = type(application).objects.select_for_update().only("status").get(pk=application.pk)
     application.status = current.status
     return application.status

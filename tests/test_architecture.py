@@ -121,6 +121,13 @@ class StatusWrites(ast.NodeVisitor):
     def is_application(self, node: ast.AST) -> bool:
         """An Application, a queryset or manager of applications, or a name that says so."""
         for link in _chain(node):
+            if (
+                isinstance(link, ast.Call)
+                and isinstance(link.func, ast.Name)
+                and link.func.id == "type"
+                and link.args
+            ):
+                return self.is_application(link.args[0])  # type(application).objects
             if isinstance(link, ast.Name):
                 if link.id == "Application" or link.id in self.bound:
                     return True
@@ -303,6 +310,7 @@ def test_the_legacy_allow_list_names_files_that_still_write_statuses():
         "for a in Application.objects.filter(call=c):\n    a.status = 'paid'",
         "Application.objects.filter(pk=1).update(status='paid')",
         "Application.objects.update(status=Status.PAID)",
+        "type(application).objects.filter(pk=1).update(status='paid')",
         "qs = Application.objects.filter(call=c)\nqs.update(status='withdrawn')",
         "call.applications.update(status='withdrawn')",
         "changes = {'status': 'paid'}\nApplication.objects.filter(pk=1).update(**changes)",
