@@ -1,3 +1,5 @@
+"""The applications app: its configuration, and the lifecycle hooks loaded when ready."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
