@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.utils.translation import gettext_lazy as _
 
-from care_portal.tasks import enqueue_email
+from care_portal.mail import enqueue_email
 
 
 class EmailAuthenticationForm(AuthenticationForm):

@@ -96,6 +96,7 @@ from establishments.models import LegalEntity, StatusGroup
 
 from .eligibility import evaluate
 from .evidence import storage_name
+from .lifecycle import EDITABLE_STATUSES, TRANSITIONS, Actor, Status, rule_for
 from .models import (
     Answer,
     Application,
@@ -109,7 +110,6 @@ from .models import (
     Requirement,
     Transition,
 )
-from .transitions import EDITABLE_STATUSES, TRANSITIONS, Actor, Status, rule_for
 
 PARIS = ZoneInfo("Europe/Paris")
 D1_CODE = "D1-2024"

@@ -23,8 +23,8 @@ from establishments.identifiers import is_valid_finess
 from establishments.models import LegalEntity, StatusGroup
 from establishments.reference import FINESS_CATEGORIES
 
+from .lifecycle import Status
 from .models import Answer, Application, CeilingBracket, Coverage, FundingCall, Requirement
-from .transitions import Status
 
 # Bump when a rule or the score changes meaning: stored results say which rules made them.
 RULES_VERSION = "2025.1"
@@ -463,3 +463,16 @@ def evaluate_inputs(inputs: EligibilityInputs) -> EligibilityOutcome:
 def evaluate(application: Application) -> EligibilityOutcome:
     """`result.eligible`, `result.score` (0–100) and `result.rules` (id, passed, detail)."""
     return evaluate_inputs(gather(application))
+
+
+def factor_rows(factors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stored priority factors (`EligibilityResult.factors`), points as decimals and
+    values as percentages: what the pages and the dossier show."""
+    return [
+        {
+            **factor,
+            "points": Decimal(str(factor.get("points", "0"))),
+            "percent": round(float(factor.get("value", 0)) * 100),
+        }
+        for factor in factors
+    ]

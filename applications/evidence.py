@@ -1,10 +1,12 @@
-"""Checks on uploaded evidence: name, type by content, size, quota and active content.
+"""Evidence uploaded with an application: its checks (name, type by content, size,
+quota, active content), its storage, and adding or deleting it (`evidence_add`,
+`evidence_delete`).
 
 An upload is accepted only when its extension is allowed *and* its content is what the
 extension says; PDFs with active content and office files with macros are refused with
-a French message that names the file and the reason. Nothing here writes to the
-database: the upload service calls `inspect_upload`, `check_application_quota` and
-`store_upload`, then creates the `Evidence` row.
+a French message that names the file and the reason. `evidence_add` calls
+`inspect_upload`, `store_upload` and `check_application_quota`, then creates the
+`Evidence` row.
 """
 
 import codecs
@@ -18,21 +20,25 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import IO, TYPE_CHECKING, BinaryIO, TypeGuard, cast
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeGuard, cast
 
 import pikepdf
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from care_portal.errors import CarePortalError
+from care_portal.errors import ApplicationError, CarePortalError
+
+from .drafting import editing, require_editor
+from .models import Answer, Application, Evidence
 
 if TYPE_CHECKING:
-    from .models import Application
+    from accounts.models import User
 
 CHUNK_SIZE = 64 * 1024
 MAX_NAME_LENGTH = 150  # Evidence.original_name
@@ -622,3 +628,42 @@ def _check_text(file: IO[bytes], name: str) -> str:
         except UnicodeDecodeError:
             charset = "windows-1252"
     return charset
+
+
+# --- Adding and deleting evidence ------------------------------------------------------
+
+
+def evidence_add(
+    *, application: Application, answer: Answer | None, uploaded_file: Any, by: "User"
+) -> Evidence:
+    """Check an uploaded file (type by content, active content, size, quota) and store
+    it under a server-generated name in private storage, with its SHA-256."""
+    require_editor(application, by)  # fail fast, before reading the file
+    if answer is not None and answer.application_id != application.pk:
+        raise ApplicationError(_("Cette réponse n'appartient pas à la candidature."))
+    inspected = inspect_upload(uploaded_file, name=getattr(uploaded_file, "name", "") or "")
+    stored_as = store_upload(uploaded_file, inspected)
+    try:
+        # The row lock also keeps two uploads at once from both passing the quota.
+        with editing(application, by):
+            check_application_quota(application, inspected.size, name=inspected.safe_name)
+            return Evidence.objects.create(
+                application=application,
+                answer=answer,
+                file=stored_as,
+                original_name=inspected.safe_name,
+                content_type=inspected.content_type,
+                size=inspected.size,
+                sha256=inspected.sha256,
+                uploaded_by=by,
+            )
+    except BaseException:
+        default_storage.delete(stored_as)  # nothing half-written
+        raise
+
+
+def evidence_delete(*, evidence: Evidence, by: "User") -> None:
+    name = evidence.file.name
+    with editing(evidence.application, by):
+        evidence.delete()
+    transaction.on_commit(lambda: default_storage.delete(name), robust=True)

@@ -1,5 +1,5 @@
 """Forms of the applicant pages. They parse and validate input; writes go through
-`applications.services`."""
+`applications.drafting`."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -10,8 +10,8 @@ from django import forms
 from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
+from .drafting import IDENTITY_FIELDS
 from .models import Answer, Application, BudgetLine
-from .services import IDENTITY_FIELDS
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class IdentityForm(forms.ModelForm):
     error); an e-mail, when given, must be valid.
 
     Bound with `initial` and no instance: it only validates, and
-    `services.application_update_identity` writes (the application in memory is left
+    `drafting.application_update_identity` writes (the application in memory is left
     as saved while the page shows the errors)."""
 
     class Meta:

@@ -11,8 +11,8 @@ from django.utils.translation import gettext_lazy as _
 
 from care_portal.models import PublicModel, TimeStampedModel
 
+from .lifecycle import EDITABLE_STATUSES, Status
 from .querysets import ApplicationQuerySet
-from .transitions import EDITABLE_STATUSES, Status
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -340,7 +340,7 @@ class Transition(models.Model):
     @property
     def is_automatic(self) -> bool:
         """Taken by the system (the eligibility task), not by a person."""
-        from .transitions import Actor, rule_for
+        from .lifecycle import Actor, rule_for
 
         rule = rule_for(self.from_status, self.to_status)
         return self.actor_id is None and rule is not None and rule.actors == {Actor.SYSTEM.value}
@@ -413,7 +413,7 @@ class Dossier(PublicModel):
     status = models.CharField(
         _("état"), max_length=20, choices=Status.choices, default=Status.PENDING
     )
-    # Private storage, under a server-generated name (applications/services.py).
+    # Private storage, under a server-generated name (applications/dossiers.py).
     file = models.FileField(_("fichier"), upload_to="dossiers/%Y/%m/", blank=True)
     sha256 = models.CharField(_("empreinte SHA-256"), max_length=64, blank=True)
     pages = models.PositiveIntegerField(_("pages"), null=True, blank=True)

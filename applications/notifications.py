@@ -7,8 +7,8 @@ from django.utils import translation
 
 from accounts.models import Membership, User
 
+from .lifecycle import Status
 from .models import Message, Transition
-from .transitions import Status
 
 # Who hears of each arrival status: the applicant's users, the region's ARS agents.
 APPLICANT_STATUSES = {

@@ -1,21 +1,23 @@
-"""Composite reads of applications, each with its joins declared here: a page runs the
-same number of queries whatever the number of requirements, files or messages."""
+"""Composite reads for the application pages, each with its joins declared here: a page
+runs the same number of queries whatever the number of requirements, files or
+messages. Data only: the words the pages show are the templates' and
+`templatetags/applications_tags.py`'s."""
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django.http import Http404
-from django.utils import formats, timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils import timezone
 
 from accounts.models import User
 from establishments.models import LegalEntity
 
+from .dossiers import decision_transitions, submission_count
+from .drafting import candidate_problem
+from .eligibility import factor_rows
+from .lifecycle import EDITABLE_STATUSES, Actor, Status, actor_roles, rule_for
 from .models import (
     Answer,
     Application,
@@ -27,9 +29,6 @@ from .models import (
     Message,
     Transition,
 )
-from .roles import actor_roles
-from .services import candidate_problem
-from .transitions import EDITABLE_STATUSES, Actor, Status, rule_for
 
 # What every application page shows of the application itself, and what
 # `actor_roles` reads (candidate.department.region_id): joined, never lazily loaded.
@@ -138,41 +137,6 @@ def can_post_message(user: User, application: Application) -> bool:
     return application.status != Status.DRAFT and bool(roles)
 
 
-def when(moment: object) -> str:
-    """A date and time in words, in the portal's time zone: "31 octobre 2025 à 23:59"."""
-    local = timezone.localtime(moment)  # type: ignore[arg-type]
-    return _("%(date)s à %(time)s") % {
-        "date": formats.date_format(local, "DATE_FORMAT"),
-        "time": formats.time_format(local, "TIME_FORMAT"),
-    }
-
-
-def next_step(application: Application) -> str:
-    """What happens next, in words, for lists and the application page."""
-    status = application.status
-    if status == Status.DRAFT:
-        if not application.call.is_open():
-            return _("Appel clos : la candidature n'a pas été déposée")
-        return _("Compléter et déposer avant le %(deadline)s") % {
-            "deadline": when(application.call.closes_at)
-        }
-    steps = {
-        Status.SUBMITTED: _("Vérification de l'éligibilité en cours"),
-        Status.INELIGIBLE: _("Aucune action attendue : candidature jugée inéligible"),
-        Status.REGIONAL_REVIEW: _("Instruction par l'ARS"),
-        Status.RETURNED: _("Apporter les compléments demandés"),
-        Status.NATIONAL_REVIEW: _("Instruction nationale"),
-        Status.APPROVED: _("Déclarer l'atteinte des objectifs"),
-        Status.REJECTED: _("Aucune action attendue : candidature refusée"),
-        Status.WITHDRAWN: _("Aucune action attendue : candidature retirée"),
-        Status.OBJECTIVES_DECLARED: _("Vérification des objectifs par l'ARS"),
-        Status.OBJECTIVES_CHECKED: _("Validation nationale des objectifs"),
-        Status.OBJECTIVES_VALIDATED: _("Paiement en cours"),
-        Status.PAID: _("Aucune action attendue : financement versé"),
-    }
-    return str(steps.get(Status(status), ""))
-
-
 def applications_for_list(user: User) -> QuerySet[Application]:
     """The applications a user sees in "Mes candidatures" (their own drafts included;
     others' drafts never), newest first."""
@@ -236,52 +200,6 @@ def open_calls_for(user: User) -> list[OpenCall]:
 
 # --- Eligibility explained, and the rendered PDFs ---------------------------------------
 
-# What each eligibility rule checks (applications/eligibility.py), in a reader's words.
-RULE_LABELS = {
-    "E1": gettext_lazy("Établissement de santé actif, FINESS valide"),
-    "E2": gettext_lazy("Statut juridique éligible à l'appel"),
-    "E3": gettext_lazy("Couverture du GHT et candidature unique"),
-    "E4": gettext_lazy("Dépôt pendant la période de l'appel"),
-    "E5": gettext_lazy("Participation au Volet 1 des entités couvertes"),
-    "E6": gettext_lazy("Prérequis atteints, avec leurs pièces"),
-    "E7": gettext_lazy("Montant demandé dans le plafond"),
-}
-# The decisions that call for a letter: the ministry's, at the end of national review.
-DECISION_STATUSES = (Status.APPROVED.value, Status.REJECTED.value)
-
-
-def submission_count(transitions: Sequence[Transition]) -> int:
-    """How many times the application was submitted: the version of its dossier."""
-    return sum(1 for t in transitions if t.to_status == Status.SUBMITTED)
-
-
-def decision_transitions(transitions: Sequence[Transition]) -> list[Transition]:
-    """The ministry's decisions (approval or rejection after national review), oldest
-    first: the n-th is the subject of the decision letter of version n. A return of
-    objectives to "approved" is not a new decision."""
-    return [
-        t
-        for t in transitions
-        if t.from_status == Status.NATIONAL_REVIEW and t.to_status in DECISION_STATUSES
-    ]
-
-
-def rule_rows(rules: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The stored rule results with their labels."""
-    return [{**rule, "label": RULE_LABELS.get(str(rule.get("id")), "")} for rule in rules]
-
-
-def factor_rows(factors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The stored priority factors, points as decimals and values as percentages."""
-    return [
-        {
-            **factor,
-            "points": Decimal(str(factor.get("points", "0"))),
-            "percent": round(float(factor.get("value", 0)) * 100),
-        }
-        for factor in factors
-    ]
-
 
 @dataclass(frozen=True)
 class EligibilityExplanation:
@@ -301,7 +219,7 @@ def eligibility_explanation(user: User, application: Application) -> Eligibility
     """From the prefetched result (`with_everything`)."""
     result: EligibilityResult | None = getattr(application, "eligibility", None)
     full = bool({Actor.REGIONAL.value, Actor.MINISTRY.value} & actor_roles(user, application))
-    rules = rule_rows(result.rules) if result else []
+    rules = list(result.rules) if result else []
     return EligibilityExplanation(
         result=result,
         pending=result is None and application.status == Status.SUBMITTED,
@@ -318,7 +236,6 @@ class DossierLine:
     letter of the latest decision) and the earlier versions still downloadable."""
 
     kind: str
-    label: str
     version: int
     dossier: Dossier | None  # None: not yet picked up by a worker
     older: list[Dossier]
@@ -326,10 +243,6 @@ class DossierLine:
     @property
     def status(self) -> str:
         return self.dossier.status if self.dossier else Dossier.Status.PENDING.value
-
-    @property
-    def status_label(self) -> str:
-        return str(Dossier.Status(self.status).label)
 
 
 def dossier_lines(application: Application) -> list[DossierLine]:
@@ -348,7 +261,6 @@ def dossier_lines(application: Application) -> list[DossierLine]:
         lines.append(
             DossierLine(
                 kind=kind,
-                label=str(Dossier.Kind(kind).label),
                 version=version,
                 dossier=next((d for d in of_kind if d.version == version), None),
                 older=[

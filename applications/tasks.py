@@ -1,3 +1,7 @@
+"""Celery tasks of applications: thin entry points that call `notifications`,
+`scoring` and `dossiers`. Nothing imports this module: work is queued by task name
+with `care_portal.queue` (docs/architecture.md)."""
+
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
@@ -25,7 +29,7 @@ def notify_message_task(message_id: int) -> None:
     max_retries=8,
 )
 def score_application_task(application_id: int, run: str = "") -> None:
-    from .services import application_score, rescoring_progress_tick
+    from .scoring import application_score, rescoring_progress_tick
 
     application_score(application_id=application_id)
     if run:
@@ -35,8 +39,10 @@ def score_application_task(application_id: int, run: str = "") -> None:
 @shared_task(name="applications.sweep_unfinished_task", acks_late=True)
 def sweep_unfinished_task() -> int:
     """Re-queue the work a broker outage or a killed worker left undone: the
-    database is the source of truth (DESIGN.md, "Background work that loses nothing")."""
-    from .services import applications_needing_work, dossiers_needing_work
+    database is the source of truth (docs/architecture.md, "Background work that loses
+    nothing")."""
+    from .dossiers import dossiers_needing_work
+    from .scoring import applications_needing_work
 
     pending = applications_needing_work()
     for application_id in pending:
@@ -65,7 +71,7 @@ def render_dossier_task(
     """Render an application's dossier (or decision letter) once per version: a
     redelivery finds it done. A dossier waits, by retrying, for its eligibility result;
     past the retries the sweeper queues it again."""
-    from .services import DossierNotReady, dossier_render
+    from .dossiers import DossierNotReady, dossier_render
 
     try:
         dossier = dossier_render(application_id=application_id, kind=kind, version=version)

@@ -2,9 +2,9 @@
 its read-only view, evidence files, messages and withdrawal.
 
 Each view parses its input, reads the application through the one access helper
-(`selectors.get_application_for`, 404 outside the user's scope), calls one service and
-renders or redirects. Refusals of the services (`CarePortalError`) become French
-messages at the field or as alerts, never a 500."""
+(`selectors.get_application_for`, 404 outside the user's scope), calls one write of
+`drafting`, `evidence` or `dossiers` and renders or redirects. Their refusals
+(`CarePortalError`) become French messages at the field or as alerts, never a 500."""
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -31,9 +31,10 @@ from care_portal.errors import (
 )
 from establishments.models import LegalEntity
 
-from . import selectors, services
+from . import dossiers, drafting, selectors
+from . import evidence as uploads
 from .downloads import dossier_response, evidence_response
-from .evidence import ALLOWED_FORMATS_LABEL
+from .drafting import Issue
 from .forms import (
     AnswersForm,
     BaseBudgetLineFormSet,
@@ -47,9 +48,9 @@ from .forms import (
     WithdrawForm,
     error_summary,
 )
+from .lifecycle import Status
 from .models import Answer, Application, Dossier, FundingCall
-from .services import Issue
-from .transitions import Status
+from .templatetags.applications_tags import when
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -80,7 +81,7 @@ SECTION_BY_KEY = {section.key: section for section in SECTIONS}
 
 @dataclass(frozen=True)
 class IssueLink:
-    """An issue of `services.application_issues`, with the link to where it is fixed."""
+    """An issue of `drafting.application_issues`, with the link to where it is fixed."""
 
     section: str
     message: str
@@ -111,7 +112,7 @@ def _section_context(application: Application, key: str) -> dict[str, Any]:
     """The stepper and this section's warnings (the application's answers, files and
     budget lines must be loaded: `selectors.with_answers`)."""
     index = [s.key for s in SECTIONS].index(key)
-    issues = [i for i in services.application_issues(application) if i.section == key]
+    issues = [i for i in drafting.application_issues(application) if i.section == key]
     return {
         "application": application,
         "section": SECTIONS[index],
@@ -160,12 +161,6 @@ def _refused(
 # --- "Mes candidatures" and starting a draft -----------------------------------------
 
 
-@dataclass(frozen=True)
-class Row:
-    application: Application
-    next_step: str
-
-
 @login_required
 def application_list(request: AuthenticatedRequest) -> HttpResponse:
     applications = selectors.applications_for_list(request.user)
@@ -173,7 +168,7 @@ def application_list(request: AuthenticatedRequest) -> HttpResponse:
     is_establishment = bool(request.user.scope.legal_entity_ids)
     context = {
         "page_obj": page,
-        "rows": [Row(a, selectors.next_step(a)) for a in page.object_list],
+        "rows": list(page.object_list),
         "is_establishment": is_establishment,
         "open_calls": selectors.open_calls_for(request.user) if is_establishment else [],
     }
@@ -193,7 +188,7 @@ def application_start(request: AuthenticatedRequest) -> HttpResponse:
         public_id=form.cleaned_data["candidate"],
     )
     try:
-        application = services.application_start(call=call, candidate=candidate, by=request.user)
+        application = drafting.application_start(call=call, candidate=candidate, by=request.user)
     except CarePortalError as error:
         messages.error(request, error.message)
         return redirect("applications:application-list")
@@ -222,7 +217,6 @@ def _render_detail(
         "application": application,
         "editable": editable,
         "can_withdraw": selectors.can_withdraw(user, application),
-        "next_step": selectors.next_step(application),
         "answers": application.answers.all(),
         "coverages": application.coverages.all(),
         "budget_lines": application.budget_lines.all(),
@@ -239,7 +233,7 @@ def _render_detail(
         "can_retry_dossier": selectors.can_retry_dossier(user, application),
     }
     if editable:
-        issues = services.application_issues(application)
+        issues = drafting.application_issues(application)
         context["warnings"] = _issue_links(application, issues)
         context["sections"] = [
             (section, sum(1 for i in issues if i.section == section.key)) for section in SECTIONS
@@ -262,11 +256,11 @@ def application_identity(request: AuthenticatedRequest, public_id: UUID) -> Http
     application = selectors.get_application_for(request.user, public_id)
     if not selectors.can_edit(request.user, application):
         return _not_editable(request, application)
-    initial = {field: getattr(application, field) for field in services.IDENTITY_FIELDS}
+    initial = {field: getattr(application, field) for field in drafting.IDENTITY_FIELDS}
     form = IdentityForm(_posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.application_update_identity(
+            drafting.application_update_identity(
                 application=application, by=request.user, data=form.cleaned_data
             )
         except ApplicationError as error:
@@ -306,7 +300,7 @@ def _render_answers(
         items=[(f, upload_errors.get(f.answer.pk, [])) for f in form],
         errors=errors,
         max_file_size=settings.EVIDENCE_MAX_FILE_SIZE,
-        allowed_formats=ALLOWED_FORMATS_LABEL,
+        allowed_formats=uploads.ALLOWED_FORMATS_LABEL,
     )
     return render(request, "applications/application_answers.html", context, status=status)
 
@@ -323,7 +317,7 @@ def application_answers(request: AuthenticatedRequest, public_id: UUID) -> HttpR
     if not form.is_valid():
         return _render_answers(request, application, form=form)
     try:
-        services.application_save_answers(
+        drafting.application_save_answers(
             application=application, by=request.user, answers=form.cleaned_answers()
         )
     except ApplicationError as error:
@@ -348,7 +342,7 @@ def application_budget(request: AuthenticatedRequest, public_id: UUID) -> HttpRe
     )
     if request.method == "POST" and formset.is_valid():
         try:
-            services.application_set_budget(
+            drafting.application_set_budget(
                 application=application, by=request.user, lines=formset.lines()
             )
         except ApplicationError as error:
@@ -368,7 +362,7 @@ def _already_submitted(request: AuthenticatedRequest, application: Application) 
         messages.info(
             request,
             _("Cette candidature a déjà été déposée le %(date)s.")
-            % {"date": selectors.when(application.submitted_at)},
+            % {"date": when(application.submitted_at)},
         )
         return redirect("applications:application-detail", application.public_id)
     return _not_editable(request, application)
@@ -386,11 +380,11 @@ def application_submit(request: AuthenticatedRequest, public_id: UUID) -> HttpRe
     if request.method == "POST":
         sworn = form.is_valid() and bool(form.cleaned_data["sworn"])
         try:
-            services.application_submit(application=application, by=request.user, sworn=sworn)
+            drafting.application_submit(application=application, by=request.user, sworn=sworn)
         except SubmissionIncomplete as error:
             issues = list(error.issues)
             if all(issue.section == "statement" for issue in issues):
-                issues += services.application_issues(application)
+                issues += drafting.application_issues(application)
             for issue in issues:
                 if issue.field == "sworn":
                     form.add_error("sworn", issue.message)
@@ -409,7 +403,7 @@ def application_submit(request: AuthenticatedRequest, public_id: UUID) -> HttpRe
         )
         return redirect("applications:application-detail", application.public_id)
     context = _section_context(application, "statement")
-    issues = services.application_issues(application)
+    issues = drafting.application_issues(application)
     context.update(form=form, blocking=_issue_links(application, issues), posted=False)
     return render(request, "applications/application_submit.html", context)
 
@@ -445,7 +439,7 @@ def evidence_upload(request: AuthenticatedRequest, public_id: UUID) -> HttpRespo
         raise Http404
     if form.is_valid():
         try:
-            evidence = services.evidence_add(
+            evidence = uploads.evidence_add(
                 application=application,
                 answer=answer,
                 uploaded_file=form.cleaned_data["file"],
@@ -481,7 +475,7 @@ def evidence_delete(
     requirement_id = evidence.answer.requirement_id if evidence.answer else None
     name = evidence.original_name
     try:
-        services.evidence_delete(evidence=evidence, by=request.user)
+        uploads.evidence_delete(evidence=evidence, by=request.user)
     except ApplicationError as error:
         return _refused(request, application, error)
     messages.success(request, _("Pièce « %(name)s » supprimée.") % {"name": name})
@@ -508,7 +502,7 @@ def dossier_download(
 def dossier_retry(request: AuthenticatedRequest, public_id: UUID, dossier_id: UUID) -> HttpResponse:
     dossier = selectors.get_dossier_for(request.user, public_id, dossier_id)
     try:
-        services.dossier_retry(dossier=dossier, by=request.user)
+        dossiers.dossier_retry(dossier=dossier, by=request.user)
     except TransitionForbidden:
         raise PermissionDenied from None
     except ApplicationError as error:
@@ -535,11 +529,8 @@ def application_withdraw(request: AuthenticatedRequest, public_id: UUID) -> Http
     form = WithdrawForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
-            services.application_transition(
-                application=application,
-                to=Status.WITHDRAWN.value,
-                by=request.user,
-                comment=form.cleaned_data["comment"],
+            drafting.application_withdraw(
+                application=application, by=request.user, comment=form.cleaned_data["comment"]
             )
         except ApplicationError as error:
             return _refused(request, application, error)
@@ -564,7 +555,7 @@ def message_create(request: AuthenticatedRequest, public_id: UUID) -> HttpRespon
     if not form.is_valid():
         return _render_detail(request, application, message_form=form, status=400)
     try:
-        message = services.message_post(
+        message = drafting.message_post(
             application=application, by=request.user, body=form.cleaned_data["body"]
         )
     except ApplicationError as error:

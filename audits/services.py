@@ -19,6 +19,7 @@ from django.utils.translation import ngettext
 
 from accounts.models import User
 from care_portal.errors import ImportFileError
+from care_portal.queue import enqueue_on_commit
 from establishments.models import LegalEntity
 
 from . import importers
@@ -183,8 +184,6 @@ def audit_import_create(
     reports belong to. Raises ImportFileError (French) for an unknown kind, a format
     the kind does not take, a missing or superfluous entity, or a file larger than
     AUDIT_IMPORT_MAX_FILE_SIZE; nothing is stored then."""
-    from .tasks import audit_import_task
-
     if kind not in AuditKind.values:
         raise ImportFileError(
             _("Type d'import inconnu « %(kind)s » : ad (audits Active Directory) ou exposure.")
@@ -199,7 +198,7 @@ def audit_import_create(
     with transaction.atomic():
         batch.save()
         # robust: a broker outage leaves the batch pending for the sweeper, never an error.
-        transaction.on_commit(lambda: audit_import_task.delay(batch.pk), robust=True)
+        enqueue_on_commit("audits.audit_import_task", batch.pk)
     return batch
 
 

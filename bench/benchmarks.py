@@ -285,16 +285,16 @@ def dossier_render() -> Result:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from applications import pdf
+    from applications import dossiers, pdf
+    from applications.dossiers import dossier_render as render
     from applications.models import Dossier
-    from applications.services import application_score
-    from applications.services import dossier_render as render
+    from applications.scoring import application_score
 
     from .builders import typical_application
 
     application = typical_application(1)
     application_score(application_id=application.pk)
-    html = pdf.render_dossier_html(pdf.gather_dossier_context(application))
+    html = dossiers.render_dossier_html(dossiers.gather_dossier_context(application))
     options = {"pdf_variant": pdf.pdf_variant()} if pdf.pdf_variant() else {}
 
     def weasyprint_alone() -> None:
@@ -338,7 +338,7 @@ def bulk_rescoring() -> Result:
     from django.conf import settings
 
     from applications.models import Application, EligibilityResult
-    from applications.services import application_score, rescore_call, rescoring_progress
+    from applications.scoring import application_score, rescore_call, rescoring_progress
     from care_portal.celery import app
     from establishments.demo import seed_demo
 

@@ -1,9 +1,9 @@
-"""Cross-cutting tasks: e-mail is sent by a worker, after the transaction commits."""
+"""Cross-cutting tasks: e-mail is sent by a worker, after the transaction commits
+(queued by `care_portal.mail.enqueue_email`)."""
 
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
 
 
 @shared_task(
@@ -14,10 +14,3 @@ from django.db import transaction
 )
 def send_email_task(subject: str, body: str, to: list[str]) -> None:
     EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=to).send()
-
-
-def enqueue_email(*, subject: str, body: str, to: list[str]) -> None:
-    """Queue an e-mail once the current transaction (if any) has committed."""
-    transaction.on_commit(
-        lambda: send_email_task.delay(subject=subject, body=body, to=to), robust=True
-    )

@@ -63,8 +63,8 @@ def test_an_admin_save_keeps_a_status_changed_meanwhile(
     """The admin reads the application, a transition commits, then the admin writes:
     only the contacts edited in the form are written, never the old status."""
     from applications.admin import ApplicationAdmin
+    from applications.lifecycle import application_transition
     from applications.models import Application
-    from applications.services import application_transition
 
     application = ApplicationFactory(candidate=hospital, status="regional_review")
     client.force_login(ministry_user)

@@ -8,17 +8,17 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from accounts.models import Membership
-from applications.models import Application, Coverage, Evidence, Message, Transition
-from applications.services import (
+from applications.drafting import (
     application_issues,
     application_save_answers,
     application_set_budget,
     application_start,
     application_submit,
-    application_transition,
     application_update_identity,
     message_post,
 )
+from applications.lifecycle import application_transition
+from applications.models import Application, Coverage, Evidence, Message, Transition
 from care_portal.errors import (
     ApplicationError,
     ApplicationNotEditable,
@@ -267,7 +267,7 @@ def test_evidence_is_stored_under_a_server_name_with_its_hash(
 
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from applications.services import evidence_add, evidence_delete
+    from applications.evidence import evidence_add, evidence_delete
 
     application = application_start(call=call, candidate=hospital, by=hospital_user)
     answer = application.answers.first()
@@ -292,8 +292,7 @@ def test_a_disguised_executable_is_refused_and_nothing_is_stored(call, hospital,
     from django.core.files.storage import default_storage
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from applications.evidence import EvidenceRejected
-    from applications.services import evidence_add
+    from applications.evidence import EvidenceRejected, evidence_add
 
     application = application_start(call=call, candidate=hospital, by=hospital_user)
     upload = SimpleUploadedFile("rapport.pdf", b"MZ\x90\x00" + b"\x00" * 100, "application/pdf")
@@ -325,7 +324,7 @@ def test_an_edit_from_a_stale_copy_cannot_land_on_a_withdrawn_application(
 ):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from applications.services import evidence_add
+    from applications.evidence import evidence_add
 
     application = application_start(call=call, candidate=hospital, by=hospital_user)
     stale = Application.objects.get(pk=application.pk)  # an open tab, still "draft"

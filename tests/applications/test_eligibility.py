@@ -17,7 +17,7 @@ from applications.models import (
     Evidence,
     Transition,
 )
-from applications.services import application_score, applications_needing_work
+from applications.scoring import application_score, applications_needing_work
 from audits.models import DirectoryAudit, ExposureScan
 from establishments.models import StatusGroup
 

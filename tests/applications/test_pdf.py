@@ -19,7 +19,9 @@ from django.utils import timezone
 from django.utils.html import escape
 from pypdf import PdfReader
 
-from applications import pdf
+from applications import dossiers, pdf
+from applications.dossiers import dossier_render, dossiers_needing_work
+from applications.lifecycle import application_transition
 from applications.models import (
     Answer,
     Application,
@@ -31,12 +33,7 @@ from applications.models import (
     Evidence,
     Transition,
 )
-from applications.services import (
-    application_score,
-    application_transition,
-    dossier_render,
-    dossiers_needing_work,
-)
+from applications.scoring import application_score
 from applications.tasks import render_dossier_task, sweep_unfinished_task
 
 from ..factories import (
@@ -173,7 +170,7 @@ def fetched(monkeypatch):
 
 
 def test_the_dossier_has_every_section_and_the_reference_on_every_page(application, fetched):
-    content = pdf.render_dossier(application)
+    content = dossiers.render_dossier(application)
     assert content.startswith(b"%PDF")
     texts = pages_text(content)
     assert len(texts) >= 2
@@ -198,7 +195,7 @@ def test_the_dossier_has_every_section_and_the_reference_on_every_page(applicati
 
 
 def test_the_dossier_is_archival_with_embedded_fonts(application):
-    content = pdf.render_dossier(application)
+    content = dossiers.render_dossier(application)
     with pikepdf.open(io.BytesIO(content)) as document:
         metadata = document.open_metadata()
         assert metadata.get("pdfaid:part") == "3"
@@ -217,7 +214,7 @@ def test_the_dossier_is_archival_with_embedded_fonts(application):
 
 def test_the_plain_variant_is_a_setting(application, settings):
     settings.DOSSIER_PDF_VARIANT = None
-    content = pdf.render_dossier(application)
+    content = dossiers.render_dossier(application)
     with pikepdf.open(io.BytesIO(content)) as document:
         assert document.open_metadata().get("pdfaid:part") is None
 
@@ -230,7 +227,7 @@ def test_injected_markup_is_printed_as_text_and_fetches_nothing(hospital, fetche
     Evidence.objects.filter(application=application).update(original_name=f"{IMG_REMOTE}.pdf")
     BudgetLine.objects.filter(application=application).update(description=LINK_FILE)
 
-    html = pdf.render_dossier_html(pdf.gather_dossier_context(application))
+    html = dossiers.render_dossier_html(dossiers.gather_dossier_context(application))
     assert "&lt;img src=&quot;file:///etc/passwd&quot;&gt;" in html
     assert IMG_FILE not in html and IMG_REMOTE not in html and LINK_FILE not in html
 
@@ -296,14 +293,14 @@ def test_gathering_runs_a_constant_number_of_queries(hospital, django_assert_num
         LegalEntityFactory(), requirements=30, files=20, members=8, score=True
     )
     with CaptureQueriesContext(connection) as queries:
-        pdf.gather_dossier_context(small)
+        dossiers.gather_dossier_context(small)
     # The application with its joins, its transitions, coverages, answers, files, budget
     # lines, and the directory audits and exposure scans read once each.
     assert len(queries) == 8
     for table in ("audits_directoryaudit", "audits_exposurescan"):
         assert sum(f'"{table}"' in q["sql"] for q in queries.captured_queries) == 1, table
     with django_assert_num_queries(8):
-        context = pdf.gather_dossier_context(large)
+        context = dossiers.gather_dossier_context(large)
     assert len(context["requirements"]) == 30 and context["file_count"] == 20
     assert len(context["volet1"]) == 9
 
@@ -326,7 +323,7 @@ def test_the_dossiers_volet1_agrees_with_the_audits_selector(hospital):
         legal_entity=entities[0], scan_date=date(2025, 5, 1), minimum_level_met=False,
         vulns_critical=4, vulns_high=7,
     )  # fmt: skip
-    rows = {row.entity.pk: row for row in pdf.gather_dossier_context(application)["volet1"]}
+    rows = {row.entity.pk: row for row in dossiers.gather_dossier_context(application)["volet1"]}
     expected = volet1_statuses([e.pk for e in entities])
     assert {pk: row.status for pk, row in rows.items()} == expected
     assert [expected[e.pk].level for e in entities] == ["both", "exposure_met", "ad_done", "none"]
@@ -341,9 +338,9 @@ def test_the_dossier_shows_the_stored_requested_amount(application):
     """The total of the budget is `requested_amount`, the one value written with the
     lines: the dossier does not sum them again."""
     Application.objects.filter(pk=application.pk).update(requested_amount=Decimal("260000"))
-    context = pdf.gather_dossier_context(application)
+    context = dossiers.gather_dossier_context(application)
     assert "budget_total" not in context
-    html = pdf.render_dossier_html(context).replace("\u202f", " ").replace("\xa0", " ")
+    html = dossiers.render_dossier_html(context).replace("\u202f", " ").replace("\xa0", " ")
     total = html.split("Total HT demandé", 1)[1].split("</td>", 1)[0]
     assert total.rstrip().endswith("260 000,00")
 
@@ -424,7 +421,7 @@ def test_a_rendering_left_running_by_a_killed_worker_is_taken_over(application, 
 def test_a_rendering_in_progress_elsewhere_is_left_alone(application, renders):
     from django.db import connection
 
-    from applications.services import DOSSIER_LOCK_NAMESPACE
+    from applications.dossiers import DOSSIER_LOCK_NAMESPACE
 
     if connection.vendor != "postgresql":
         pytest.skip("the rendering lock is a PostgreSQL advisory lock (CI runs this)")
@@ -453,7 +450,7 @@ def test_a_rendering_in_progress_elsewhere_is_left_alone(application, renders):
 
 
 def test_a_submitted_dossier_waits_for_its_eligibility_result(hospital):
-    from applications.services import DossierNotReady
+    from applications.dossiers import DossierNotReady
 
     application = make_dossier_application(hospital, score=False)
     with pytest.raises(DossierNotReady):
@@ -562,7 +559,8 @@ def test_an_unscored_submission_is_left_to_the_scoring_sweep(hospital):
 
 
 def test_a_resubmission_waits_for_its_new_score_not_the_old_one(hospital):
-    from applications.services import DossierNotReady, applications_needing_work
+    from applications.dossiers import DossierNotReady
+    from applications.scoring import applications_needing_work
 
     application = make_dossier_application(hospital)  # scored once: regional_review
     assert EligibilityResult.objects.filter(application=application).exists()

@@ -17,6 +17,7 @@ from django.utils import timezone
 from applications.demo import D1_CODE, D2_CODE, demo_pdf, seed_applications
 from applications.eligibility import RULES_VERSION, evaluate
 from applications.evidence import inspect_upload
+from applications.lifecycle import EDITABLE_STATUSES, TRANSITIONS, Status, rule_for
 from applications.models import (
     Answer,
     Application,
@@ -29,7 +30,6 @@ from applications.models import (
     Message,
     Transition,
 )
-from applications.transitions import EDITABLE_STATUSES, TRANSITIONS, Status, rule_for
 from establishments.demo import seed_demo
 from establishments.models import LegalEntity, StatusGroup
 

@@ -9,8 +9,8 @@ import redis
 from django.db import transaction
 from django.utils import timezone
 
+from applications.lifecycle import application_transition
 from applications.models import Application, Dossier, EligibilityResult, Transition
-from applications.services import application_transition
 from applications.tasks import render_dossier_task, score_application_task, sweep_unfinished_task
 
 from ..worker import celery_worker, pool_children, wait_for

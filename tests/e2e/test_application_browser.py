@@ -12,6 +12,7 @@ from celery.app.task import Task
 from kombu.exceptions import OperationalError as KombuOperationalError
 from playwright.sync_api import expect
 
+from applications.lifecycle import Status
 from applications.models import (
     Answer,
     Application,
@@ -21,7 +22,6 @@ from applications.models import (
     Evidence,
     Transition,
 )
-from applications.transitions import Status
 
 from ..factories import ApplicationFactory, FundingCallFactory, RequirementFactory
 from .conftest import assert_accessible, log_in

@@ -10,10 +10,10 @@ from django.template.defaultfilters import floatformat
 from django.utils import translation
 from playwright.sync_api import expect
 
+from applications.dossiers import dossier_render
+from applications.lifecycle import Status
 from applications.models import Dossier
-from applications.selectors import RULE_LABELS
-from applications.services import dossier_render
-from applications.transitions import Status
+from applications.templatetags.applications_tags import RULE_LABELS
 from establishments.models import Department
 
 from ..applications.test_pdf import make_dossier_application

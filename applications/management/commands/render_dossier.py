@@ -11,9 +11,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from applications.dossiers import dossier_version, render_dossier
 from applications.models import Application, Dossier
-from applications.pdf import page_count, render_dossier
-from applications.services import dossier_version
+from applications.pdf import page_count
 
 
 class Command(BaseCommand):

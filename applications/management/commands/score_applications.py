@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from applications.models import FundingCall
-from applications.services import rescore_call, rescoring_progress
+from applications.scoring import rescore_call, rescoring_progress
 from care_portal.celery import app as celery_app
 
 

@@ -6,9 +6,8 @@ import pytest
 from django.core import mail
 from django.db import connection
 
+from applications.lifecycle import RULES, TRANSITIONS, Actor, Status, application_transition
 from applications.models import Application, Transition
-from applications.services import application_transition
-from applications.transitions import RULES, TRANSITIONS, Actor, Status
 from care_portal.errors import (
     ApplicationError,
     CommentRequired,
