@@ -63,6 +63,9 @@ class User(PublicModel, AbstractBaseUser, PermissionsMixin):
     )
     is_active = models.BooleanField(_("actif"), default=True)
     date_joined = models.DateTimeField(_("date d'inscription"), default=timezone.now)
+    # Daily e-mails (Celery beat): what waits for an agent; reminders for an applicant.
+    wants_work_digest = models.BooleanField(_("reçoit le récapitulatif quotidien"), default=True)
+    wants_reminders = models.BooleanField(_("reçoit les rappels d'échéance"), default=True)
     # Part of every session's authentication hash: a new value signs out every device.
     session_token = models.CharField(
         _("jeton de session"), max_length=32, blank=True, default="", editable=False

@@ -32,6 +32,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import audit
 from care_portal.errors import ApplicationError, CarePortalError
 
 from .drafting import editing, require_editor
@@ -665,5 +666,12 @@ def evidence_add(
 def evidence_delete(*, evidence: Evidence, by: "User") -> None:
     name = evidence.file.name
     with editing(evidence.application, by):
+        audit.record(
+            audit.Action.EVIDENCE_DELETED,
+            actor=by,
+            obj=evidence.application,
+            file=evidence.original_name,
+            sha256=evidence.sha256,
+        )
         evidence.delete()
     transaction.on_commit(lambda: default_storage.delete(name), robust=True)

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts import audit
 from care_portal.errors import (
     CommentRequired,
     TransitionConflict,
@@ -236,6 +237,15 @@ def application_transition(
             actor=by,
             comment=comment,
             created_at=now,
+        )
+        audit.record(
+            audit.Action.TRANSITION,
+            actor=by,
+            obj=application,  # type: ignore[arg-type]
+            move=rule.action,
+            source=source,
+            target=to,
+            amount=str(changes.get("granted_amount", "")),
         )
         if to == Status.RETURNED:
             # The request is shown at the top of the reopened application and in its thread.

@@ -4,7 +4,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -18,9 +18,15 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 
-def _money(label: "StrOrPromise", *, null: bool = False, default: Decimal | None = None) -> Any:
-    """Money in euros (STYLE.md): 12 digits, 2 decimals, never negative."""
-    extra: dict[str, Any] = {"null": null, "blank": null}
+def _money(
+    label: "StrOrPromise",
+    *,
+    null: bool = False,
+    default: Decimal | None = None,
+    help_text: "StrOrPromise" = "",
+) -> Any:
+    """Money in euros: 12 digits, 2 decimals, never negative."""
+    extra: dict[str, Any] = {"null": null, "blank": null, "help_text": help_text}
     if default is not None:
         extra["default"] = default
     return models.DecimalField(
@@ -54,6 +60,29 @@ class FundingCall(PublicModel):
         default=dict,
         blank=True,
         help_text=_("Paramètres par appel des règles d'éligibilité et des poids de priorité."),
+    )
+
+    second_approval_above = _money(
+        _("co-signature au-delà de (€)"),
+        null=True,
+        help_text=_(
+            "Une attribution supérieure à ce montant prend effet quand un second agent du "
+            "ministère l'approuve (principe des quatre yeux). Vide : pas de co-signature."
+        ),
+    )
+    objectives_deadline = models.DateField(
+        _("date limite de déclaration des objectifs"), null=True, blank=True
+    )
+    advance_rate = models.DecimalField(
+        _("part versée à l'accord (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text=_(
+            "Paiement en tranches : cette part du montant accordé peut être versée dès "
+            "l'accord, le solde une fois les objectifs validés. 0 : un seul versement."
+        ),
     )
 
     class Meta:
@@ -146,8 +175,15 @@ class CeilingBracket(TimeStampedModel):
         return f"{self.min_staff}–{upper} : {self.ceiling} €"
 
 
+class Opinion(models.TextChoices):
+    FAVOURABLE = "favourable", _("Favorable")
+    UNFAVOURABLE = "unfavourable", _("Défavorable")
+    RESERVED = "reserved", _("Réservé")
+
+
 class Application(PublicModel):
     Status = Status
+    Opinion = Opinion
 
     call = models.ForeignKey(
         FundingCall, on_delete=models.PROTECT, related_name="applications", verbose_name=_("appel")
@@ -195,6 +231,22 @@ class Application(PublicModel):
     requested_amount = _money(_("montant demandé (€)"), default=Decimal("0"))
     granted_amount = _money(_("montant accordé (€)"), null=True)
     paid_amount = _money(_("montant payé (€)"), null=True)
+    # Regional instruction: the agent in charge, the latest opinion (its history is in
+    # RegionalReview) and the due date of the last return for complements.
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_applications",
+        verbose_name=_("agent instructeur"),
+    )
+    assigned_at = models.DateTimeField(_("attribuée le"), null=True, blank=True)
+    regional_opinion = models.CharField(
+        _("avis de l'ARS"), max_length=20, choices=Opinion.choices, blank=True
+    )
+    proposed_amount = _money(_("montant proposé par l'ARS (€)"), null=True)
+    return_due_on = models.DateField(_("compléments attendus pour le"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -291,6 +343,14 @@ class Evidence(PublicModel):
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="evidence")
     answer = models.ForeignKey(
         Answer, on_delete=models.CASCADE, null=True, blank=True, related_name="evidence"
+    )
+    # Evidence of an objective declared reached (after approval), instead of an answer.
+    declaration = models.ForeignKey(
+        "ObjectiveDeclaration",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="evidence",
     )
     file = models.FileField(_("fichier"), upload_to="evidence/%Y/%m/")
     original_name = models.CharField(_("nom du fichier"), max_length=150)
@@ -434,3 +494,204 @@ class Dossier(PublicModel):
 
     def __str__(self) -> str:
         return f"{self.application_id} {self.kind} v{self.version}"
+
+
+# --- Instruction and decisions -------------------------------------------------------------
+
+
+class RegionalReview(TimeStampedModel):
+    """An ARS opinion on an application, with its motivation and a proposed amount."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="regional_reviews"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("auteur"),
+    )
+    opinion = models.CharField(_("avis"), max_length=20, choices=Opinion.choices)
+    motivation = models.TextField(_("motivation"), max_length=10000)
+    proposed_amount = _money(_("montant proposé (€)"), null=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("avis de l'ARS")
+        verbose_name_plural = _("avis de l'ARS")
+
+    def __str__(self) -> str:
+        return f"{self.application} – {self.get_opinion_display()}"
+
+
+class InstructionNote(PublicModel):
+    """A private note between agents: never shown to the applicant."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("auteur"),
+    )
+    body = models.TextField(_("note"), max_length=10000)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = _("note d'instruction")
+        verbose_name_plural = _("notes d'instruction")
+
+    def __str__(self) -> str:
+        return f"{self.application} – {self.created_at:%Y-%m-%d}"
+
+
+class CoSignature(TimeStampedModel):
+    """Four-eyes: an approval above the call's threshold waits here for a second
+    ministry user approving the same amount; the status changes only then."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("À co-signer")
+        SIGNED = "signed", _("Co-signée")
+        CANCELLED = "cancelled", _("Annulée")
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="co_signatures"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("première signature"),
+    )
+    amount = _money(_("montant (€)"))
+    comment = models.TextField(_("motivation"), blank=True)
+    state = models.CharField(
+        _("état"), max_length=20, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("seconde signature"),
+    )
+    signed_at = models.DateTimeField(_("co-signée le"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("co-signature")
+        verbose_name_plural = _("co-signatures")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application"],
+                condition=models.Q(state="pending"),
+                name="one_pending_co_signature",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application} – {self.amount} €"
+
+
+class ConflictDeclaration(TimeStampedModel):
+    """A user declares a conflict of interest with a legal entity: they can neither
+    instruct nor decide the applications that cover it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="conflict_declarations",
+        verbose_name=_("agent"),
+    )
+    legal_entity = models.ForeignKey(
+        "establishments.LegalEntity",
+        on_delete=models.CASCADE,
+        related_name="conflict_declarations",
+        verbose_name=_("entité juridique"),
+    )
+    reason = models.TextField(_("motif"), max_length=2000)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("déclaration de conflit d'intérêts")
+        verbose_name_plural = _("déclarations de conflit d'intérêts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "legal_entity"], name="one_declaration_per_entity"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.legal_entity}"
+
+
+# --- Tracking to payment -------------------------------------------------------------------
+
+
+class ObjectiveDeclaration(TimeStampedModel):
+    """After approval, the establishment declares a requirement reached; the ARS
+    accepts it or returns it with a reason."""
+
+    class State(models.TextChoices):
+        DECLARED = "declared", _("Déclaré atteint")
+        ACCEPTED = "accepted", _("Accepté par l'ARS")
+        RETURNED = "returned", _("Renvoyé par l'ARS")
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="objective_declarations"
+    )
+    requirement = models.ForeignKey(
+        Requirement, on_delete=models.PROTECT, related_name="declarations"
+    )
+    state = models.CharField(
+        _("état"), max_length=20, choices=State.choices, default=State.DECLARED
+    )
+    comment = models.TextField(_("commentaire de l'établissement"), blank=True, max_length=5000)
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    review_comment = models.TextField(_("motif de l'ARS"), blank=True, max_length=5000)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    reviewed_at = models.DateTimeField(_("vérifié le"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["requirement__position"]
+        verbose_name = _("déclaration d'objectif")
+        verbose_name_plural = _("déclarations d'objectifs")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "requirement"], name="one_declaration_per_requirement"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application} – {self.requirement.identifier}"
+
+
+class Payment(PublicModel):
+    """A payment recorded by the ministry (Chorus reference), in tranches where the
+    call says so; their sum never exceeds the granted amount."""
+
+    class Tranche(models.TextChoices):
+        ADVANCE = "advance", _("Avance à l'accord")
+        BALANCE = "balance", _("Solde après validation des objectifs")
+
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="payments")
+    tranche = models.CharField(_("tranche"), max_length=20, choices=Tranche.choices)
+    amount = _money(_("montant (€)"))
+    paid_on = models.DateField(_("date de paiement"))
+    chorus_reference = models.CharField(_("référence Chorus"), max_length=40)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["paid_on", "created_at"]
+        verbose_name = _("paiement")
+        verbose_name_plural = _("paiements")
+
+    def __str__(self) -> str:
+        return f"{self.application} – {self.amount} € ({self.paid_on})"

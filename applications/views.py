@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from accounts import audit
 from accounts.typing import AuthenticatedRequest
 from care_portal.errors import (
     ApplicationError,
@@ -417,6 +418,12 @@ def evidence_download(
 ) -> FileResponse:
     """Files are private: served only through this scope-checked view."""
     evidence = selectors.get_evidence_for(request.user, public_id, evidence_id)
+    audit.record(
+        audit.Action.DOWNLOAD,
+        request=request,
+        obj=evidence.application,
+        file=evidence.original_name,
+    )
     return evidence_response(evidence)
 
 
@@ -494,6 +501,13 @@ def dossier_download(
     dossier = selectors.get_dossier_for(request.user, public_id, dossier_id)
     if dossier.status != Dossier.Status.DONE or not dossier.file:
         raise Http404
+    audit.record(
+        audit.Action.DOWNLOAD,
+        request=request,
+        obj=dossier.application,
+        dossier=dossier.kind,
+        version=dossier.version,
+    )
     return dossier_response(dossier)
 
 

@@ -45,3 +45,20 @@ class SubmissionIncomplete(ApplicationError):
     def __init__(self, message: str, issues: list[Any]) -> None:
         super().__init__(message)
         self.issues = issues
+
+
+class ConflictOfInterest(ApplicationError):
+    """The user is linked to the candidate or a covered entity (a member of it, or a
+    declared conflict): they can neither instruct nor decide the application."""
+
+
+class EnvelopeExceeded(ApplicationError):
+    """Granting this amount would take the call's committed total past its envelope."""
+
+
+class AmountRefused(ApplicationError):
+    """A granted, proposed or paid amount outside what the rules allow."""
+
+
+class CoSignatureRequired(ApplicationError):
+    """Four-eyes: the approval is recorded and waits for a second ministry user."""

@@ -6,6 +6,7 @@ import pytest
 from django.core import mail
 from django.db import connection
 
+from accounts.models import AuditEvent
 from applications.lifecycle import RULES, TRANSITIONS, Actor, Status, application_transition
 from applications.models import Application, Transition
 from care_portal.errors import (
@@ -62,6 +63,9 @@ def test_each_allowed_transition_moves_and_logs(db, request, hospital, rule):
     assert application.status == rule.target
     assert (record.from_status, record.to_status, record.actor) == (rule.source, rule.target, user)
     assert Transition.objects.filter(application=application).count() == 1
+    event = AuditEvent.objects.get(action=AuditEvent.Action.TRANSITION)
+    assert (event.actor, event.object_id) == (user, str(application.public_id))
+    assert (event.details["source"], event.details["target"]) == (rule.source, rule.target)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: f"{r.source}->{r.target}")
@@ -84,6 +88,7 @@ def test_each_transition_is_refused_to_the_other_roles_and_to_outsiders(
     application.refresh_from_db()
     assert application.status == rule.source
     assert not Transition.objects.exists()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.TRANSITION).exists()
 
 
 @pytest.mark.parametrize("source", [s.value for s in Status])

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Membership
+from accounts.models import AuditEvent, Membership
 from applications.drafting import application_start, application_submit
 from applications.lifecycle import application_transition
 from applications.models import Answer, Application, Evidence, Message, Transition
@@ -642,6 +642,9 @@ def test_insiders_download_evidence_as_an_attachment(client, request, submitted,
     assert "pca.pdf" in response["Content-Disposition"]
     assert response["X-Content-Type-Options"] == "nosniff"
     assert b"".join(response.streaming_content) == b"%PDF-1.4"
+    download = AuditEvent.objects.get(action=AuditEvent.Action.DOWNLOAD)
+    assert download.actor == request.getfixturevalue(persona)
+    assert (download.object_id, download.details["file"]) == (str(submitted.public_id), "pca.pdf")
 
 
 def test_evidence_of_another_application_is_404(client, submitted, call, hospital_user):
