@@ -5,6 +5,7 @@ version, failures recorded and retried, downloads through scoped views."""
 import hashlib
 import io
 import re
+import time
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -445,6 +446,16 @@ def test_a_rendering_in_progress_elsewhere_is_left_alone(application, renders):
         assert not renders
     finally:
         other.close()  # as when that worker dies: the server frees its lock
+    # The server frees it when that backend has exited, which takes a moment under load.
+    for _ in range(100):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s",
+                [row.pk],
+            )
+            if cursor.fetchone()[0] == 0:
+                break
+        time.sleep(0.1)
     assert dossier_render(application_id=application.pk).status == "done"
     assert len(renders) == 1
 
