@@ -13,9 +13,9 @@ prefix rather than per département). SIREN are Luhn-valid, SIRET are the SIREN 
 NIC whose last digit makes the 14 digits Luhn-valid.
 
 The Volet 1 results of the demo entities (AD audits, exposure scans, statuses) come
-from `audits.demo.seed_volet1`, then the funding calls and the applications of the demo
+from `demo.volet1.seed_volet1`, then the funding calls and the applications of the demo
 entities (the closed D1 call with its history, the open D2 call with applications in
-every state) from `applications.demo.seed_applications`, both called at the end of
+every state) from `demo.applications.seed_applications`, both called at the end of
 `seed_demo()`.
 
 The demo accounts (password `settings.DEMO_PASSWORD`) are never created in production.
@@ -35,18 +35,17 @@ from django.db import transaction
 from stdnum import luhn
 
 from accounts.models import Membership, User
-from applications.demo import (
+from demo.applications import (
     ApplicationsDemoSummary,
     applications_summary_lines,
     seed_applications,
 )
-from audits.demo import Volet1DemoSummary, seed_volet1, volet1_summary_lines
-from care_portal.seeding import Writer, chunks
-from care_portal.seeding import count as _n
-
-from .identifiers import finess_with_check_digit, format_finess
-from .models import GHT, Department, LegalEntity, Region, Site, StatusGroup
-from .reference import finess_prefix_for_department
+from demo.common import Writer, chunks
+from demo.common import count as _n
+from demo.volet1 import Volet1DemoSummary, seed_volet1, volet1_summary_lines
+from establishments.identifiers import finess_with_check_digit, format_finess
+from establishments.models import GHT, Department, LegalEntity, Region, Site, StatusGroup
+from establishments.reference import finess_prefix_for_department
 
 DEFAULT_SEED = 2025
 DEFAULT_LEGAL_ENTITIES = 1500

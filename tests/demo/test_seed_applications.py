@@ -1,4 +1,4 @@
-"""Demo calls and applications (`applications.demo`, run by `seed_demo`): the open D2
+"""Demo calls and applications (`demo.applications`, run by `seed_demo`): the open D2
 call and the closed D1 one, applications in every state that keep the services' rules,
 evidence files that match their rows, deterministic and idempotent."""
 
@@ -14,7 +14,6 @@ from django.core.files.storage import default_storage
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from applications.demo import D1_CODE, D2_CODE, demo_pdf, seed_applications
 from applications.eligibility import RULES_VERSION, evaluate
 from applications.evidence import inspect_upload
 from applications.models import (
@@ -30,7 +29,8 @@ from applications.models import (
     Transition,
 )
 from applications.transitions import EDITABLE_STATUSES, TRANSITIONS, Status, rule_for
-from establishments.demo import seed_demo
+from demo.applications import D1_CODE, D2_CODE, demo_pdf, seed_applications
+from demo.directory import seed_demo
 from establishments.models import LegalEntity, StatusGroup
 
 SIZE = 200

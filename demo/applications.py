@@ -24,7 +24,7 @@ follow the lifecycle table (`applications.transitions`) from `draft` to the stat
 - D1: the entities with Volet 1 results (audits or scans) filed; their application
   went through the instruction in 2024 and most reached `paid` or
   `objectives_validated` once their Volet 1 objectives were met (the dates follow the
-  audits and scans of `audits.demo`); a few non-participants filed and withdrew, were
+  audits and scans of `demo.volet1`); a few non-participants filed and withdrew, were
   refused or never submitted. All dates are fixed, in 2024-2025.
 - D2: about 60% of the entities that may file, spread over every status (a minimum of
   one each, whatever the size), most under instruction; dates fall in the 30 days the
@@ -53,7 +53,7 @@ application per candidate and call. A candidate that already has an application 
 the call (an earlier run, or a real one), or one of whose entities is already covered,
 is left alone: a second run creates nothing.
 
-Volet 1 levels are read from `audits.models.Volet1Status`: run `audits.demo.seed_volet1`
+Volet 1 levels are read from `audits.models.Volet1Status`: run `demo.volet1.seed_volet1`
 first. Actors: the demo accounts where they fit (the candidate's own demo account, the ARS
 account for its region, the ministry account nationally), else none (shown as an
 automatic step). Returns outside the ARS account's region are made by the ministry, so
@@ -88,15 +88,9 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 
 from accounts.models import Membership
-from audits.models import Volet1Level, Volet1Status
-from care_portal.seeding import STOP_WORDS, Writer, chunks
-from care_portal.seeding import count as _n
-from care_portal.seeding import share as _share
-from establishments.models import LegalEntity, StatusGroup
-
-from .eligibility import evaluate
-from .evidence import storage_name
-from .models import (
+from applications.eligibility import evaluate
+from applications.evidence import storage_name
+from applications.models import (
     Answer,
     Application,
     BudgetLine,
@@ -109,7 +103,12 @@ from .models import (
     Requirement,
     Transition,
 )
-from .transitions import EDITABLE_STATUSES, TRANSITIONS, Actor, Status, rule_for
+from applications.transitions import EDITABLE_STATUSES, TRANSITIONS, Actor, Status, rule_for
+from audits.models import Volet1Level, Volet1Status
+from demo.common import STOP_WORDS, Writer, chunks
+from demo.common import count as _n
+from demo.common import share as _share
+from establishments.models import LegalEntity, StatusGroup
 
 PARIS = ZoneInfo("Europe/Paris")
 D1_CODE = "D1-2024"

@@ -54,14 +54,13 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import Membership
-from care_portal.seeding import STOP_WORDS, Writer, chunks
-from care_portal.seeding import count as _n
-from care_portal.seeding import share as _share
+from audits.models import DirectoryAudit, ExposureScan, Volet1Level, Volet1Status
+from audits.services import volet1_status_refresh
+from audits.status import ScanPoint, exposure_pair
+from demo.common import STOP_WORDS, Writer, chunks
+from demo.common import count as _n
+from demo.common import share as _share
 from establishments.models import LegalEntity, StatisticsGroup
-
-from .models import DirectoryAudit, ExposureScan, Volet1Level, Volet1Status
-from .services import volet1_status_refresh
-from .status import ScanPoint, exposure_pair
 
 AUDITS_START = date(2024, 4, 1)
 FIRST_AUDITS_END = date(2025, 3, 31)  # first audits of a domain; re-audits until AUDITS_END

@@ -10,7 +10,7 @@ from django.test import override_settings
 
 from accounts.models import Membership, User
 from applications.models import Application
-from establishments.demo import DemoSeedRefused, DeptInfo, build_plan, seed_demo
+from demo.directory import DemoSeedRefused, DeptInfo, build_plan, seed_demo
 from establishments.identifiers import is_valid_finess, is_valid_siren, is_valid_siret
 from establishments.models import GHT, Department, LegalEntity, Site, StatusGroup
 from establishments.reference import DEPARTMENTS
