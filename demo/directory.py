@@ -2,7 +2,7 @@
 
 `seed_demo()` builds, from `random.Random(seed)` only, a plan of GHTs, legal entities
 (EJ) and sites (ET) spread over the 18 regions roughly like the real directory
-(DOMAIN.md: ~1,500 legal entities, ~3,000 sites, ~135 GHTs), then writes it with
+(FINESS: ~2,000 legal entities, ~4,000 sites, ~135 GHTs of ~6 entities), then writes it with
 `bulk_create(ignore_conflicts=True)`: a second run with the same seed creates nothing,
 and rows already in the database (real imports, other tests) are left alone.
 
@@ -48,7 +48,7 @@ from establishments.models import GHT, Department, LegalEntity, Region, Site, St
 from establishments.reference import finess_prefix_for_department
 
 DEFAULT_SEED = 2025
-DEFAULT_LEGAL_ENTITIES = 1500
+DEFAULT_LEGAL_ENTITIES = 2000
 MIN_LEGAL_ENTITIES = 10
 MAX_LEGAL_ENTITIES = 60_000
 BATCH_SIZE = 500
@@ -60,18 +60,27 @@ REGION_WEIGHTS: dict[str, float] = {
     "52": 5.0, "53": 4.5, "28": 4.5, "27": 4.5, "24": 3.5, "94": 1.0, "04": 1.3,
     "01": 0.9, "02": 0.8, "03": 0.5, "06": 0.3,
 }
+# Share of public entities per region (orders of magnitude of FINESS: more private
+# clinics in Île-de-France and the south, more public hospitals in the west and east).
+PUBLIC_SHARE: dict[str, float] = {
+    "11": 0.33, "93": 0.32, "76": 0.36, "94": 0.4, "84": 0.43, "75": 0.45, "32": 0.45,
+    "44": 0.5, "52": 0.5, "24": 0.5, "28": 0.52, "27": 0.55, "53": 0.55, "01": 0.4,
+    "02": 0.5, "03": 0.6, "04": 0.4, "06": 0.8,
+}
 # GHTs per region, close to the real map (135 in all).
 GHT_WEIGHTS: dict[str, float] = {
     "11": 15, "84": 15, "75": 12, "76": 14, "93": 6, "32": 14, "44": 12, "52": 6,
     "53": 8, "28": 11, "27": 7, "24": 6, "94": 2, "04": 1, "01": 1, "02": 1, "03": 1, "06": 1,
 }
-GHTS_PER_1500 = 135
-GHT_MAX_MEMBERS = 8
+GHTS_AT_DEFAULT = 135
+GHT_MAX_MEMBERS = 10
 
-# Shares of the legal status groups (DOMAIN.md candidate figures).
-SHARE_IN_GHT = 0.135  # supports and members
-SHARE_PUBLIC_OUTSIDE_GHT = 0.02
-SHARE_NON_PROFIT = 0.25  # the for-profit share (~60%) is the rest
+# Shares of the legal status groups, as in FINESS (health establishments: ~45% public,
+# ~22% private non-profit, ~33% for-profit): ~850 public entities in ~135 GHTs (a
+# support and ~5 members each), a few public ones outside.
+SHARE_IN_GHT = 0.425  # supports and members
+SHARE_PUBLIC_OUTSIDE_GHT = 0.025
+SHARE_NON_PROFIT = 0.22  # the for-profit share is the rest
 SHARE_INACTIVE = 0.03
 
 # Départements weighing more in the draw of an entity's place (big cities).
@@ -562,13 +571,9 @@ class _Planner:
         region_weights = {r: REGION_WEIGHTS.get(r, 1.0) for r in self.regions}
         ght_weights = {r: float(GHT_WEIGHTS.get(r, 1)) for r in self.regions}
 
-        n_ghts = max(1, round(GHTS_PER_1500 * n / DEFAULT_LEGAL_ENTITIES))
-        n_members = max(1, round(SHARE_IN_GHT * n) - n_ghts)
+        n_ghts = max(1, round(GHTS_AT_DEFAULT * n / DEFAULT_LEGAL_ENTITIES))
         n_public = round(SHARE_PUBLIC_OUTSIDE_GHT * n)
         n_non_profit = round(SHARE_NON_PROFIT * n)
-        n_for_profit = n - n_ghts - n_members - n_public - n_non_profit
-        if n_for_profit < 0:
-            raise ValueError(f"too few legal entities ({n}) for a plausible directory")
 
         # GHTs per region; the demo region (84) always has one.
         ghts_per_region = allocate(n_ghts, ght_weights, minimum=1)
@@ -598,12 +603,23 @@ class _Planner:
                     name += f" {numbering[dept.code]}"
                 ghts.append(PlannedGHT(f"GHT-{region}-{index:02d}", name, region, dept.code))
 
-        # Members: one for the demo GHT, the others drawn among GHTs not yet full.
-        demo_ght = next(g for g in ghts if g.region == demo_region)
-        members_of: Counter[str] = Counter({demo_ght.code: 1})
-        for _ in range(n_members - 1):
-            open_ghts = [g for g in ghts if members_of[g.code] < GHT_MAX_MEMBERS] or ghts
-            members_of[rng.choice(open_ghts).code] += 1
+        # Public entities in GHTs per region, as the region's size and public share ask
+        # for; one member for each GHT, the others drawn among its GHTs not yet full.
+        targets = allocate(n, region_weights, minimum=1 if n >= 4 * len(self.regions) else 0)
+        in_ght = allocate(
+            round(SHARE_IN_GHT * n),
+            {
+                r: targets[r] * PUBLIC_SHARE.get(r, 0.45) * bool(ghts_per_region[r])
+                for r in self.regions
+            },
+        )
+        members_of: Counter[str] = Counter()
+        for region in self.regions:
+            mine = [g for g in ghts if g.region == region]
+            members_of.update(g.code for g in mine)
+            for _ in range(in_ght[region] - 2 * len(mine)):
+                open_ghts = [g for g in mine if members_of[g.code] < GHT_MAX_MEMBERS] or mine
+                members_of[rng.choice(open_ghts).code] += 1
 
         by_code = {d.code: d for d in self.departments}
         entities: list[PlannedEntity] = []
@@ -628,20 +644,26 @@ class _Planner:
                 entities.append(member)
 
         # The others: each region gets what its weight asks for, minus its GHT entities.
-        targets = allocate(n, region_weights, minimum=1 if n >= 4 * len(self.regions) else 0)
-        in_ght = Counter(by_code[e.department].region for e in entities)
+        public = Counter(by_code[e.department].region for e in entities)
         rest = n - len(entities)
-        rest_weights: dict[str, float] = {r: max(targets[r] - in_ght[r], 0) for r in self.regions}
+        n_for_profit = rest - n_public - n_non_profit
+        if n_for_profit < 0:
+            raise ValueError(f"too few legal entities ({n}) for a plausible directory")
+        rest_weights: dict[str, float] = {r: max(targets[r] - public[r], 0) for r in self.regions}
         if not any(rest_weights.values()):
             rest_weights = region_weights
         rest_per_region = allocate(rest, rest_weights)
         slots = [r for r in self.regions for _ in range(rest_per_region[r])]
+        # The first one: an active EBNL of the demo region, for etablissement@demo.test.
+        slots.remove(demo_region if demo_region in slots else max(slots, key=slots.count))
+        slots.insert(0, demo_region)
         statuses = (
             [StatusGroup.PUBLIC] * n_public
             + [StatusGroup.PRIVATE_NON_PROFIT] * n_non_profit
             + [StatusGroup.PRIVATE_FOR_PROFIT] * n_for_profit
         )
         rng.shuffle(statuses)
+        statuses.insert(0, statuses.pop(statuses.index(StatusGroup.PRIVATE_NON_PROFIT)))
         others: list[PlannedEntity] = []
         for region, status in zip(slots, statuses, strict=True):
             dept = self.pick_department(region)
@@ -652,7 +674,8 @@ class _Planner:
             else:
                 entity = self.for_profit_entity(dept)
             others.append(entity)
-        for index in rng.sample(range(len(others)), min(len(others), round(SHARE_INACTIVE * n))):
+        inactive = min(len(others) - 1, round(SHARE_INACTIVE * n))
+        for index in rng.sample(range(1, len(others)), inactive):
             others[index].active = False
         entities.extend(others)
 
