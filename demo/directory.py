@@ -40,7 +40,7 @@ from demo.applications import (
     applications_summary_lines,
     seed_applications,
 )
-from demo.common import Writer, chunks
+from demo.common import Writer, chunks, share
 from demo.common import count as _n
 from demo.volet1 import Volet1DemoSummary, seed_volet1, volet1_summary_lines
 from establishments.identifiers import finess_with_check_digit, format_finess
@@ -697,308 +697,154 @@ def build_plan(seed: int, legal_entities: int, departments: Sequence[DeptInfo]) 
 
 
 def _lookup(model: Any, key: str, values: Sequence[str], *fields: str) -> dict[str, tuple]:
-    result: dict[str, tuple] = {}
-    for chunk in chunks(values):
-        for row in model.objects.filter(**{f"{key}__in": chunk}).values_list(key, *fields):
-            result[row[0]] = row[1:]
-    return result
+    rows = (
+        model.objects.filter(**{f"{key}__in": ch}).values_list(key, *fields)
+        for ch in chunks(values)
+    )
+    return {row[0]: row[1:] for chunk in rows for row in chunk}
 
 
-def _write(msg: str, stdout: Writer | None) -> None:
-    if stdout is not None:
-        stdout.write(msg + "\n")
-
-
-def _ensure_allowed() -> None:
+def seed_demo(*, seed: int = DEFAULT_SEED, legal_entities: int = DEFAULT_LEGAL_ENTITIES,
+              stdout: Writer | None = None) -> DemoSummary:  # fmt: skip
+    """Write the demo directory, accounts, Volet 1 results and applications; idempotent
+    for a given seed."""
     if getattr(settings, "CARE_ENVIRONMENT", "") == "prod":
         raise DemoSeedRefused(
             "Refus : pas de données ni de comptes de démonstration en production "
             "(demo data and accounts are never created when CARE_ENVIRONMENT=prod)."
         )
-
-
-def seed_demo(
-    *,
-    seed: int = DEFAULT_SEED,
-    legal_entities: int = DEFAULT_LEGAL_ENTITIES,
-    stdout: Writer | None = None,
-) -> DemoSummary:
-    """Write the demo directory and accounts; idempotent for a given seed."""
-    _ensure_allowed()
-    dept_rows = list(
-        Department.objects.select_related("region")
-        .order_by("code")
-        .values_list("id", "code", "name", "region__code", "chef_lieu", "region_id")
-    )
-    if not dept_rows:
+    rows = list(Department.objects.order_by("code").values_list(
+        "id", "code", "name", "region__code", "chef_lieu", "region_id"))  # fmt: skip
+    if not rows:
         raise RuntimeError("No département in the database: run `manage.py migrate` first.")
-    dept_ids = {row[1]: row[0] for row in dept_rows}
-    region_ids = {row[3]: row[5] for row in dept_rows}
+    dept_ids, region_ids = {r[1]: r[0] for r in rows}, {r[3]: r[5] for r in rows}
     departments = [
-        DeptInfo(code, name, region, chef_lieu or name)
-        for _, code, name, region, chef_lieu, _ in dept_rows
+        DeptInfo(code, name, region, chef or name) for _, code, name, region, chef, _ in rows
     ]
     plan = build_plan(seed, legal_entities, departments)
-    _write(
-        f"Plan (graine {seed}) : {len(plan.entities)} entités juridiques, "
-        f"{len(plan.sites)} sites, {len(plan.ghts)} GHT.",
-        stdout,
-    )
-
+    if stdout is not None:
+        stdout.write(f"Plan (graine {seed}) : {len(plan.entities)} entités juridiques, "
+                     f"{len(plan.sites)} sites, {len(plan.ghts)} GHT.\n")  # fmt: skip
+    models = (GHT, LegalEntity, Site)
     with transaction.atomic():
-        counts_before = (GHT.objects.count(), LegalEntity.objects.count(), Site.objects.count())
-
-        GHT.objects.bulk_create(
-            [GHT(code=g.code, name=g.name, region_id=region_ids[g.region]) for g in plan.ghts],
-            batch_size=BATCH_SIZE,
-            ignore_conflicts=True,
-        )
-        ght_rows = _lookup(GHT, "code", [g.code for g in plan.ghts], "id", "name")
-        ght_ids = {code: row[0] for code, row in ght_rows.items()}
-        ght_names = {code: row[1] for code, row in ght_rows.items()}
-
+        before = [m._default_manager.count() for m in models]
+        new_ghts = [
+            GHT(code=g.code, name=g.name, region_id=region_ids[g.region]) for g in plan.ghts
+        ]
+        GHT.objects.bulk_create(new_ghts, batch_size=BATCH_SIZE, ignore_conflicts=True)
+        ghts = _lookup(GHT, "code", [g.code for g in plan.ghts], "id", "name")
+        ght_id = {e.finess: ghts[e.ght][0] if e.ght else None for e in plan.entities}
         LegalEntity.objects.bulk_create(
-            [
-                LegalEntity(
-                    finess=e.finess,
-                    siren=e.siren,
-                    name=e.name,
-                    status_group=e.status_group,
-                    finess_category=e.category,
-                    department_id=dept_ids[e.department],
-                    ght_id=ght_ids.get(e.ght) if e.ght else None,
-                    is_ght_support=e.is_ght_support and e.ght in ght_ids,
-                    staff_count=e.staff_count,
-                    active=e.active,
-                )
-                for e in plan.entities
-            ],
-            batch_size=BATCH_SIZE,
-            ignore_conflicts=True,
-        )
+            [LegalEntity(finess=e.finess, siren=e.siren, name=e.name, status_group=e.status_group,
+                         finess_category=e.category, department_id=dept_ids[e.department],
+                         ght_id=ght_id[e.finess], is_ght_support=e.is_ght_support,
+                         staff_count=e.staff_count, active=e.active) for e in plan.entities],
+            batch_size=BATCH_SIZE, ignore_conflicts=True,
+        )  # fmt: skip
         # A FINESS already in the database for another entity (other name, other GHT
         # place) is not ours: no site is attached to it, no demo account points at it.
-        existing = _lookup(
-            LegalEntity,
-            "finess",
-            [e.finess for e in plan.entities],
-            "id",
-            "name",
-            "ght_id",
-            "is_ght_support",
-        )
+        existing = _lookup(LegalEntity, "finess", [e.finess for e in plan.entities], "id", "name",
+                           "ght_id", "is_ght_support")  # fmt: skip
         entity_ids = {
-            e.finess: existing[e.finess][0]
-            for e in plan.entities
-            if e.finess in existing
-            and existing[e.finess][1:]
-            == (e.name, ght_ids.get(e.ght) if e.ght else None, e.is_ght_support)
-        }
-
+            e.finess: existing[e.finess][0] for e in plan.entities if e.finess in existing
+            and existing[e.finess][1:] == (e.name, ght_id[e.finess], e.is_ght_support)
+        }  # fmt: skip
         Site.objects.bulk_create(
-            [
-                Site(
-                    finess=s.finess,
-                    siret=s.siret,
-                    legal_entity_id=entity_ids[e.finess],
-                    name=s.name,
-                    category=s.category,
-                    department_id=dept_ids[s.department],
-                    beds=s.beds,
-                )
-                for e in plan.entities
-                if e.finess in entity_ids
-                for s in e.sites
-            ],
-            batch_size=BATCH_SIZE,
-            ignore_conflicts=True,
-        )
-        counts_after = (GHT.objects.count(), LegalEntity.objects.count(), Site.objects.count())
-
-        accounts, created_users, created_memberships = _seed_accounts(
-            plan, entity_ids, region_ids, ght_names, {d.code: d.region for d in departments}
-        )
-        # Volet 1 results of our entities (and of them only), after the accounts: the
-        # entities of etablissement@ and ght@demo.test get their fixed stories.
+            [Site(finess=s.finess, siret=s.siret, legal_entity_id=entity_ids[e.finess], name=s.name,
+                  category=s.category, department_id=dept_ids[s.department], beds=s.beds)
+             for e in plan.entities if e.finess in entity_ids for s in e.sites],
+            batch_size=BATCH_SIZE, ignore_conflicts=True,
+        )  # fmt: skip
+        created = [m._default_manager.count() - n for m, n in zip(models, before, strict=True)]
+        regions = {d.code: d.region for d in departments}
+        accounts, users, memberships = _seed_accounts(plan, entity_ids, region_ids, ghts, regions)
+        # Volet 1 of our entities after the accounts (the demo entities have their
+        # stories), then the calls and applications (D1's history follows Volet 1).
         volet1 = seed_volet1(seed=seed, legal_entity_ids=entity_ids.values(), stdout=stdout)
-        # The calls and our entities' applications, after Volet 1 (D1's history and D2's
-        # eligibility follow it): etablissement@demo.test has a D2 draft, ght@demo.test
-        # its GHT's application under regional review.
         applications = seed_applications(
             seed=seed, legal_entity_ids=entity_ids.values(), stdout=stdout
         )
-
-    by_group = Counter(e.statistics_group for e in plan.entities)
+    groups = Counter(e.statistics_group for e in plan.entities)
     return DemoSummary(
-        seed=seed,
-        legal_entities=len(plan.entities),
-        sites=len(plan.sites),
-        ghts=len(plan.ghts),
-        regions=len(
-            {
-                dept.region
-                for dept in departments
-                if dept.code in {e.department for e in plan.entities}
-            }
-        ),
-        created_ghts=counts_after[0] - counts_before[0],
-        created_legal_entities=counts_after[1] - counts_before[1],
-        created_sites=counts_after[2] - counts_before[2],
-        created_users=created_users,
-        created_memberships=created_memberships,
-        skipped_legal_entities=len(plan.entities) - len(entity_ids),
-        by_group={
-            k: by_group.get(k, 0)
-            for k in ("ght", "public_outside_ght", "private_non_profit", "private_for_profit")
-        },
-        accounts=accounts,
-        volet1=volet1,
-        applications=applications,
-    )
+        seed, len(plan.entities), len(plan.sites), len(plan.ghts),
+        len({regions[e.department] for e in plan.entities}), created[1], created[2], created[0],
+        users, memberships, len(plan.entities) - len(entity_ids),
+        {k: groups.get(k, 0) for k in GROUP_LABELS}, accounts, volet1, applications,
+    )  # fmt: skip
 
 
-# Kinds of entity for etablissement@demo.test, best first: an entity that files for
-# itself (never a public member of a GHT), a hospital if possible.
-DEMO_ENTITY_GROUPS = ("private_non_profit", "public_outside_ght", "private_for_profit")
-DEMO_ENTITY_CATEGORIES = ("365", "131", "355", "122", "128")
+def _pick_demo_entities(plan: Plan, entity_ids: dict[str, int], dept_regions: dict[str, str]
+                        ) -> tuple[PlannedGHT, PlannedEntity, PlannedEntity]:  # fmt: skip
+    """A GHT with a support and an active member, and an active entity filing for itself
+    (EBNL, public outside a GHT, then private; a hospital first), Auvergne-Rhône-Alpes
+    first: (ght, its support, the entity)."""
+    ghts = [g for g in plan.ghts if g.support and g.support.finess in entity_ids
+            and any(m.finess in entity_ids and m.active for m in g.members)]  # fmt: skip
+    own = [e for e in plan.entities
+           if e.finess in entity_ids and e.active and e.statistics_group != "ght"]  # fmt: skip
+    if not ghts or not own:
+        raise RuntimeError("No GHT with a support and a member, or no entity outside a GHT.")
+    ght = min(ghts, key=lambda g: g.region != "84")  # stable: first in plan order
 
+    def rank(e: PlannedEntity) -> tuple[bool, int, int]:
+        group, category = DEMO_ENTITY_GROUPS, DEMO_ENTITY_CATEGORIES
+        return (dept_regions.get(e.department) != "84",
+                group.index(e.statistics_group) if e.statistics_group in group else 3,
+                category.index(e.category) if e.category in category else 9)  # fmt: skip
 
-def _pick_demo_entities(
-    plan: Plan, entity_ids: dict[str, int], dept_regions: dict[str, str]
-) -> tuple[PlannedGHT, PlannedEntity, PlannedEntity]:
-    """A GHT with a support and a member (Auvergne-Rhône-Alpes first), and an active
-    entity filing for itself (Auvergne-Rhône-Alpes first, then EBNL, public outside a
-    GHT, private; a hospital first): (ght, its support, the entity)."""
-    ghts: list[tuple[int, PlannedGHT]] = []
-    for ght in plan.ghts:
-        if ght.support is None or ght.support.finess not in entity_ids:
-            continue
-        if any(m.finess in entity_ids and m.active for m in ght.members):
-            ghts.append((0 if ght.region == "84" else 1, ght))
-    if not ghts:
-        raise RuntimeError("No GHT with a support and a member could be seeded.")
-    _, ght = min(ghts, key=lambda g: g[0])  # stable: first in plan order
     assert ght.support is not None
-
-    own: list[tuple[tuple[int, int, int], PlannedEntity]] = []
-    for entity in plan.entities:
-        group = entity.statistics_group
-        if entity.finess not in entity_ids or not entity.active or group == "ght":
-            continue
-        rank = (
-            0 if dept_regions.get(entity.department) == "84" else 1,
-            DEMO_ENTITY_GROUPS.index(group) if group in DEMO_ENTITY_GROUPS else 3,
-            DEMO_ENTITY_CATEGORIES.index(entity.category)
-            if entity.category in DEMO_ENTITY_CATEGORIES
-            else len(DEMO_ENTITY_CATEGORIES),
-        )
-        own.append((rank, entity))
-    if not own:
-        raise RuntimeError("No active entity outside the GHTs could be seeded.")
-    _, entity = min(own, key=lambda e: e[0])  # stable: first in plan order
-    return ght, ght.support, entity
+    return ght, ght.support, min(own, key=rank)
 
 
-def _seed_accounts(
-    plan: Plan,
-    entity_ids: dict[str, int],
-    region_ids: dict[str, int],
-    ght_names: dict[str, str],
-    dept_regions: dict[str, str],
-) -> tuple[list[DemoAccount], int, int]:
+def _seed_accounts(plan: Plan, entity_ids: dict[str, int], region_ids: dict[str, int],
+                   ghts: dict[str, tuple], dept_regions: dict[str, str]
+                   ) -> tuple[list[DemoAccount], int, int]:  # fmt: skip
+    """The five demo accounts (password `settings.DEMO_PASSWORD`), each with its one
+    scope; a re-run restores their flags and password."""
     password = settings.DEMO_PASSWORD
     ght, support, member = _pick_demo_entities(plan, entity_ids, dept_regions)
     # ars@demo.test instructs the region of etablissement@demo.test's entity.
     region = Region.objects.get(id=region_ids[dept_regions[member.department]])
-    ght_name = ght_names.get(ght.code, ght.name)
+    group = GROUP_LABELS.get(member.statistics_group, member.statistics_group)
     hashed = make_password(password)  # hashed once for the five accounts
-
-    specs: list[dict[str, Any]] = [
-        {
-            "email": "etablissement@demo.test",
-            "full_name": "Démo Établissement",
-            "flags": {"is_staff": False, "is_superuser": False},
-            "membership": {
-                "role": Membership.Role.ESTABLISHMENT,
-                "legal_entity_id": entity_ids[member.finess],
-            },
-            "role": ROLE_LABELS["establishment"],
-            "scope": f"{member.name} (FINESS EJ {format_finess(member.finess)}), "
-            f"{GROUP_LABELS.get(member.statistics_group, member.statistics_group)}",
-        },
-        {
-            "email": "ght@demo.test",
-            "full_name": "Démo Support de GHT",
-            "flags": {"is_staff": False, "is_superuser": False},
-            "membership": {
-                "role": Membership.Role.ESTABLISHMENT,
-                "legal_entity_id": entity_ids[support.finess],
-            },
-            "role": ROLE_LABELS["establishment"],
-            "scope": f"{support.name} (FINESS EJ {format_finess(support.finess)}), "
-            f"support du {ght_name}",
-        },
-        {
-            "email": "ars@demo.test",
-            "full_name": "Démo ARS",
-            "flags": {"is_staff": False, "is_superuser": False},
-            "membership": {"role": Membership.Role.REGIONAL, "region_id": region.id},
-            "role": ROLE_LABELS["regional"],
-            "scope": f"Région {region.name} ({region.ars_name})",
-        },
-        {
-            "email": "ministere@demo.test",
-            "full_name": "Démo Ministère",
-            "flags": {"is_staff": True, "is_superuser": False},
-            "membership": {"role": Membership.Role.MINISTRY},
-            "role": ROLE_LABELS["ministry"],
-            "scope": "National, accès à l'administration",
-        },
-        {
-            "email": "admin@demo.test",
-            "full_name": "Démo Administrateur",
-            "flags": {"is_staff": True, "is_superuser": True},
-            "membership": None,
-            "role": ROLE_LABELS["superuser"],
-            "scope": "National, superutilisateur",
-        },
-    ]
+    E, R, M = Membership.Role.ESTABLISHMENT, Membership.Role.REGIONAL, Membership.Role.MINISTRY
+    specs: list[tuple[Any, ...]] = [  # e-mail, name, staff, superuser, membership, role, scope
+        ("etablissement@demo.test", "Démo Établissement", False, False,
+         {"role": E, "legal_entity_id": entity_ids[member.finess]}, "establishment",
+         f"{member.name} (FINESS EJ {format_finess(member.finess)}), {group}"),
+        ("ght@demo.test", "Démo Support de GHT", False, False,
+         {"role": E, "legal_entity_id": entity_ids[support.finess]}, "establishment",
+         f"{support.name} (FINESS EJ {format_finess(support.finess)}), "
+         f"support du {ghts.get(ght.code, (0, ght.name))[1]}"),
+        ("ars@demo.test", "Démo ARS", False, False, {"role": R, "region_id": region.id},
+         "regional", f"Région {region.name} ({region.ars_name})"),
+        ("ministere@demo.test", "Démo Ministère", True, False, {"role": M}, "ministry",
+         "National, accès à l'administration"),
+        ("admin@demo.test", "Démo Administrateur", True, True, None, "superuser",
+         "National, superutilisateur"),
+    ]  # fmt: skip
     accounts: list[DemoAccount] = []
     created_users = created_memberships = 0
-    for spec in specs:
+    for email, full_name, staff, superuser, scope, role, label in specs:
+        wanted = {"is_staff": staff, "is_superuser": superuser, "is_active": True}
         user, created = User.objects.get_or_create(
-            email=spec["email"],
-            defaults={
-                "full_name": spec["full_name"],
-                "password": hashed,
-                "is_active": True,
-                **spec["flags"],
-            },
+            email=email, defaults={"full_name": full_name, "password": hashed, **wanted}
         )
-        if created:
-            created_users += 1
-        else:
-            wanted = {**spec["flags"], "is_active": True}
-            changed = [key for key, value in wanted.items() if getattr(user, key) != value]
-            for key in changed:
-                setattr(user, key, wanted[key])
-            if not user.check_password(password):
-                user.password = hashed
-                changed.append("password")
-            if changed:
-                user.save(update_fields=changed)
-        if spec["membership"] is not None:
-            membership, m_created = Membership.objects.get_or_create(
-                user=user,
-                role=spec["membership"]["role"],
-                legal_entity_id=spec["membership"].get("legal_entity_id"),
-                region_id=spec["membership"].get("region_id"),
-            )
-            created_memberships += int(m_created)
-            # A demo account has its one scope: one picked by an earlier version of the
-            # seed (etablissement@ was a GHT member) is removed.
+        created_users += created
+        changed = [key for key, value in wanted.items() if getattr(user, key) != value]
+        for key in changed:
+            setattr(user, key, wanted[key])
+        if not user.check_password(password):
+            user.password = hashed
+            changed.append("password")
+        if changed:
+            user.save(update_fields=changed)
+        if scope is not None:
+            membership, m_created = Membership.objects.get_or_create(user=user, **scope)
+            created_memberships += m_created
+            # One scope per demo account: one an earlier seed picked is removed.
             user.memberships.exclude(pk=membership.pk).delete()
-        accounts.append(DemoAccount(spec["email"], password, spec["role"], spec["scope"], created))
+        accounts.append(DemoAccount(email, password, ROLE_LABELS[role], label, created))
     return accounts, created_users, created_memberships
 
 
@@ -1010,6 +856,10 @@ GROUP_LABELS = {
     "private_non_profit": "privé à but non lucratif (EBNL)",
     "private_for_profit": "privé à but lucratif",
 }
+# Kinds of entity for etablissement@demo.test, best first: an entity that files for
+# itself (never a public member of a GHT), a hospital if possible.
+DEMO_ENTITY_GROUPS = ("private_non_profit", "public_outside_ght", "private_for_profit")
+DEMO_ENTITY_CATEGORIES = ("365", "131", "355", "122", "128")
 
 
 def summary_lines(summary: DemoSummary) -> list[str]:
@@ -1026,11 +876,9 @@ def summary_lines(summary: DemoSummary) -> list[str]:
             f"  {_n(summary.skipped_legal_entities)} entités du plan ignorées : leur numéro "
             "FINESS est déjà pris par une autre entité (données existantes)."
         )
-    total = summary.legal_entities or 1
     for key, label in GROUP_LABELS.items():
         count = summary.by_group.get(key, 0)
-        share = f"{100 * count / total:.1f}".replace(".", ",")
-        lines.append(f"  - {label} : {_n(count)} ({share} %)")
+        lines.append(f"  - {label} : {_n(count)} ({share(count, summary.legal_entities)} %)")
     lines.append(
         f"  Comptes : {summary.created_users} créés, "
         f"rattachements : {summary.created_memberships} créés."
@@ -1039,8 +887,7 @@ def summary_lines(summary: DemoSummary) -> list[str]:
         lines.extend(volet1_summary_lines(summary.volet1))
     if summary.applications is not None:
         lines.extend(applications_summary_lines(summary.applications))
-    lines.append("")
-    lines.append("Comptes de démonstration :")
+    lines += ["", "Comptes de démonstration :"]
     header = ("E-mail", "Mot de passe", "Rôle", "Périmètre")
     rows = [(a.email, a.password, a.role, a.scope) for a in summary.accounts]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
