@@ -65,7 +65,7 @@ from applications.models import (
 )
 from audits.models import Volet1Level, Volet1Status
 from demo import calls as c
-from demo.common import Writer, chunks
+from demo.common import Writer, chunks, rows_in
 from demo.common import count as _n
 from demo.common import share as _share
 from demo.engine import (
@@ -123,6 +123,7 @@ D2_PARTICIPATION: dict[str, float] = {"both": 0.70, "ad_done": 0.45, "exposure_m
 D2_GHT_PARTICIPATION = 0.9
 D1_SHARES = {"D1.O1": Decimal("0.5"), "D1.O2.A": Decimal("0.2"), "D1.O2.B": Decimal("0.3")}
 # Relative weight of a budget category in a total.
+Brackets = list[tuple[int, int | None, Decimal]]  # (min staff, max staff, ceiling)
 CATEGORY_WEIGHTS = {
     "consulting": 3.0,
     "hardware": 3.0,
@@ -191,40 +192,22 @@ class Actors:
 def _candidates(ids: Sequence[int] | None) -> list[Candidate]:
     """The candidates among these entities (all when None), by FINESS: the active ones
     but the public members of a GHT (covered by their GHT's application)."""
-    fields = (
-        "id",
-        "finess",
-        "name",
-        "status_group",
-        "ght_id",
-        "is_ght_support",
-        "active",
-        "staff_count",
-        "department__region_id",
-    )
-    query = LegalEntity.objects.values_list(*fields)
-    rows = (
-        list(query) if ids is None else [r for ch in chunks(ids) for r in query.filter(id__in=ch)]
-    )
+    query = LegalEntity.objects.values_list("id", "finess", "name", "status_group", "ght_id",
+                                            "is_ght_support", "active", "staff_count",
+                                            "department__region_id")  # fmt: skip
+    rows = list(query) if ids is None else list(rows_in(query, "id", ids))
     filers = [r for r in rows if r[6] and not (r[3] == StatusGroup.PUBLIC and r[4] and not r[5])]
-    ght_ids = sorted({r[4] for r in filers if r[5] and r[4]})
     members: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for chunk in chunks(ght_ids):
-        for ght_id, pk, staff in LegalEntity.objects.filter(
-            ght_id__in=chunk, active=True
-        ).values_list("ght_id", "id", "staff_count"):
-            members[ght_id].append((pk, staff or 0))
-    statuses: dict[int, tuple[Any, ...]] = {}
+    active = LegalEntity.objects.filter(active=True).values_list("ght_id", "id", "staff_count")
+    for ght_id, pk, staff in rows_in(
+        active, "ght_id", sorted({r[4] for r in filers if r[5] and r[4]})
+    ):
+        members[ght_id].append((pk, staff or 0))
     considered = sorted({r[0] for r in filers} | {m[0] for ms in members.values() for m in ms})
-    for chunk in chunks(considered):
-        for pk, *row in Volet1Status.objects.filter(legal_entity_id__in=chunk).values_list(
-            "legal_entity_id",
-            "level",
-            "ad_audit_date",
-            "exposure_second_scan_date",
-            "last_scan_date",
-        ):
-            statuses[pk] = tuple(row)
+    volet1 = Volet1Status.objects.values_list(
+        "legal_entity_id", "level", "ad_audit_date", "exposure_second_scan_date", "last_scan_date"
+    )
+    statuses = {pk: tuple(row) for pk, *row in rows_in(volet1, "legal_entity_id", considered)}
     result = []
     for pk, finess, name, _, ght_id, support, _, staff, region_id in filers:
         mine = sorted(members[ght_id], key=lambda m: (m[0] != pk, m[0])) if support else []
@@ -233,86 +216,52 @@ def _candidates(ids: Sequence[int] | None) -> list[Candidate]:
         met = all(statuses.get(m, ("none",))[0] == Volet1Level.BOTH for m in covers)
         total = sum(m[1] for m in mine) if mine else staff or 0
         ght = ght_id if support else None
-        result.append(
-            Candidate(
-                pk, finess, name, region_id, ght, covers, total, level, met, ad_date, second, last
-            )
-        )
+        result.append(Candidate(pk, finess, name, region_id, ght, covers, total, level, met,
+                                ad_date, second, last))  # fmt: skip
     return sorted(result, key=lambda x: x.finess)
 
 
 def _actors(candidates: Sequence[Candidate]) -> Actors:
-    """The demo accounts where they fit; else an account for each candidate and each
-    region, created with its membership when missing."""
-    demo_emails = {v: k for k, v in c.DEMO_EMAILS.items()}
-    scopes = {}
-    for email, entity_id, region_id in Membership.objects.filter(
-        user__email__in=list(demo_emails)
-    ).values_list("user__email", "legal_entity_id", "region_id"):
-        scopes[demo_emails[email]] = entity_id or region_id
-    wanted: dict[str, tuple[str, dict[str, Any]]] = {}  # email -> (full name, membership)
-    for cand in candidates:
-        if cand.id not in (scopes.get("establishment"), scopes.get("ght")):
-            wanted[f"referent.{cand.finess.lower()}@demo.test"] = (
-                f"Référent CaRE – {cand.name}"[:150],
-                {"role": Membership.Role.ESTABLISHMENT, "legal_entity_id": cand.id},
-            )
-    for region in Region.objects.exclude(pk=scopes.get("regional") or 0):
-        wanted[f"ars.{region.code}@demo.test"] = (
-            f"Agent instructeur – {region.ars_name}"[:150],
-            {"role": Membership.Role.REGIONAL, "region_id": region.pk},
-        )
-    if "ministry" not in scopes:
-        wanted["instruction.ministere@demo.test"] = (
-            "Instruction nationale",
-            {"role": Membership.Role.MINISTRY},
-        )
-    emails = list(wanted)
+    """The demo accounts where they fit; else an account (no usable password) for each
+    candidate and each region, created with its membership when missing."""
+    emails = c.DEMO_EMAILS
+    rows = Membership.objects.filter(user__email__in=list(emails.values()))
+    demo = {
+        e: pk or r for e, pk, r in rows.values_list("user__email", "legal_entity_id", "region_id")
+    }
+    mine = {demo.get(emails[key]): emails[key] for key in ("establishment", "ght")}
+    role = Membership.Role
+    specs = [  # e-mail, full name, role, legal entity, region
+        (mine.get(x.id) or f"referent.{x.finess.lower()}@demo.test",
+         f"Référent CaRE – {x.name}"[:150], role.ESTABLISHMENT, x.id, None) for x in candidates
+    ] + [
+        (emails["regional"] if r.pk == demo.get(emails["regional"]) else f"ars.{r.code}@demo.test",
+         f"Agent instructeur – {r.ars_name}"[:150], role.REGIONAL, None, r.pk)
+        for r in Region.objects.all()
+    ] + [(emails["ministry"], "Démo Ministère", role.MINISTRY, None, None)]  # fmt: skip
+    wanted = [spec[0] for spec in specs]
+    existing = set(rows_in(User.objects.values_list("email", flat=True), "email", wanted))
     unusable = make_password(None)  # generated actors never log in
-    existing = {
-        e
-        for ch in chunks(emails)
-        for e in User.objects.filter(email__in=ch).values_list("email", flat=True)
-    }
-    User.objects.bulk_create(
-        [
-            User(email=e, full_name=wanted[e][0], password=unusable)
-            for e in emails
-            if e not in existing
-        ],
-        batch_size=BATCH_SIZE,
-    )
-    users = {u.email: u for ch in chunks(emails) for u in User.objects.filter(email__in=ch)}
-    have = {
-        (m.user_id, m.legal_entity_id, m.region_id)
-        for ch in chunks([u.pk for u in users.values()])
-        for m in Membership.objects.filter(user_id__in=ch)
-    }
-    missing = [Membership(user=users[e], **spec) for e, (_, spec) in wanted.items()]
+    new_users = [
+        User(email=e, full_name=name, password=unusable)
+        for e, name, *_ in specs
+        if e not in existing
+    ]
+    User.objects.bulk_create(new_users, batch_size=BATCH_SIZE)
+    users = {u.email: u for u in rows_in(User.objects, "email", wanted)}
+    have = set(rows_in(Membership.objects.values_list("user_id", "role", "legal_entity_id",
+                       "region_id"), "user_id", [u.pk for u in users.values()]))  # fmt: skip
     Membership.objects.bulk_create(
-        [m for m in missing if (m.user_id, m.legal_entity_id, m.region_id) not in have],
+        [Membership(user=users[e], role=r, legal_entity_id=le, region_id=rg)
+         for e, _, r, le, rg in specs if (users[e].pk, r, le, rg) not in have],
         batch_size=BATCH_SIZE,
-    )
-    users.update({u.email: u for u in User.objects.filter(email__in=list(demo_emails))})
-    actors = Actors(
-        {},
-        {},
-        users.get(c.DEMO_EMAILS["ministry"]) or users["instruction.ministere@demo.test"],
-        scopes.get("establishment"),
-        scopes.get("ght"),
-        scopes.get("regional"),
-    )
-    for email, (_, spec) in wanted.items():
-        if "legal_entity_id" in spec:
-            actors.establishment[spec["legal_entity_id"]] = users[email]
-        elif "region_id" in spec:
-            actors.regional[spec["region_id"]] = users[email]
-    for key, pk in (("establishment", actors.demo_entity), ("ght", actors.ght_support)):
-        if pk is not None:
-            actors.establishment[pk] = users[c.DEMO_EMAILS[key]]
-    if actors.ars_region is not None:
-        actors.regional[actors.ars_region] = users[c.DEMO_EMAILS["regional"]]
-    return actors
+    )  # fmt: skip
+    return Actors(
+        {le: users[e] for e, _, _, le, _ in specs if le},
+        {rg: users[e] for e, *_, rg in specs if rg},
+        users[emails["ministry"]], demo.get(emails["establishment"]), demo.get(emails["ght"]),
+        demo.get(emails["regional"]),
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- plan
@@ -391,7 +340,7 @@ def _spread(
     return result
 
 
-def _ceiling(brackets: Sequence[tuple[int, int | None, Decimal]], staff: int) -> Decimal:
+def _ceiling(brackets: Brackets, staff: int) -> Decimal:
     for low, high, ceiling in brackets:
         if staff >= low and (high is None or staff <= high):
             return ceiling
@@ -504,7 +453,7 @@ def _plan_d2(
     actors: Actors,
     call: FundingCall,
     requirements: list[Requirement],
-    brackets: list[tuple[int, int | None, Decimal]],
+    brackets: Brackets,
     candidates: Sequence[Candidate],
     today: date,
 ) -> list[Planned]:
@@ -610,8 +559,9 @@ def _plan_d1(
     actors: Actors,
     call: FundingCall,
     requirements: list[Requirement],
-    brackets: list[tuple[int, int | None, Decimal]],
+    brackets: Brackets,
     candidates: Sequence[Candidate],
+    today: date,
 ) -> list[Planned]:
     """The D1 history: participants of Volet 1 filed in the 2024 window; most were paid
     once their objectives were met (dates after their audits and scans)."""
@@ -739,60 +689,43 @@ def _explicit_timestamps(*model_classes: type[models.Model]) -> Iterator[None]:
 def _pending(call: FundingCall, plans: list[Planned]) -> list[Planned]:
     """The plans whose candidate has no application to the call yet and whose entities
     are not covered yet (a second run finds none)."""
-    taken: set[Any] = set()
-    for chunk in chunks(sorted({pk for p in plans for pk in p.candidate.covered})):
-        rows = Coverage.objects.filter(call=call, legal_entity_id__in=chunk)
-        taken.update(rows.values_list("legal_entity_id", flat=True))
-    for refs in chunks([p.reference for p in plans]):
-        taken.update(
-            Application.objects.filter(reference__in=refs).values_list("reference", flat=True)
+    covered = Coverage.objects.filter(call=call).values_list("legal_entity_id", flat=True)
+    taken: set[Any] = set(
+        rows_in(
+            covered, "legal_entity_id", sorted({pk for p in plans for pk in p.candidate.covered})
         )
+    )
+    references = Application.objects.values_list("reference", flat=True)
+    taken.update(rows_in(references, "reference", [p.reference for p in plans]))
     return [p for p in plans if not taken & {p.candidate.id, p.reference, *p.candidate.covered}]
 
 
-def _write(
-    plans: list[Planned], requirements: dict[int, list[Requirement]], actors: Actors, files: c.Files
-) -> list[Application]:
+def _write(plans: list[Planned], requirements: dict[int, list[Requirement]], actors: Actors,
+           files: c.Files) -> list[Application]:  # fmt: skip
     """The applications in their initial status with their content, in bulk."""
     entities = LegalEntity.objects.select_related("department").in_bulk(
         [p.candidate.id for p in plans]
     )
     applications = [
-        Application(
-            call=p.call,
-            candidate=entities[p.candidate.id],
-            ght_id=p.candidate.ght_id,
-            reference=p.reference,
-            requested_amount=p.requested,
-            created_at=p.moments[0],
-            updated_at=p.moments[0],
-            created_by=actors.establishment[p.candidate.id],
-            **p.contacts,
-        )
+        Application(call=p.call, candidate=entities[p.candidate.id], ght_id=p.candidate.ght_id,
+                    reference=p.reference, requested_amount=p.requested, created_at=p.moments[0],
+                    updated_at=p.moments[0], created_by=actors.establishment[p.candidate.id],
+                    **p.contacts)
         for p in plans
-    ]
+    ]  # fmt: skip
     rows: dict[type[models.Model], list[Any]] = defaultdict(list)
     with _explicit_timestamps(Application, Coverage, Answer, BudgetLine, Evidence, Message):
         Application.objects.bulk_create(applications, batch_size=BATCH_SIZE)
         for plan, app in zip(plans, applications, strict=True):
-            at = {"created_at": plan.moments[0], "updated_at": plan.moments[0]}
+            at = {"application": app, "created_at": plan.moments[0], "updated_at": plan.moments[0]}
             rows[Coverage] += [
-                Coverage(call=plan.call, application=app, legal_entity_id=pk, **at)
-                for pk in plan.candidate.covered
+                Coverage(call=plan.call, legal_entity_id=pk, **at) for pk in plan.candidate.covered
             ]
-            rows[Answer] += [
-                Answer(
-                    application=app,
-                    requirement=r,
-                    state=plan.answers[r.identifier][0],
-                    comment=plan.answers[r.identifier][1],
-                    **at,
-                )
-                for r in requirements[plan.call.pk]
-            ]
+            rows[Answer] += [Answer(requirement=r, state=plan.answers[r.identifier][0],
+                                    comment=plan.answers[r.identifier][1], **at)
+                             for r in requirements[plan.call.pk]]  # fmt: skip
             rows[BudgetLine] += [
-                BudgetLine(application=app, category=k, description=d, amount=a, **at)
-                for k, d, a in plan.lines
+                BudgetLine(category=k, description=d, amount=a, **at) for k, d, a in plan.lines
             ]
             rows[Message] += [
                 Message(application=app, author=who, body=body, created_at=when, updated_at=when)
@@ -804,18 +737,12 @@ def _write(
         for plan, app in zip(plans, applications, strict=True):
             for identifier, when in plan.evidence:
                 spec = c.SPECS[identifier]
-                if plan.path[-1] in CAN_BECOME_EDITABLE:  # deletable: a file of its own
-                    stored = files.store(
-                        [
-                            spec.title,
-                            plan.candidate.name,
-                            f"Candidature {plan.reference} – exigence {identifier}",
-                            f"Version du {timezone.localtime(when, c.PARIS):%d/%m/%Y}",
-                            *c.FICTION,
-                        ]
-                    )
-                else:
-                    stored = files.shared(identifier)
+                day = timezone.localtime(when, c.PARIS)
+                version = [spec.title, plan.candidate.name, f"Version du {day:%d/%m/%Y}",
+                           f"Candidature {plan.reference} – exigence {identifier}"]  # fmt: skip
+                # A file the applicant may delete again is its own; the others share one.
+                own = plan.path[-1] in CAN_BECOME_EDITABLE
+                stored = files.store([*version, *c.FICTION]) if own else files.shared(identifier)
                 rows[Evidence].append(
                     Evidence(
                         application=app,
@@ -881,16 +808,14 @@ def _replay(plan: Planned, app: Application, actors: Actors) -> list[datetime]:
 
 
 def _backdate(
-    applications: Sequence[Application], taken: dict[int, list[datetime]], actors: Actors
+    applications: Sequence[Application], taken: dict[int, list[datetime]]
 ) -> Counter[str]:
     """Date what the engine stamped `now` at the planned moments: transitions, return
     requests, eligibility results, submissions; then the pending dossiers."""
-    counts: Counter[str] = Counter()
     ids = [a.pk for a in applications]
     transitions: dict[int, list[Transition]] = defaultdict(list)
-    for chunk in chunks(ids):
-        for t in Transition.objects.filter(application_id__in=chunk).order_by("id"):
-            transitions[t.application_id].append(t)
+    for t in rows_in(Transition.objects.order_by("id"), "application_id", ids):
+        transitions[t.application_id].append(t)
     returns: dict[int, list[datetime]] = defaultdict(list)
     scored: dict[int, datetime] = {}
     updates, dossiers = [], []
@@ -904,58 +829,36 @@ def _backdate(
                 scored.setdefault(app.pk, at)
         submissions = [t for t in chain if t.to_status == SUB]
         decisions = [t for t in chain if t.from_status == NR and t.to_status in (APP, REJ)]
-        last = submissions[-1] if submissions else None
-        updates.append(
-            Application(
-                pk=app.pk,
-                updated_at=chain[-1].created_at if chain else app.created_at,
-                submitted_at=last.created_at if last else None,
-                sworn_statement=last is not None,
-                sworn_at=last.created_at if last else None,
-                sworn_by=app.created_by if last else None,
-            )
-        )
+        last = submissions[-1].created_at if submissions else None
+        updated = chain[-1].created_at if chain else app.created_at
+        updates.append(Application(pk=app.pk, updated_at=updated, submitted_at=last, sworn_at=last,
+                                   sworn_statement=last is not None,
+                                   sworn_by=app.created_by if last else None))  # fmt: skip
         for kind, done in ((Dossier.Kind.DOSSIER, submissions), (Dossier.Kind.DECISION, decisions)):
-            dossiers += [
-                Dossier(
-                    application_id=app.pk,
-                    kind=kind,
-                    version=n,
-                    created_at=t.created_at,
-                    updated_at=t.created_at,
-                )
-                for n, t in enumerate(done, start=1)
-            ]
+            dossiers += [Dossier(application_id=app.pk, kind=kind, version=n,
+                                 created_at=t.created_at, updated_at=t.created_at)
+                         for n, t in enumerate(done, start=1)]  # fmt: skip
     rows = [t for chain in transitions.values() for t in chain]
     Transition.objects.bulk_update(rows, ["created_at"], batch_size=BATCH_SIZE)
-    Application.objects.bulk_update(
-        updates,
-        ["updated_at", "submitted_at", "sworn_statement", "sworn_at", "sworn_by"],
-        batch_size=BATCH_SIZE,
+    sworn = ["updated_at", "submitted_at", "sworn_statement", "sworn_at", "sworn_by"]
+    Application.objects.bulk_update(updates, sworn, batch_size=BATCH_SIZE)
+    messages = list(
+        rows_in(
+            Message.objects.filter(is_return_request=True).order_by("id"), "application_id", ids
+        )
     )
-    messages = []
-    for chunk in chunks(ids):
-        for m in Message.objects.filter(application_id__in=chunk, is_return_request=True).order_by(
-            "id"
-        ):
-            m.created_at = m.updated_at = returns[m.application_id].pop(0)
-            messages.append(m)
+    for m in messages:
+        m.created_at = m.updated_at = returns[m.application_id].pop(0)
     Message.objects.bulk_update(messages, ["created_at", "updated_at"], batch_size=BATCH_SIZE)
-    results = list(EligibilityResult.objects.filter(application_id__in=list(scored)))
+    results = list(rows_in(EligibilityResult.objects, "application_id", list(scored)))
     for r in results:
         r.computed_at = r.created_at = r.updated_at = scored[r.application_id]
-    EligibilityResult.objects.bulk_update(
-        results, ["computed_at", "created_at", "updated_at"], batch_size=BATCH_SIZE
-    )
+    dates = ["computed_at", "created_at", "updated_at"]
+    EligibilityResult.objects.bulk_update(results, dates, batch_size=BATCH_SIZE)
     with _explicit_timestamps(Dossier):
         Dossier.objects.bulk_create(dossiers, batch_size=BATCH_SIZE)
-    counts.update(
-        transitions=len(rows),
-        eligibility_results=len(results),
-        dossiers=len(dossiers),
-        eligible_results=sum(r.eligible for r in results),
-    )
-    return counts
+    return Counter(transitions=len(rows), eligibility_results=len(results), dossiers=len(dossiers),
+                   eligible_results=sum(r.eligible for r in results))  # fmt: skip
 
 
 # --------------------------------------------------------------------------- entry point
@@ -1000,34 +903,35 @@ def seed_applications(
             d1, d2, created_calls = c.seed_calls(now=now)
             candidates = _candidates(ids)
             actors = _actors(candidates)
-            requirements = {
-                call.pk: list(call.requirements.order_by("position", "identifier"))
-                for call in (d1, d2)
-            }
-            brackets = {
-                call.pk: [(b.min_staff, b.max_staff, b.ceiling) for b in call.brackets.all()]
-                for call in (d1, d2)
-            }
             today = timezone.localtime(now, c.PARIS).date()
-            plans = {
-                d1.pk: _plan_d1(seed, actors, d1, requirements[d1.pk], brackets[d1.pk], candidates),
-                d2.pk: _plan_d2(
-                    seed, actors, d2, requirements[d2.pk], brackets[d2.pk], candidates, today
-                ),
-            }
-            per_call = {}
-            for call in (d1, d2):
-                pending = _pending(call, plans[call.pk])
+            requirements = {call.pk: list(call.requirements.order_by("position", "identifier"))
+                            for call in (d1, d2)}  # fmt: skip
+            summaries = []
+            for call, plan in ((d1, _plan_d1), (d2, _plan_d2)):
+                brackets = [(b.min_staff, b.max_staff, b.ceiling) for b in call.brackets.all()]
+                plans = plan(seed, actors, call, requirements[call.pk], brackets, candidates, today)
+                pending = _pending(call, plans)
                 applications = _write(pending, requirements, actors, files)
                 taken = {
                     a.pk: _replay(p, a, actors) for p, a in zip(pending, applications, strict=True)
                 }
-                created += _backdate(applications, taken, actors)
-                per_call[call.code] = len(applications)
-            created["applications"] = sum(per_call.values())
-            summaries = [
-                _call_summary(call, candidates, per_call[call.code], now) for call in (d1, d2)
-            ]
+                created += _backdate(applications, taken)
+                created["applications"] += len(applications)
+                by_status: Counter[str] = Counter()
+                for chunk in chunks([x.id for x in candidates]):
+                    rows = call.applications.filter(candidate_id__in=chunk).values_list("status")
+                    by_status.update(dict(rows.annotate(n=models.Count("pk")).order_by()))
+                summaries.append(
+                    CallDemoSummary(
+                        call.code,
+                        call.is_open(now),
+                        call.closes_at,
+                        len(candidates),
+                        by_status.total(),
+                        len(applications),
+                        {s: by_status[s] for s in Status.values},
+                    )
+                )
             featured = {}
             for key, pk in (("establishment", actors.demo_entity), ("ght", actors.ght_support)):
                 rows = Application.objects.filter(candidate_id=pk, call__in=[d1, d2])
@@ -1041,31 +945,9 @@ def seed_applications(
     if stdout is not None:
         counts = ", ".join(f"{s.code} {_n(s.applications)}" for s in summaries)
         stdout.write(f"Candidatures (graine {seed}) : {counts}.\n")
+    featured = {k: v for k, v in featured.items() if v}
     return ApplicationsDemoSummary(
-        seed,
-        created_calls,
-        summaries,
-        created,
-        len(files.written),
-        {k: v for k, v in featured.items() if v},
-    )
-
-
-def _call_summary(
-    call: FundingCall, candidates: Sequence[Candidate], created: int, now: datetime
-) -> CallDemoSummary:
-    by_status: Counter[str] = Counter()
-    for chunk in chunks([x.id for x in candidates]):
-        rows = Application.objects.filter(call=call, candidate_id__in=chunk).values_list("status")
-        by_status.update(dict(rows.annotate(n=models.Count("pk")).order_by()))
-    return CallDemoSummary(
-        call.code,
-        call.is_open(now),
-        call.closes_at,
-        len(candidates),
-        sum(by_status.values()),
-        created,
-        {s: by_status[s] for s in Status.values},
+        seed, created_calls, summaries, created, len(files.written), featured
     )
 
 
@@ -1074,11 +956,8 @@ def applications_summary_lines(summary: ApplicationsDemoSummary) -> list[str]:
     lines = []
     for call in summary.calls:
         closes = timezone.localtime(call.closes_at, c.PARIS)
-        state = (
-            f"ouvert jusqu'au {closes:%d/%m/%Y à %H:%M}"
-            if call.is_open
-            else f"clos le {closes:%d/%m/%Y}"
-        )
+        state = f"ouvert jusqu'au {closes:%d/%m/%Y à %H:%M}" if call.is_open else "clos le"
+        state += "" if call.is_open else f" {closes:%d/%m/%Y}"
         lines.append(
             f"  Appel {call.code} ({state}) : {_n(call.applications)} candidatures "
             f"({_n(call.created)} créées) pour {_n(call.candidates)} candidats possibles "

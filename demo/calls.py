@@ -27,8 +27,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from applications.evidence import storage_name
-from applications.models import BudgetLine, CeilingBracket, FundingCall, Requirement
-from demo.common import STOP_WORDS
+from applications.models import CeilingBracket, FundingCall, Requirement
+from demo.common import STOP_WORDS, TEXTS
 
 PARIS = ZoneInfo("Europe/Paris")
 D1_CODE = "D1-2024"
@@ -68,159 +68,10 @@ AT_APPLICATION = Requirement.EvidenceStage.APPLICATION.value
 AT_DECLARATION = Requirement.EvidenceStage.DECLARATION.value
 NO_EVIDENCE = Requirement.EvidenceStage.NONE.value
 
-D1_REQUIREMENTS = (
-    RequirementSpec(
-        "D1.O1",
-        OBJ,
-        "Audit de l'annuaire technique (Active Directory)",
-        "Audit de chaque domaine Active Directory avec ORADAD ou PingCastle, niveau de "
-        "maturité ANSSI établi et plan d'action de remédiation.",
-        "Rapport d'audit (ORADAD ou PingCastle) et plan d'action.",
-        AT_DECLARATION,
-        "rapport-audit-annuaire-AD.pdf",
-        "Rapport d'audit de l'annuaire Active Directory",
-    ),
-    RequirementSpec(
-        "D1.O2.A",
-        OBJ,
-        "Audit d'exposition sur internet",
-        "Inscription au service d'audit d'exposition de l'ANSSI (SILENE) et premier rapport reçu.",
-        "Rapport d'audit d'exposition SILENE.",
-        AT_DECLARATION,
-        "rapport-SILENE.pdf",
-        "Rapport d'audit d'exposition sur internet (SILENE)",
-    ),
-    RequirementSpec(
-        "D1.O2.B",
-        OBJ,
-        "Niveau minimal de sécurité de l'exposition sur internet",
-        "Deux audits d'exposition successifs, espacés de 45 à 60 jours, montrant le niveau "
-        "minimal de sécurité de l'exposition sur internet.",
-        "Les deux rapports SILENE successifs.",
-        AT_DECLARATION,
-        "rapports-SILENE-successifs.pdf",
-        "Deux rapports SILENE successifs conformes au niveau minimal",
-    ),
-)
-
-D2_REQUIREMENTS = (
-    RequirementSpec(
-        "D2.P1",
-        PRE,
-        "Audit Volet 1 réalisé (annuaire AD et exposition)",
-        "Audit de l'annuaire technique (Active Directory) réalisé et audits d'exposition sur "
-        "internet (SILENE) suivis, pour chaque entité couverte par la candidature.",
-        "Aucune pièce : vérifié par le portail à partir des résultats du Volet 1.",
-        NO_EVIDENCE,
-    ),
-    RequirementSpec(
-        "D2.P2",
-        PRE,
-        "Analyse d'impact sur l'activité (BIA) des processus critiques",
-        "BIA couvrant les processus de soins, administratifs et médico-techniques, avec la "
-        "durée maximale d'interruption admissible (DMIA) et la perte de données maximale "
-        "admissible (PDMA) de chacun.",
-        "Rapport de BIA daté et validé par la direction.",
-        AT_APPLICATION,
-        "analyse-impact-activite-BIA.pdf",
-        "Analyse d'impact sur l'activité (BIA)",
-    ),
-    RequirementSpec(
-        "D2.P3",
-        PRE,
-        "Gouvernance de crise désignée (cellule de crise, RPCA)",
-        "Cellule de crise constituée (direction, soins, systèmes d'information, logistique, "
-        "communication) et responsable du plan de continuité d'activité (RPCA) désigné.",
-        "Note de désignation de la cellule de crise et du RPCA signée par la direction.",
-        AT_APPLICATION,
-        "note-designation-cellule-de-crise-RPCA.pdf",
-        "Note de désignation de la cellule de crise et du RPCA",
-    ),
-    RequirementSpec(
-        "D2.P4",
-        PRE,
-        "Exercice de crise cyber réalisé depuis moins de 2 ans (instruction SHFDS/FSSI/2023/15)",
-        "Au moins un exercice de crise d'origine cyber joué dans les 24 derniers mois, avec "
-        "retour d'expérience (RETEX) et plan d'actions.",
-        "Compte rendu de l'exercice et RETEX.",
-        AT_APPLICATION,
-        "compte-rendu-exercice-crise-cyber.pdf",
-        "Compte rendu d'exercice de crise cyber et RETEX",
-    ),
-    RequirementSpec(
-        "D2.O1.A",
-        OBJ,
-        "PCRA d'un service de soins à impact majeur",
-        "Plan de continuité et de reprise d'activité (PCRA) rédigé et validé pour au moins un "
-        "service de soins à impact majeur (urgences, bloc opératoire, réanimation…), "
-        "couvrant le scénario « SI indisponible » et un autre scénario (site, personnel ou "
-        "fournisseur indisponible).",
-        "PCRA du service validé par la direction ; procédures de fonctionnement en mode dégradé.",
-        AT_DECLARATION,
-        "PCRA-service-de-soins.pdf",
-        "PCRA d'un service de soins à impact majeur",
-    ),
-    RequirementSpec(
-        "D2.O1.B",
-        OBJ,
-        "PCRA du processus administratif le plus critique",
-        "PCRA rédigé et validé pour le processus administratif le plus critique selon la BIA "
-        "(admissions, facturation, paie…).",
-        "PCRA du processus validé ; extrait de la BIA justifiant le choix.",
-        AT_DECLARATION,
-        "PCRA-processus-administratif.pdf",
-        "PCRA du processus administratif le plus critique",
-    ),
-    RequirementSpec(
-        "D2.O1.C",
-        OBJ,
-        "PCRA d'un service du plateau technique (pharmacie, biologie ou imagerie)",
-        "PCRA rédigé et validé pour au moins un service du plateau technique : pharmacie, "
-        "biologie ou imagerie.",
-        "PCRA du service validé par la direction.",
-        AT_DECLARATION,
-        "PCRA-plateau-technique.pdf",
-        "PCRA d'un service du plateau technique",
-    ),
-    RequirementSpec(
-        "D2.O2",
-        OBJ,
-        "Au moins un PCRA testé d'ici novembre 2026 et calendrier de test des autres",
-        "Un PCRA au moins testé (exercice ou situation réelle) avant le 30 novembre 2026 ; "
-        "calendrier de test des autres PCRA adopté par la direction.",
-        "Compte rendu du test et calendrier de test des autres PCRA.",
-        AT_DECLARATION,
-        "compte-rendu-test-PCRA-et-calendrier.pdf",
-        "Compte rendu de test de PCRA et calendrier des tests",
-    ),
-    RequirementSpec(
-        "D2.O3",
-        OBJ,
-        "Sauvegardes 3-2-1 avec au moins une copie hors ligne ou immuable, authentification "
-        "forte et supervision",
-        "Sauvegardes des systèmes critiques selon la règle 3-2-1 (trois copies, deux supports, "
-        "une copie hors site) dont au moins une copie hors ligne ou immuable ; administration "
-        "des sauvegardes cloisonnée et protégée par une authentification forte ; supervision "
-        "des sauvegardes.",
-        "Schéma de l'architecture de sauvegarde, politique de sauvegarde et rapport de "
-        "supervision.",
-        AT_DECLARATION,
-        "architecture-sauvegardes-3-2-1.pdf",
-        "Architecture et politique de sauvegarde 3-2-1",
-    ),
-    RequirementSpec(
-        "D2.O4",
-        OBJ,
-        "Test de restauration d'un système critique",
-        "Restauration complète d'au moins un système critique (DPI, PACS, système de "
-        "laboratoire…) testée depuis les sauvegardes, avec mesure de la durée de reprise.",
-        "Procès-verbal du test de restauration (périmètre, durée mesurée, écarts).",
-        AT_DECLARATION,
-        "PV-test-de-restauration.pdf",
-        "Procès-verbal de test de restauration",
-    ),
-)
-SPECS = {spec.identifier: spec for spec in (*D1_REQUIREMENTS, *D2_REQUIREMENTS)}
+# The requirements, descriptions and words of the calls: demo/texts.toml.
+SPECS = {key: RequirementSpec(key, *values) for key, values in TEXTS["requirements"].items()}
+D1_REQUIREMENTS = tuple(spec for key, spec in SPECS.items() if key.startswith("D1"))
+D2_REQUIREMENTS = tuple(spec for key, spec in SPECS.items() if key.startswith("D2"))
 
 # (min staff, max staff, ceiling in euros): examples, the real ceilings are not public.
 D1_BRACKETS = ((0, 299, 40_000), (300, 999, 80_000), (1000, 2999, 150_000), (3000, None, 300_000))
@@ -231,20 +82,7 @@ D2_BRACKETS = (
     (3000, None, 900_000),
 )
 
-D1_DESCRIPTION = (
-    "Arrêté du 18 mars 2024, enveloppe de 65 M€. Finance les audits des annuaires "
-    "techniques (Active Directory, avec ORADAD ou PingCastle) et la réduction de "
-    "l'exposition sur internet suivie par les audits SILENE de l'ANSSI. Paiement à "
-    "l'atteinte des objectifs. Données de démonstration : les plafonds sont des exemples."
-)
-D2_DESCRIPTION = (
-    "Arrêté du 3 juillet 2025 (publié le 16 juillet 2025), enveloppe de 45 M€. Finance "
-    "l'écriture, la sécurisation et le test des plans de continuité et de reprise "
-    "d'activité (PCA/PRA, « PCRA »), côté soins et côté systèmes d'information. La "
-    "participation au Volet 1 est requise. Données de démonstration : la fenêtre de "
-    "candidature est décalée pour rester ouverte et les plafonds sont des exemples (les "
-    "plafonds réels ne sont pas publics)."
-)
+D1_DESCRIPTION, D2_DESCRIPTION = TEXTS["calls"]["D1"], TEXTS["calls"]["D2"]
 
 
 def d2_window(now: datetime) -> tuple[datetime, datetime]:
@@ -301,177 +139,12 @@ def seed_calls(*, now: datetime) -> tuple[FundingCall, FundingCall, int]:
 
 # --------------------------------------------------------------------------- words
 
-# fmt: off
-FIRST_NAMES = [
-    "Claire", "Nathalie", "Isabelle", "Sophie", "Catherine", "Valérie", "Sandrine", "Hélène",
-    "Céline", "Émilie", "Aurélie", "Julie", "Camille", "Marion", "Anne", "Delphine", "Laure",
-    "Agnès", "Florence", "Élodie", "Philippe", "Laurent", "Stéphane", "Nicolas", "Christophe",
-    "Olivier", "Thierry", "Frédéric", "Sébastien", "Julien", "Pierre", "François", "Éric",
-    "Jérôme", "David", "Mathieu", "Vincent", "Antoine", "Guillaume", "Benoît", "Karim", "Yann",
-]
-LAST_NAMES = [
-    "Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois", "Moreau",
-    "Laurent", "Simon", "Michel", "Lefèvre", "Leroy", "Roux", "David", "Bertrand", "Morel",
-    "Fournier", "Girard", "Bonnet", "Dupont", "Lambert", "Fontaine", "Rousseau", "Vincent",
-    "Muller", "Lefebvre", "Faure", "André", "Mercier", "Blanc", "Guérin", "Boyer", "Garnier",
-    "Chevalier", "François", "Legrand", "Gauthier", "Garcia", "Perrin", "Robin", "Clément",
-    "Morin", "Nicolas", "Henry", "Roussel", "Mathieu", "Gautier", "Masson", "Marchand",
-    "Duval", "Denis", "Dumont", "Marie", "Lemaire", "Noël", "Meyer", "Dufour", "Meunier",
-    "Brun", "Blanchard", "Giraud", "Joly", "Rivière", "Lucas", "Brunet", "Gaillard", "Barbier",
-    "Arnaud", "Le Gall", "Kerbrat", "Nguyen", "Benali", "Haddad", "Da Silva", "Ferreira",
-]
-# fmt: on
-
-BUDGET_POOLS: dict[str, dict[str, list[str]]] = {
-    "D2": {
-        BudgetLine.Category.CONSULTING: [
-            "Accompagnement à la rédaction des PCRA (cabinet spécialisé)",
-            "Analyse d'impact sur l'activité (BIA) avec un prestataire",
-            "Assistance à maîtrise d'ouvrage pour le plan de reprise informatique",
-        ],
-        BudgetLine.Category.STAFF: [
-            "Temps du RPCA consacré au projet (0,3 ETP sur 12 mois)",
-            "Renfort d'un ingénieur système pour les tests de restauration",
-            "Chef de projet continuité d'activité (0,5 ETP sur 18 mois)",
-        ],
-        BudgetLine.Category.SOFTWARE: [
-            "Solution de sauvegarde avec copie immuable (licences sur 3 ans)",
-            "Outil de gestion de crise et d'annuaire d'astreinte",
-            "Supervision des sauvegardes et alertes",
-        ],
-        BudgetLine.Category.HARDWARE: [
-            "Baie de stockage dédiée aux sauvegardes immuables",
-            "Bandothèque LTO pour la copie hors ligne",
-            "Serveurs de restauration isolés du réseau de production",
-        ],
-        BudgetLine.Category.TRAINING: [
-            "Exercice de crise cyber avec simulation (prestataire)",
-            "Formation des équipes de soins au fonctionnement en mode dégradé",
-            "Formation de la cellule de crise",
-        ],
-        BudgetLine.Category.OTHER: [
-            "Kits de fonctionnement en mode dégradé (formulaires, impressions)",
-            "Téléphonie de secours pour la cellule de crise",
-        ],
-    },
-    "D1": {
-        BudgetLine.Category.CONSULTING: [
-            "Audit de l'annuaire Active Directory par un prestataire qualifié",
-            "Accompagnement à la remédiation de l'annuaire",
-            "Revue des services exposés sur internet",
-        ],
-        BudgetLine.Category.STAFF: [
-            "Temps de l'équipe système consacré à la remédiation",
-            "Renfort d'un administrateur pour le durcissement de l'annuaire",
-        ],
-        BudgetLine.Category.SOFTWARE: [
-            "Licence PingCastle Pro et outil de supervision de l'annuaire",
-            "Pare-feu applicatif pour les services exposés",
-        ],
-        BudgetLine.Category.TRAINING: [
-            "Formation des administrateurs à la sécurité de l'Active Directory",
-        ],
-        BudgetLine.Category.OTHER: [
-            "Mise à niveau des services exposés (VPN, messagerie)",
-        ],
-    },
-}
-
-ANSWER_COMMENTS: dict[str, list[str]] = {
-    "D2.P1": ["Audit PingCastle et audits SILENE suivis depuis 2024."],
-    "D2.P2": [
-        "BIA menée avec les chefs de pôle : 14 processus analysés, DMIA et PDMA validées en "
-        "comité de direction.",
-        "BIA mise à jour après le dernier exercice : urgences, bloc et pharmacie classés "
-        "critiques.",
-    ],
-    "D2.P3": [
-        "Cellule de crise de huit membres ; RPCA désigné par note de la direction générale.",
-        "Le RPCA est l'adjoint du directeur des soins, suppléé par le RSSI.",
-    ],
-    "D2.P4": [
-        "Exercice « rançongiciel sur le DPI » joué avec l'ARS ; RETEX et plan de 12 actions.",
-        "Exercice sur table avec le CERT Santé ; RETEX validé en comité de direction.",
-    ],
-    "D2.O1.A": [
-        "PCRA des urgences : rédaction en cours avec l'équipe médicale.",
-        "Service retenu : bloc opératoire ; procédures dégradées en relecture.",
-    ],
-    "D2.O1.B": ["Processus retenu : admissions et facturation (DMIA de 48 heures)."],
-    "D2.O1.C": [
-        "Pharmacie à usage intérieur : dispensation en mode dégradé rédigée.",
-        "Imagerie : reprise du PACS prévue depuis la copie immuable.",
-    ],
-    "D2.O2": ["Test du PCRA des urgences prévu au printemps 2026 ; calendrier en cours."],
-    "D2.O3": [
-        "Copie immuable sur une baie dédiée ; authentification forte des comptes "
-        "d'administration des sauvegardes en cours de déploiement."
-    ],
-    "D2.O4": ["Restauration complète du PACS testée en 9 heures ; écarts corrigés."],
-    "D1.O1": ["Audit PingCastle de tous les domaines ; plan d'action validé par la DSI."],
-    "D1.O2.A": ["Inscription au service SILENE faite, rapports mensuels reçus."],
-    "D1.O2.B": ["Niveau minimal atteint après la fermeture des accès RDP exposés."],
-}
-
-COMMENTS = {
-    "return_regional": [
-        "Merci de joindre la BIA signée par la direction : le document transmis est un brouillon.",
-        "La ligne budgétaire « Autre » n'est pas détaillée : précisez la nature des dépenses.",
-        "Le compte rendu d'exercice de crise date de plus de deux ans : joignez celui du "
-        "dernier exercice.",
-        "Précisez le service de soins retenu pour le PCRA (objectif D2.O1.A).",
-    ],
-    "return_national": [
-        "Le montant demandé pour le matériel de sauvegarde paraît élevé pour la taille de "
-        "l'établissement : joignez un devis.",
-        "Précisez le calendrier de test des PCRA (objectif D2.O2).",
-        "La note de désignation du RPCA n'est pas signée : joignez la version signée.",
-    ],
-    "reject": [
-        "Dossier refusé : les dépenses présentées ne relèvent pas du domaine financé "
-        "(renouvellement du parc bureautique).",
-        "Dossier refusé : la BIA fournie ne couvre aucun processus de soins.",
-    ],
-    "reject_D1": [
-        "Dossier refusé : aucun audit de l'annuaire technique n'a été engagé.",
-        "Dossier refusé : les dépenses présentées sont antérieures à l'appel.",
-    ],
-    "reconsider": [
-        "Éligibilité réexaminée par le ministère : l'établissement s'engage à lever les points "
-        "bloquants avant la décision ; l'instruction régionale peut commencer.",
-    ],
-    "refuse_evidence": [
-        "Le procès-verbal du test de restauration ne précise pas la durée de reprise mesurée : "
-        "complétez-le.",
-        "Le PCRA du plateau technique n'est pas signé par la direction.",
-    ],
-    "withdraw": [
-        "Candidature retirée : le projet est reporté à l'an prochain.",
-        "Candidature retirée : le dossier sera déposé par le GHT.",
-        "",
-    ],
-}
-MESSAGES = {
-    "regional": [
-        "Bonjour, l'ARS a bien reçu votre dossier ; l'instruction régionale est en cours. "
-        "Nous reviendrons vers vous sous quinze jours.",
-        "Bonjour, pouvez-vous nous indiquer la date du prochain exercice de crise ? L'ARS "
-        "souhaite y assister en observatrice.",
-    ],
-    "ministry": [
-        "Bonjour, le dossier est en instruction nationale. Pouvez-vous confirmer que la copie "
-        "hors ligne des sauvegardes couvre aussi le DPI ?",
-        "Bonjour, merci pour la qualité du dossier. Une question : le test de restauration "
-        "portera-t-il sur le PACS ou sur le DPI ?",
-    ],
-    "reply": [
-        "Bonjour, les compléments demandés ont été ajoutés à la section Exigences. Cordialement.",
-    ],
-    "payment_D1": [
-        "Le versement a été ordonné ; il apparaîtra sur le compte de "
-        "l'établissement sous trois semaines."
-    ],
-}
+WORDS = TEXTS["words"]
+FIRST_NAMES, LAST_NAMES = WORDS["first_names"], WORDS["last_names"]
+BUDGET_POOLS: dict[str, dict[str, list[str]]] = WORDS["budget"]
+ANSWER_COMMENTS: dict[str, list[str]] = WORDS["answers"]
+COMMENTS: dict[str, list[str]] = WORDS["comments"]
+MESSAGES: dict[str, list[str]] = WORDS["messages"]
 
 
 def mail_domain(name: str) -> str:

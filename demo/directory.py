@@ -40,7 +40,7 @@ from demo.applications import (
     applications_summary_lines,
     seed_applications,
 )
-from demo.common import Writer, chunks, share
+from demo.common import TEXTS, Writer, chunks, share
 from demo.common import count as _n
 from demo.volet1 import Volet1DemoSummary, seed_volet1, volet1_summary_lines
 from establishments.identifiers import finess_with_check_digit, format_finess
@@ -95,65 +95,12 @@ CHU_DEPARTMENTS = {
     "35", "29", "33", "86", "87", "31", "34", "30", "69", "38", "42", "63", "13", "06",
     "971", "972", "973", "974",
 }
-CHU_NAMES = {
-    "75": "Assistance publique – Hôpitaux de Paris",
-    "13": "Assistance publique – Hôpitaux de Marseille",
-    "69": "Hospices civils de Lyon",
-    "29": "Centre hospitalier universitaire de Brest",
-    "51": "Centre hospitalier universitaire de Reims",
-    "971": "Centre hospitalier universitaire de la Guadeloupe",
-    "972": "Centre hospitalier universitaire de Martinique",
-    "973": "Centre hospitalier universitaire de Guyane",
-    "974": "Centre hospitalier universitaire de La Réunion",
-}
-# Centres de lutte contre le cancer (private non-profit, category 131): a few.
-CLCC_NAMES = {
-    "69": "Léon-Bérard", "13": "Paoli-Calmettes", "75": "Curie", "94": "Gustave-Roussy",
-    "59": "Oscar-Lambret", "33": "Bergonié", "14": "François-Baclesse", "76": "Henri-Becquerel",
-    "44": "René-Gauducheau", "49": "Paul-Papin", "35": "Eugène-Marquis",
-    "21": "Georges-François-Leclerc", "51": "Jean-Godinot", "54": "Alexis-Vautrin",
-    "06": "Antoine-Lacassagne", "34": "Val-d'Aurelle", "31": "Claudius-Regaud",
-    "63": "Jean-Perrin", "67": "Paul-Strauss",
-}
-
-TOWNS = [
-    "Beaumont", "Belmont", "Bellegarde", "Bourgneuf", "Castelnau", "Champigny",
-    "Châteauneuf", "Châtillon", "Fontaine", "Fontenay", "Montfort", "Montigny", "Mirebeau",
-    "Neuville", "Rochefort", "Villefranche", "Villeneuve", "Villers", "Saint-Amand",
-    "Saint-Aubin", "Saint-Germain", "Saint-Julien", "Saint-Laurent", "Saint-Martin",
-    "Saint-Pierre", "Sainte-Marie", "La Chapelle", "Le Breuil", "Les Essarts", "Montreuil",
-    "Bonneval", "Beauvoir", "Clairefontaine", "Roquefort", "Aubigny", "Le Vigan", "Orval",
-    "Ambérieux", "Écouen", "Issoire",
-]
-TOWN_SUFFIXES = [
-    "", "", "", "", "-le-Château", "-la-Forêt", "-les-Bains", "-le-Grand", "-en-Val",
-    "-le-Vieux", "-la-Rivière",
-]
-SAINTS = [
-    "Saint-Joseph", "Saint-Jean", "Saint-Martin", "Saint-Michel", "Saint-Pierre",
-    "Saint-Paul", "Saint-Vincent", "Saint-François", "Saint-Louis", "Saint-Roch",
-    "Saint-Georges", "Saint-Augustin", "Saint-Hilaire", "Saint-Côme", "Sainte-Anne",
-    "Sainte-Marie", "Sainte-Thérèse", "Sainte-Clotilde", "Sainte-Odile", "Saint-Charles",
-    "Saint-Christophe", "Saint-Antoine", "Notre-Dame", "Jeanne-d'Arc", "Saint-Gatien",
-]
-DESCRIPTORS = [
-    "du Parc", "des Cèdres", "du Lac", "de l'Europe", "des Tilleuls", "des Lilas",
-    "de la Source", "du Val", "Bellevue", "des Fontaines", "du Mail", "des Peupliers",
-    "de l'Union", "du Pont", "Pasteur", "Ambroise-Paré", "Claude-Bernard", "Jules-Verne",
-    "Victor-Hugo", "du Château", "de la Croix du Sud", "des Émeraudes", "des Trois-Soleils",
-    "de la Plaine", "du Mont-Blanc", "des Oliviers", "Montsouris", "des Franciscaines",
-]
-FOUNDATIONS = [
-    "Bon Sauveur", "Saint-Jean-de-Dieu", "Diaconesses", "Vincent-de-Paul", "John-Bost",
-    "Hospitalière Sainte-Marie", "Partage et Vie", "Croix Saint-Simon",
-    "Œuvre des Sanatoriums", "Léopold-Bellan", "Santé des Étudiants de France",
-    "Ellen-Poidatz",
-]
-CHU_SITE_NAMES = [
-    "Hôpital Nord", "Hôpital Sud", "Hôpital Est", "Hôpital Pasteur", "Hôpital Saint-Jacques",
-    "Hôpital Saint-Roch", "Hôpital Femme-Mère-Enfant", "Hôpital gériatrique", "Hôpital Central",
-]
-
+# Names (demo/texts.toml): CHUs and cancer centres by département, towns, saints…
+WORDS = TEXTS["directory"]
+CHU_NAMES, CLCC_NAMES = WORDS["chu_names"], WORDS["clcc_names"]
+TOWNS, TOWN_SUFFIXES, SAINTS = WORDS["towns"], WORDS["town_suffixes"], WORDS["saints"]
+DESCRIPTORS, FOUNDATIONS = WORDS["descriptors"], WORDS["foundations"]
+CHU_SITE_NAMES = WORDS["chu_site_names"]
 # (low, high) per category: SAE staff of a legal entity, beds of a main site.
 STAFF = {
     "101": (5000, 15000), "355": (300, 1500), "106": (80, 300), "292": (300, 1200),
@@ -438,19 +385,17 @@ class _Planner:
                 dept, StatusGroup.PRIVATE_NON_PROFIT, "131", name, self.staff("131")
             )
         rng, town = self.rng, self.town
-        # kind: (weight, categories, name maker)
-        kinds: dict[str, tuple[int, list[str], Callable[[], str]]] = {
+        # fmt: off
+        kinds: dict[str, tuple[int, list[str], Callable[[], str]]] = {  # weight, categories, name
             "crf": (35, ["109"], lambda: f"Centre de rééducation fonctionnelle {de(town(dept))}"),
             "mutualiste": (12, ["365"], lambda: f"Hôpital mutualiste {de(town(dept, 0.6))}"),
             "fondation": (20, ["365", "129", "109"], lambda: self.foundation(dept)),
             "medical": (12, ["129"], lambda: f"Centre médical {rng.choice(SAINTS)}"),
             "sld": (6, ["362"], lambda: f"Centre de soins de longue durée {de(town(dept))}"),
-            "hopital": (
-                15,
-                ["365"],
-                lambda: f"{rng.choice(['Hôpital', 'Groupe hospitalier'])} {rng.choice(SAINTS)}",
-            ),
+            "hopital": (15, ["365"], lambda: f"{rng.choice(['Hôpital', 'Groupe hospitalier'])} "
+                                             f"{rng.choice(SAINTS)}"),
         }
+        # fmt: on
         category, name = self._draw(dept, kinds)
         staff = self.staff(category, (150, 900) if category == "365" else None)
         return self._entity(dept, StatusGroup.PRIVATE_NON_PROFIT, category, name, staff)
@@ -461,32 +406,21 @@ class _Planner:
 
     def for_profit_entity(self, dept: DeptInfo) -> PlannedEntity:
         rng, town = self.rng, self.town
+        # fmt: off
         kinds: dict[str, tuple[int, list[str], Callable[[], str]]] = {
             "saint": (24, ["365", "365", "122", "128"], lambda: f"Clinique {rng.choice(SAINTS)}"),
-            "descr": (
-                22,
-                ["365", "122", "128", "129"],
-                lambda: f"Clinique {rng.choice(DESCRIPTORS)}",
-            ),
+            "descr": (22, ["365", "122", "128", "129"],
+                      lambda: f"Clinique {rng.choice(DESCRIPTORS)}"),
             "hp": (10, ["365"], lambda: f"Hôpital privé {de(town(dept, 0.5))}"),
             "poly": (12, ["365", "122"], lambda: f"Polyclinique {de(town(dept, 0.4))}"),
-            "chir": (
-                8,
-                ["128"],
-                lambda: f"Clinique chirurgicale {rng.choice(DESCRIPTORS + SAINTS)}",
-            ),
-            "ssr": (
-                16,
-                ["109"],
-                lambda: rng.choice(
-                    [
-                        f"Clinique de soins de suite {rng.choice(DESCRIPTORS)}",
-                        f"Centre de réadaptation {de(town(dept))}",
-                    ]
-                ),
-            ),
+            "chir": (8, ["128"],
+                     lambda: f"Clinique chirurgicale {rng.choice(DESCRIPTORS + SAINTS)}"),
+            "ssr": (16, ["109"], lambda: rng.choice([
+                f"Clinique de soins de suite {rng.choice(DESCRIPTORS)}",
+                f"Centre de réadaptation {de(town(dept))}"])),
             "med": (8, ["129"], lambda: f"Centre médical {rng.choice(DESCRIPTORS)}"),
         }
+        # fmt: on
         category, name = self._draw(dept, kinds)
         staff = self.staff(category, (50, 600))
         return self._entity(dept, StatusGroup.PRIVATE_FOR_PROFIT, category, name, staff)
