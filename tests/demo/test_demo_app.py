@@ -46,3 +46,20 @@ def test_the_product_apps_never_import_the_demo_app():
                     names = [node.module or ""]
                 offenders += [f"{path}: {n}" for n in names if n.split(".")[0] == "demo"]
     assert not offenders
+
+
+def test_the_demo_never_writes_an_application_status():
+    """Every status change goes through the lifecycle engine: no `x.status = …`, no
+    `status=` keyword (update, create, constructors) anywhere in demo/."""
+    writes = []
+    for path in (ROOT / "demo").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            writes += [
+                f"{path}:{node.lineno}"
+                for target in targets
+                if isinstance(target, ast.Attribute) and target.attr == "status"
+            ]
+            if isinstance(node, ast.Call):
+                writes += [f"{path}:{node.lineno}" for k in node.keywords if k.arg == "status"]
+    assert not writes
