@@ -340,7 +340,7 @@ def bulk_rescoring() -> Result:
     from applications.models import Application, EligibilityResult
     from applications.scoring import application_score, rescore_call, rescoring_progress
     from care_portal.celery import app
-    from establishments.demo import seed_demo
+    from demo.directory import seed_demo
 
     if not settings.REDIS_URL:
         return {"name": "bulk_rescoring", "ratio": 0.0, "raw": {"skipped": "needs REDIS_URL"}}

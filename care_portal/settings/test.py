@@ -10,6 +10,8 @@ CARE_ENVIRONMENT = "test"
 # Off for the suite's personas (force_login gives no second factor); the two-factor
 # tests turn it on.
 CARE_TWO_FACTOR_REQUIRED = False
+# The demo data (`manage.py seed_demo`), so that the tests can test it (never in prod).
+INSTALLED_APPS = [*INSTALLED_APPS, "demo"]  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 if env_str("CARE_TEST_EMAIL_DIR"):  # noqa: F405 - a real worker process writes mail there

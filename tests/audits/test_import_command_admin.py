@@ -195,12 +195,12 @@ def test_examples_import_cleanly_with_the_command(tmp_path):
 
     # The FINESS numbers the examples use, from the demo data (seed_demo).
     finess = {
-        "420005043",
-        "690005053",
-        "010005064",
-        "330005588",
-        "820005056",
-        "430005454",
+        "420005118",
+        "690005020",
+        "010005023",
+        "330006149",
+        "820005064",
+        "430005058",
         "740005285",
     }
     department = Department.objects.get(code="69")
@@ -215,8 +215,8 @@ def test_examples_import_cleanly_with_the_command(tmp_path):
         ("ad.json", "ad", []),
         ("exposure.csv", "exposure", []),
         ("exposure.json", "exposure", []),
-        ("pingcastle-healthcheck.xml", "ad", ["--finess", "420005043"]),
-        ("pingcastle-reports.zip", "ad", ["--finess", "420005043"]),
+        ("pingcastle-healthcheck.xml", "ad", ["--finess", "420005118"]),
+        ("pingcastle-reports.zip", "ad", ["--finess", "420005118"]),
     ]
     for name, kind, extra in commands:
         code, out, err = run_command(EXAMPLES / name, "--kind", kind, *extra)

@@ -1,42 +1,19 @@
 """Demo Volet 1 results: AD audits, exposure scans and statuses of the demo entities.
 
-`seed_volet1()` gives the legal entities already in the database (by default all of
-them; `seed_demo` passes its own) the Volet 1 results of a plausible programme
-(DOMAIN.md): about 85% of the entities took part (GHT members 100%, public outside a
-GHT 86%, EBNL 71%, private for-profit 88%, inactive entities none); nearly all
-participants had their Active Directory audited (PingCastle mostly, ORADAD for some)
-between April 2024 and June 2025, and most are scanned by SILENE about every month
-from May 2024 on, with the minimum level of exposure security met more and more often,
-so that ~80-85% of the participants meet D1.O2.B.
+`seed_volet1()` gives the legal entities (all, or those `seed_demo` passes) the results
+of a plausible programme: ~85% took part (GHT 100%, public outside a GHT 86%, EBNL 71%,
+for-profit 88%, inactive none); nearly all had their AD audited (PingCastle, ORADAD for
+some) from April 2024 to June 2025, most are scanned by SILENE about monthly from May
+2024, meeting the minimum level more and more often (~80-85% meet D1.O2.B: two
+successive compliant scans 45 to 60 days apart, see `audits.status`).
 
-Everything an entity gets is drawn from its own `random.Random(f"{seed}-{finess}")`:
-its results depend on the seed and on the entity only, never on the database order or
-on the other entities. All dates are fixed (no "today"), the latest scan is at most
-`SCANS_END`, so the same seed gives the same rows on any day.
-
-Writes use `bulk_create(ignore_conflicts=True)` on the natural keys, and an entity that
-already has an AD audit or an exposure scan (a real import, an earlier run, another
-seed) is left alone: a second run creates nothing. Then the Volet 1 status of every
-entity considered is refreshed, so each one has a `Volet1Status` row, 'none' for the
-entities without results (lists filter on that row in SQL).
-
-Two entities get a fixed story (`FEATURED_ACCOUNTS`), whatever the draw:
-- the entity of `etablissement@demo.test` has two PingCastle audits of its domain (82
-  then 58, maturity 1 then 2) and twelve monthly scans in which only the last one
-  (eight days before the seeding day, the only dates that follow the day) meets the
-  minimum level: AD done, D1.O2.B not yet met, and the page tells the next step (a
-  second compliant scan 45 to 60 days later, with its dates);
-- the entity of `ght@demo.test` (the GHT support) has both objectives met.
-
-Demo rules (not ANSSI's): a scan meets the minimum level when it shows no critical and
-at most two high vulnerabilities; AD findings follow the maturity level (level 1: some
-critical, level 2: no critical but high ones, level 3: medium ones at worst, level 4:
-low ones only, level 5: a few low ones at most).
-
-Note on D1.O2.B as the portal computes it (`audits.status`): the two scans must be
-*successive* and 45 to 60 days apart, so strictly monthly scans (28-35 days) never meet
-it. The entities that meet it have, between two compliant scans, one 45-60-day interval
-(a skipped month or a re-scan asked for).
+An entity's results come from its own `random.Random(f"{seed}-{finess}")`, with fixed
+dates (no "today"); an entity that already has results is left alone (idempotent),
+then every entity's `Volet1Status` is refreshed. Two entities have a fixed story: the
+entity of etablissement@demo.test (AD done, only its last scan, eight days before the
+seeding day, compliant: the page tells the next step) and the GHT support of
+ght@demo.test (both objectives met). Demo rules: a scan meets the minimum level with no
+critical and at most two high vulnerabilities; AD findings follow the maturity level.
 """
 
 from __future__ import annotations
@@ -54,14 +31,13 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import Membership
-from care_portal.seeding import STOP_WORDS, Writer, chunks
-from care_portal.seeding import count as _n
-from care_portal.seeding import share as _share
+from audits.models import DirectoryAudit, ExposureScan, Volet1Level, Volet1Status
+from audits.services import volet1_status_refresh
+from audits.status import ScanPoint, exposure_pair
+from demo.common import STOP_WORDS, Writer, chunks
+from demo.common import count as _n
+from demo.common import share as _share
 from establishments.models import LegalEntity, StatisticsGroup
-
-from .models import DirectoryAudit, ExposureScan, Volet1Level, Volet1Status
-from .services import volet1_status_refresh
-from .status import ScanPoint, exposure_pair
 
 AUDITS_START = date(2024, 4, 1)
 FIRST_AUDITS_END = date(2025, 3, 31)  # first audits of a domain; re-audits until AUDITS_END
@@ -70,12 +46,7 @@ SCANS_START = date(2024, 5, 1)
 SCANS_END = date(2025, 10, 15)  # fixed, so that the data do not depend on the day
 BATCH_SIZE = 1000
 # Share of participants per statistics group (DOMAIN.md, final candidates of D1).
-PARTICIPATION = {
-    "ght": 1.0,
-    "public_outside_ght": 0.86,
-    "private_non_profit": 0.71,
-    "private_for_profit": 0.88,
-}
+PARTICIPATION = {"ght": 1.0, "public_outside_ght": 0.86, "private_non_profit": 0.71}
 SHARE_AD_ONLY = 0.04  # participants with an AD audit and no exposure scan
 SHARE_SCANS_ONLY = 0.05  # participants with exposure scans and no AD audit
 SHARE_EXPOSURE_MET = 0.87  # participants with scans that meet D1.O2.B
@@ -84,12 +55,10 @@ SHARE_RE_AUDIT = 0.3  # domains audited again after remediation
 MIN_SCANS, MAX_SCANS = 4, 18
 MIN_SERVICES, MAX_SERVICES = 1, 40
 
-CATEGORY_FIELDS = (
-    "stale_objects_score",
-    "privileged_accounts_score",
-    "trusts_score",
-    "anomalies_score",
-)
+# fmt: off
+CATEGORY_FIELDS = ("stale_objects_score", "privileged_accounts_score", "trusts_score",
+                   "anomalies_score")
+FINDINGS = ("findings_critical", "findings_high", "findings_medium", "findings_low")
 # How often each category is the worst one, hence the global score.
 CATEGORY_WEIGHTS = (30, 36, 4, 30)
 
@@ -103,24 +72,16 @@ FEATURED_LABELS = {
 
 # Abbreviations of names in AD domain names, longest first.
 DOMAIN_PREFIXES = (
-    ("assistance publique hopitaux", "ap-h"),
-    ("centre hospitalier universitaire", "chu"),
-    ("centre hospitalier intercommunal", "chi"),
-    ("centre hospitalier specialise", "chs"),
-    ("centre hospitalier", "ch"),
-    ("etablissement public de sante mentale", "epsm"),
-    ("centre de lutte contre le cancer", "clcc"),
-    ("centre de reeducation fonctionnelle", "crf"),
-    ("centre de soins de longue duree", "csld"),
-    ("centre de readaptation", "crf"),
-    ("clinique de soins de suite", "ssr"),
-    ("clinique chirurgicale", "clinique"),
-    ("centre medical", "cm"),
-    ("hopital local", "hl"),
-    ("hopital prive", "hp"),
-    ("hopital mutualiste", "hm"),
-    ("groupe hospitalier", "gh"),
+    ("assistance publique hopitaux", "ap-h"), ("centre hospitalier universitaire", "chu"),
+    ("centre hospitalier intercommunal", "chi"), ("centre hospitalier specialise", "chs"),
+    ("centre hospitalier", "ch"), ("etablissement public de sante mentale", "epsm"),
+    ("centre de lutte contre le cancer", "clcc"), ("centre de reeducation fonctionnelle", "crf"),
+    ("centre de soins de longue duree", "csld"), ("centre de readaptation", "crf"),
+    ("clinique de soins de suite", "ssr"), ("clinique chirurgicale", "clinique"),
+    ("centre medical", "cm"), ("hopital local", "hl"), ("hopital prive", "hp"),
+    ("hopital mutualiste", "hm"), ("groupe hospitalier", "gh"),
 )
+# fmt: on
 EXTRA_DOMAIN_PREFIXES = ("adm", "rec", "labo", "pacs", "old", "dmz")
 
 
@@ -168,7 +129,7 @@ def plan_entity(
     """The Volet 1 results of one entity (no database access). `today` dates the
     next-step story, whose point is what is due in the coming weeks."""
     rng = entity_rng(seed, entity.finess)
-    participates = rng.random() < PARTICIPATION.get(entity.statistics_group, 0.85)
+    participates = rng.random() < PARTICIPATION.get(entity.statistics_group, 0.88)
     profile = rng.random()
     domain = _main_domain(rng, entity.name)
     if featured == NEXT_STEP:
@@ -381,37 +342,20 @@ def _scan_row(rng: random.Random, day: date, met: bool, services: int) -> dict[s
 
 
 def _pingcastle(
-    domain: str, day: date, scores: tuple[int, int, int, int], level: int, *findings: int
+    domain: str, day: date, scores: tuple[int, ...], level: int, *found: int
 ) -> dict[str, Any]:
-    return {
-        "audit_date": day,
-        "tool": DirectoryAudit.Tool.PINGCASTLE,
-        "domain": domain,
-        **dict(zip(CATEGORY_FIELDS, scores, strict=True)),
-        "global_score": max(scores),
-        "maturity_level": level,
-        **dict(
-            zip(
-                ("findings_critical", "findings_high", "findings_medium", "findings_low"),
-                findings,
-                strict=True,
-            )
-        ),
-    }
+    return {"audit_date": day, "tool": DirectoryAudit.Tool.PINGCASTLE, "domain": domain,
+            "global_score": max(scores), "maturity_level": level,
+            **dict(zip(CATEGORY_FIELDS, scores, strict=True)),
+            **dict(zip(FINDINGS, found, strict=True))}  # fmt: skip
 
 
-def _scan(
-    day: date, services: int, critical: int, high: int, medium: int, low: int
-) -> dict[str, Any]:
-    return {
-        "scan_date": day,
-        "exposed_services": services,
-        "vulns_critical": critical,
-        "vulns_high": high,
-        "vulns_medium": medium,
-        "vulns_low": low,
-        "minimum_level_met": critical == 0 and high <= 2,
-    }
+def _scans_of(series: Sequence[Any], medium: int, low: int) -> list[dict[str, Any]]:
+    return [{"scan_date": day, "exposed_services": services, "vulns_critical": critical,
+             "vulns_high": high, "vulns_medium": 2 + services // medium,
+             "vulns_low": low + services // low,
+             "minimum_level_met": critical == 0 and high <= 2}
+            for day, services, critical, high in series]  # fmt: skip
 
 
 def _next_step_story(domain: str, today: date) -> EntityResults:
@@ -419,13 +363,9 @@ def _next_step_story(domain: str, today: date) -> EntityResults:
     one compliant, eight days before `today`: D1.O2.B needs one more compliant scan 45
     to 60 days after it, which the page announces with its dates."""
     last = today - timedelta(days=8)
-
-    def before(days: int) -> date:
-        return last - timedelta(days=days)
-
     audits = [
-        _pingcastle(domain, before(476), (82, 70, 0, 64), 1, 2, 7, 12, 9),
-        _pingcastle(domain, before(210), (40, 58, 0, 45), 2, 0, 3, 9, 11),
+        _pingcastle(domain, last - timedelta(476), (82, 70, 0, 64), 1, 2, 7, 12, 9),
+        _pingcastle(domain, last - timedelta(210), (40, 58, 0, 45), 2, 0, 3, 9, 11),
     ]
     # fmt: off
     series = [  # (days before the last scan, exposed services, critical, high)
@@ -434,11 +374,7 @@ def _next_step_story(domain: str, today: date) -> EntityResults:
         (28, 9, 0, 4), (0, 9, 0, 1),
     ]
     # fmt: on
-    scans = [
-        _scan(before(days), services, critical, high, 2 + services // 4, 3 + services // 3)
-        for days, services, critical, high in series
-    ]
-    return EntityResults(audits, scans)
+    return EntityResults(audits, _scans_of([(last - timedelta(d), *r) for d, *r in series], 4, 3))
 
 
 def _both_met_story(domain: str) -> EntityResults:
@@ -446,11 +382,10 @@ def _both_met_story(domain: str) -> EntityResults:
     2025, with a 49-day interval (3 February - 24 March 2025) that meets D1.O2.B."""
     audits = [
         _pingcastle(domain, date(2024, 5, 14), (64, 51, 10, 38), 2, 0, 6, 14, 12),
-        _pingcastle(
-            f"adm.{domain.removeprefix('ad.')}", date(2024, 5, 16), (45, 45, 0, 30), 2, 0, 3, 8, 7
-        ),
+        _pingcastle(f"adm.{domain.removeprefix('ad.')}", date(2024, 5, 16), (45, 45, 0, 30), 2,
+                    0, 3, 8, 7),
         _pingcastle(domain, date(2025, 1, 21), (24, 31, 10, 18), 3, 0, 0, 6, 9),
-    ]
+    ]  # fmt: skip
     # fmt: off
     series = [  # (date, exposed services, critical, high)
         ((2024, 6, 3), 31, 3, 4), ((2024, 7, 2), 31, 3, 3), ((2024, 8, 5), 30, 2, 4),
@@ -461,172 +396,122 @@ def _both_met_story(domain: str) -> EntityResults:
         ((2025, 9, 30), 24, 0, 1),
     ]
     # fmt: on
-    scans = [
-        _scan(date(*ymd), services, critical, high, 2 + services // 5, 4 + services // 4)
-        for ymd, services, critical, high in series
-    ]
-    return EntityResults(audits, scans)
+    return EntityResults(audits, _scans_of([(date(*ymd), *r) for ymd, *r in series], 5, 4))
 
 
 # --------------------------------------------------------------------------- write
 
 
 def _entities(ids: Sequence[int] | None) -> list[DemoEntity]:
-    fields = (
-        "id",
-        "finess",
-        "name",
-        "status_group",
-        "ght_id",
-        "is_ght_support",
-        "active",
-        "finess_category",
-        "staff_count",
+    fields = ("id", "finess", "name", "status_group", "ght_id", "is_ght_support", "active",
+              "finess_category", "staff_count")  # fmt: skip
+    query = LegalEntity.objects.values_list(*fields)
+    rows = (
+        list(query) if ids is None else [r for ch in chunks(ids) for r in query.filter(id__in=ch)]
     )
-    if ids is None:
-        rows = list(LegalEntity.objects.order_by("finess").values_list(*fields))
-    else:
-        rows = []
-        for chunk in chunks(ids):
-            rows += LegalEntity.objects.filter(id__in=chunk).values_list(*fields)
-    entities = []
-    for pk, finess, name, status, ght_id, support, active, category, staff in rows:
-        group = StatisticsGroup.of(status, ght_id is not None)
-        entities.append(
-            DemoEntity(
-                id=pk,
-                finess=finess,
-                name=name,
-                statistics_group=str(group),
-                active=active,
-                big=bool(support or category == "101" or (staff or 0) >= 1000),
-            )
-        )
-    return sorted(entities, key=lambda e: e.finess)
+    return sorted(
+        (DemoEntity(pk, finess, name, str(StatisticsGroup.of(status, ght_id is not None)), active,
+                   bool(support or category == "101" or (staff or 0) >= 1000))
+         for pk, finess, name, status, ght_id, support, active, category, staff in rows),
+        key=lambda e: e.finess,
+    )  # fmt: skip
 
 
 def _with_results(ids: Sequence[int]) -> set[int]:
     found: set[int] = set()
     for chunk in chunks(ids):
-        for model in (DirectoryAudit, ExposureScan):
-            found.update(
-                model.objects.filter(legal_entity_id__in=chunk)
-                .values_list("legal_entity_id", flat=True)
-                .distinct()
+        found.update(
+            DirectoryAudit.objects.filter(legal_entity_id__in=chunk).values_list(
+                "legal_entity_id", flat=True
             )
+        )
+        found.update(
+            ExposureScan.objects.filter(legal_entity_id__in=chunk).values_list(
+                "legal_entity_id", flat=True
+            )
+        )
     return found
 
 
 def featured_entities() -> dict[int, str]:
     """Entity id -> story, for the entities of the demo accounts (when they exist)."""
-    rows = (
-        Membership.objects.filter(
-            user__email__in=list(FEATURED_ACCOUNTS),
-            role=Membership.Role.ESTABLISHMENT,
-            legal_entity__isnull=False,
-        )
-        .order_by("id")
-        .values_list("user__email", "legal_entity_id")
-    )
-    result: dict[int, str] = {}
-    for email, entity_id in rows:
-        result.setdefault(entity_id, FEATURED_ACCOUNTS[email])
-    return result
+    rows = Membership.objects.filter(
+        user__email__in=list(FEATURED_ACCOUNTS), role=Membership.Role.ESTABLISHMENT
+    ).order_by("-id")
+    return {
+        pk: FEATURED_ACCOUNTS[email]
+        for email, pk in rows.values_list("user__email", "legal_entity_id")
+    }
 
 
-def seed_volet1(
-    *,
-    seed: int,
-    legal_entity_ids: Iterable[int] | None = None,
-    stdout: Writer | None = None,
-) -> Volet1DemoSummary:
+def seed_volet1(*, seed: int, legal_entity_ids: Iterable[int] | None = None,
+                stdout: Writer | None = None) -> Volet1DemoSummary:  # fmt: skip
     """Write demo Volet 1 results for these entities (all entities when None) and
     refresh their statuses; idempotent for a given seed."""
-    ids = None if legal_entity_ids is None else sorted(set(legal_entity_ids))
-    entities = _entities(ids)
-    all_ids = [e.id for e in entities]
-    today = timezone.localdate()
+    entities = _entities(None if legal_entity_ids is None else sorted(set(legal_entity_ids)))
+    ids = [e.id for e in entities]
     with transaction.atomic():
         featured = featured_entities()
-        already = _with_results(all_ids)
-        audits: list[DirectoryAudit] = []
-        scans: list[ExposureScan] = []
+        already = _with_results(ids)
+        audits, scans = [], []
         for entity in entities:
-            if entity.id in already:
-                continue
-            results = plan_entity(seed, entity, featured.get(entity.id), today)
-            audits += (DirectoryAudit(legal_entity_id=entity.id, **row) for row in results.audits)
-            scans += (ExposureScan(legal_entity_id=entity.id, **row) for row in results.scans)
-
+            if entity.id not in already:
+                results = plan_entity(seed, entity, featured.get(entity.id), timezone.localdate())
+                audits += [DirectoryAudit(legal_entity_id=entity.id, **r) for r in results.audits]
+                scans += [ExposureScan(legal_entity_id=entity.id, **r) for r in results.scans]
         before = (DirectoryAudit.objects.count(), ExposureScan.objects.count())
         DirectoryAudit.objects.bulk_create(audits, batch_size=BATCH_SIZE, ignore_conflicts=True)
         ExposureScan.objects.bulk_create(scans, batch_size=BATCH_SIZE, ignore_conflicts=True)
-        after = (DirectoryAudit.objects.count(), ExposureScan.objects.count())
-        volet1_status_refresh(legal_entity_ids=all_ids)
-
+        created = (
+            DirectoryAudit.objects.count() - before[0],
+            ExposureScan.objects.count() - before[1],
+        )
+        volet1_status_refresh(legal_entity_ids=ids)
         by_level: Counter[str] = Counter()
-        with_results = total_audits = total_scans = 0
-        for chunk in chunks(all_ids):
+        totals = [0, 0, 0]  # with results, audits, scans
+        for chunk in chunks(ids):
             statuses = Volet1Status.objects.filter(legal_entity_id__in=chunk)
             by_level.update(dict(statuses.values_list("level").annotate(n=Count("pk")).order_by()))
-            with_results += statuses.filter(
+            totals[0] += statuses.filter(
                 Q(ad_audit_date__isnull=False) | Q(last_scan_date__isnull=False)
             ).count()
-            total_audits += DirectoryAudit.objects.filter(legal_entity_id__in=chunk).count()
-            total_scans += ExposureScan.objects.filter(legal_entity_id__in=chunk).count()
-        levels = dict(
-            Volet1Status.objects.filter(legal_entity_id__in=list(featured)).values_list(
-                "legal_entity_id", "level"
-            )
-        )
-
+            totals[1] += DirectoryAudit.objects.filter(legal_entity_id__in=chunk).count()
+            totals[2] += ExposureScan.objects.filter(legal_entity_id__in=chunk).count()
+        mine = Volet1Status.objects.filter(legal_entity_id__in=[pk for pk in featured if pk in ids])
+        levels = dict(mine.values_list("legal_entity_id", "level"))
     emails = {story: email for email, story in FEATURED_ACCOUNTS.items()}
-    considered = set(all_ids)
     summary = Volet1DemoSummary(
-        seed=seed,
-        entities=len(entities),
-        with_results=with_results,
-        skipped=len(already),
-        audits=total_audits,
-        scans=total_scans,
-        created_audits=after[0] - before[0],
-        created_scans=after[1] - before[1],
-        by_level={level: by_level.get(level, 0) for level in Volet1Level.values},
-        featured={
-            emails[story]: levels[entity_id]
-            for entity_id, story in featured.items()
-            if entity_id in levels and entity_id in considered
-        },
-    )
+        seed, len(entities), totals[0], len(already), totals[1], totals[2], created[0], created[1],
+        {level: by_level.get(level, 0) for level in Volet1Level.values},
+        {emails[featured[pk]]: level for pk, level in levels.items()},
+    )  # fmt: skip
     if stdout is not None:
         stdout.write(
-            f"Volet 1 (graine {seed}) : résultats de {_n(summary.with_results)} entités sur "
-            f"{_n(summary.entities)}.\n"
+            f"Volet 1 (graine {seed}) : résultats de {_n(totals[0])} entités sur {_n(len(ids))}.\n"
         )
     return summary
 
 
-# --------------------------------------------------------------------------- report
-
-
 def volet1_summary_lines(summary: Volet1DemoSummary) -> list[str]:
     """The French report of the Volet 1 part of the demo data."""
+    total = summary.entities
     lines = [
-        f"  Volet 1 : {_n(summary.with_results)} entités avec des résultats sur "
-        f"{_n(summary.entities)} ({_share(summary.with_results, summary.entities)} %), "
-        f"{_n(summary.audits)} audits AD ({_n(summary.created_audits)} créés), "
-        f"{_n(summary.scans)} scans d'exposition ({_n(summary.created_scans)} créés).",
+        f"  Volet 1 : {_n(summary.with_results)} entités avec des résultats sur {_n(total)} "
+        f"({_share(summary.with_results, total)} %), {_n(summary.audits)} audits AD "
+        f"({_n(summary.created_audits)} créés), {_n(summary.scans)} scans d'exposition "
+        f"({_n(summary.created_scans)} créés).",
     ]
-    for level in (Volet1Level.BOTH, Volet1Level.AD_DONE, Volet1Level.EXPOSURE_MET):
-        count = summary.by_level.get(level, 0)
-        lines.append(
-            f"  - {Volet1Level(level).label} : {_n(count)} ({_share(count, summary.entities)} %)"
+    for level in (
+        Volet1Level.BOTH,
+        Volet1Level.AD_DONE,
+        Volet1Level.EXPOSURE_MET,
+        Volet1Level.NONE,
+    ):
+        label = Volet1Level(level).label + (
+            " (dont les non-participants)" if level == "none" else ""
         )
-    count = summary.by_level.get(Volet1Level.NONE, 0)
-    lines.append(
-        f"  - {Volet1Level.NONE.label} (dont les non-participants) : {_n(count)} "
-        f"({_share(count, summary.entities)} %)"
-    )
+        count = summary.by_level.get(level, 0)
+        lines.append(f"  - {label} : {_n(count)} ({_share(count, total)} %)")
     if summary.skipped:
         lines.append(
             f"  {_n(summary.skipped)} entités avaient déjà des résultats Volet 1 (exécution "

@@ -10,7 +10,7 @@ from django.test import override_settings
 
 from accounts.models import Membership, User
 from applications.models import Application
-from establishments.demo import DemoSeedRefused, DeptInfo, build_plan, seed_demo
+from demo.directory import DemoSeedRefused, DeptInfo, build_plan, seed_demo
 from establishments.identifiers import is_valid_finess, is_valid_siren, is_valid_siret
 from establishments.models import GHT, Department, LegalEntity, Site, StatusGroup
 from establishments.reference import DEPARTMENTS
@@ -63,35 +63,41 @@ def snapshot() -> tuple[list[tuple], list[tuple], list[tuple]]:
 # --------------------------------------------------------------------------- plan (no DB)
 
 
-def test_default_plan_has_the_scale_of_the_programme():
-    plan = build_plan(2025, 1500, reference_departments())
+def test_default_plan_has_the_shape_of_the_real_directory():
+    plan = build_plan(2025, 2000, reference_departments())
     regions = {d.code: d.region for d in reference_departments()}
-    assert len(plan.entities) == 1500
-    assert 2700 <= len(plan.sites) <= 3300
+    assert len(plan.entities) == 2000
+    assert 3800 <= len(plan.sites) <= 4800
     assert len(plan.ghts) == 135
     per_region = Counter(regions[e.department] for e in plan.entities)
     assert len(per_region) == 18
-    assert 0.13 <= per_region["11"] / 1500 <= 0.17  # Île-de-France ~15%
-    assert 0.10 <= per_region["84"] / 1500 <= 0.14  # Auvergne-Rhône-Alpes ~12%
-    assert per_region["94"] / 1500 <= 0.02  # Corse ~1%
+    assert 0.13 <= per_region["11"] / 2000 <= 0.17  # Île-de-France ~15%
+    assert 0.10 <= per_region["84"] / 2000 <= 0.14  # Auvergne-Rhône-Alpes ~12%
+    assert per_region["94"] / 2000 <= 0.02  # Corse ~1%
     groups = Counter(e.statistics_group for e in plan.entities)
-    assert 0.12 <= groups["ght"] / 1500 <= 0.15
-    assert 0.01 <= groups["public_outside_ght"] / 1500 <= 0.03
-    assert 0.22 <= groups["private_non_profit"] / 1500 <= 0.28
-    assert 0.55 <= groups["private_for_profit"] / 1500 <= 0.65
-    assert 0.02 <= sum(not e.active for e in plan.entities) / 1500 <= 0.04
+    assert 800 <= groups["ght"] <= 900  # ~850 public entities in the GHTs
+    assert 0.02 <= groups["public_outside_ght"] / 2000 <= 0.03
+    assert 0.20 <= groups["private_non_profit"] / 2000 <= 0.24
+    assert 0.30 <= groups["private_for_profit"] / 2000 <= 0.36
+    assert 5 <= groups["ght"] / len(plan.ghts) <= 7  # ~6 legal entities per GHT
+    assert 0.02 <= sum(not e.active for e in plan.entities) / 2000 <= 0.04
+    # public and private in every region, public shares of the order of FINESS's
+    public = Counter(regions[e.department] for e in plan.entities if e.status_group == "public")
+    for region, total in per_region.items():
+        if total >= 50:
+            assert 0.3 <= public[region] / total <= 0.65, region
     chus = [e for e in plan.entities if e.category == "101"]
     assert chus and all(e.is_ght_support and 5000 <= e.staff_count <= 15000 for e in chus)
 
 
-def test_plan_ghts_are_regional_with_one_support_and_at_most_eight_members():
-    plan = build_plan(2025, 1500, reference_departments())
+def test_plan_ghts_are_regional_with_one_support_and_at_most_ten_members():
+    plan = build_plan(2025, 2000, reference_departments())
     regions = {d.code: d.region for d in reference_departments()}
     assert len({g.code for g in plan.ghts}) == len(plan.ghts)
     for ght in plan.ghts:
         assert ght.support is not None and ght.support.is_ght_support
         assert ght.support.ght == ght.code
-        assert len(ght.members) <= 8
+        assert 1 <= len(ght.members) <= 10
         for entity in [ght.support, *ght.members]:
             assert entity.status_group == StatusGroup.PUBLIC
             assert regions[entity.department] == ght.region
@@ -99,7 +105,7 @@ def test_plan_ghts_are_regional_with_one_support_and_at_most_eight_members():
 
 
 def test_plan_identifiers_are_valid_and_unique():
-    plan = build_plan(2025, 1500, reference_departments())
+    plan = build_plan(2025, 2000, reference_departments())
     ej = [e.finess for e in plan.entities]
     et = [s.finess for s in plan.sites]
     assert len(set(ej)) == len(ej) and len(set(et)) == len(et)
@@ -162,8 +168,8 @@ def test_seed_spreads_over_the_regions():
     regions = set(LegalEntity.objects.values_list("department__region__code", flat=True))
     assert len(regions) >= 15
     groups = Counter(e.statistics_group for e in LegalEntity.objects.all())
-    assert groups["ght"] >= 30
-    assert groups["private_for_profit"] > groups["private_non_profit"] > groups["ght"]
+    assert groups["ght"] >= 100
+    assert groups["ght"] > groups["private_for_profit"] > groups["private_non_profit"]
 
 
 @pytest.mark.django_db

@@ -1,9 +1,14 @@
 """Small helpers shared by the demo seeds (directory, Volet 1, applications)."""
 
+import tomllib
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
+
+# The French texts of the demo data: names, calls, the words of the applications.
+TEXTS: dict[str, Any] = tomllib.loads(Path(__file__).with_name("texts.toml").read_text("utf-8"))
 
 # Lookups by key go in chunks below SQLite's historical limit of 999 query parameters.
 LOOKUP_CHUNK = 900
@@ -21,6 +26,12 @@ class Writer(Protocol):
 def chunks(values: Sequence[T], size: int = LOOKUP_CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def rows_in(query: Any, key: str, values: Sequence[Any]) -> Iterator[Any]:
+    """The rows of a query whose `key` is in `values`, looked up in chunks."""
+    for chunk in chunks(values):
+        yield from query.filter(**{f"{key}__in": chunk})
 
 
 def count(value: int) -> str:

@@ -2,7 +2,7 @@
 
 `seed_demo()` builds, from `random.Random(seed)` only, a plan of GHTs, legal entities
 (EJ) and sites (ET) spread over the 18 regions roughly like the real directory
-(DOMAIN.md: ~1,500 legal entities, ~3,000 sites, ~135 GHTs), then writes it with
+(FINESS: ~2,000 legal entities, ~4,000 sites, ~135 GHTs of ~6 entities), then writes it with
 `bulk_create(ignore_conflicts=True)`: a second run with the same seed creates nothing,
 and rows already in the database (real imports, other tests) are left alone.
 
@@ -13,9 +13,9 @@ prefix rather than per département). SIREN are Luhn-valid, SIRET are the SIREN 
 NIC whose last digit makes the 14 digits Luhn-valid.
 
 The Volet 1 results of the demo entities (AD audits, exposure scans, statuses) come
-from `audits.demo.seed_volet1`, then the funding calls and the applications of the demo
+from `demo.volet1.seed_volet1`, then the funding calls and the applications of the demo
 entities (the closed D1 call with its history, the open D2 call with applications in
-every state) from `applications.demo.seed_applications`, both called at the end of
+every state) from `demo.applications.seed_applications`, both called at the end of
 `seed_demo()`.
 
 The demo accounts (password `settings.DEMO_PASSWORD`) are never created in production.
@@ -35,21 +35,20 @@ from django.db import transaction
 from stdnum import luhn
 
 from accounts.models import Membership, User
-from applications.demo import (
+from demo.applications import (
     ApplicationsDemoSummary,
     applications_summary_lines,
     seed_applications,
 )
-from audits.demo import Volet1DemoSummary, seed_volet1, volet1_summary_lines
-from care_portal.seeding import Writer, chunks
-from care_portal.seeding import count as _n
-
-from .identifiers import finess_with_check_digit, format_finess
-from .models import GHT, Department, LegalEntity, Region, Site, StatusGroup
-from .reference import finess_prefix_for_department
+from demo.common import TEXTS, Writer, chunks, share
+from demo.common import count as _n
+from demo.volet1 import Volet1DemoSummary, seed_volet1, volet1_summary_lines
+from establishments.identifiers import finess_with_check_digit, format_finess
+from establishments.models import GHT, Department, LegalEntity, Region, Site, StatusGroup
+from establishments.reference import finess_prefix_for_department
 
 DEFAULT_SEED = 2025
-DEFAULT_LEGAL_ENTITIES = 1500
+DEFAULT_LEGAL_ENTITIES = 2000
 MIN_LEGAL_ENTITIES = 10
 MAX_LEGAL_ENTITIES = 60_000
 BATCH_SIZE = 500
@@ -61,18 +60,27 @@ REGION_WEIGHTS: dict[str, float] = {
     "52": 5.0, "53": 4.5, "28": 4.5, "27": 4.5, "24": 3.5, "94": 1.0, "04": 1.3,
     "01": 0.9, "02": 0.8, "03": 0.5, "06": 0.3,
 }
+# Share of public entities per region (orders of magnitude of FINESS: more private
+# clinics in Île-de-France and the south, more public hospitals in the west and east).
+PUBLIC_SHARE: dict[str, float] = {
+    "11": 0.33, "93": 0.32, "76": 0.36, "94": 0.4, "84": 0.43, "75": 0.45, "32": 0.45,
+    "44": 0.5, "52": 0.5, "24": 0.5, "28": 0.52, "27": 0.55, "53": 0.55, "01": 0.4,
+    "02": 0.5, "03": 0.6, "04": 0.4, "06": 0.8,
+}
 # GHTs per region, close to the real map (135 in all).
 GHT_WEIGHTS: dict[str, float] = {
     "11": 15, "84": 15, "75": 12, "76": 14, "93": 6, "32": 14, "44": 12, "52": 6,
     "53": 8, "28": 11, "27": 7, "24": 6, "94": 2, "04": 1, "01": 1, "02": 1, "03": 1, "06": 1,
 }
-GHTS_PER_1500 = 135
-GHT_MAX_MEMBERS = 8
+GHTS_AT_DEFAULT = 135
+GHT_MAX_MEMBERS = 10
 
-# Shares of the legal status groups (DOMAIN.md candidate figures).
-SHARE_IN_GHT = 0.135  # supports and members
-SHARE_PUBLIC_OUTSIDE_GHT = 0.02
-SHARE_NON_PROFIT = 0.25  # the for-profit share (~60%) is the rest
+# Shares of the legal status groups, as in FINESS (health establishments: ~45% public,
+# ~22% private non-profit, ~33% for-profit): ~850 public entities in ~135 GHTs (a
+# support and ~5 members each), a few public ones outside.
+SHARE_IN_GHT = 0.425  # supports and members
+SHARE_PUBLIC_OUTSIDE_GHT = 0.025
+SHARE_NON_PROFIT = 0.22  # the for-profit share is the rest
 SHARE_INACTIVE = 0.03
 
 # Départements weighing more in the draw of an entity's place (big cities).
@@ -87,65 +95,12 @@ CHU_DEPARTMENTS = {
     "35", "29", "33", "86", "87", "31", "34", "30", "69", "38", "42", "63", "13", "06",
     "971", "972", "973", "974",
 }
-CHU_NAMES = {
-    "75": "Assistance publique – Hôpitaux de Paris",
-    "13": "Assistance publique – Hôpitaux de Marseille",
-    "69": "Hospices civils de Lyon",
-    "29": "Centre hospitalier universitaire de Brest",
-    "51": "Centre hospitalier universitaire de Reims",
-    "971": "Centre hospitalier universitaire de la Guadeloupe",
-    "972": "Centre hospitalier universitaire de Martinique",
-    "973": "Centre hospitalier universitaire de Guyane",
-    "974": "Centre hospitalier universitaire de La Réunion",
-}
-# Centres de lutte contre le cancer (private non-profit, category 131): a few.
-CLCC_NAMES = {
-    "69": "Léon-Bérard", "13": "Paoli-Calmettes", "75": "Curie", "94": "Gustave-Roussy",
-    "59": "Oscar-Lambret", "33": "Bergonié", "14": "François-Baclesse", "76": "Henri-Becquerel",
-    "44": "René-Gauducheau", "49": "Paul-Papin", "35": "Eugène-Marquis",
-    "21": "Georges-François-Leclerc", "51": "Jean-Godinot", "54": "Alexis-Vautrin",
-    "06": "Antoine-Lacassagne", "34": "Val-d'Aurelle", "31": "Claudius-Regaud",
-    "63": "Jean-Perrin", "67": "Paul-Strauss",
-}
-
-TOWNS = [
-    "Beaumont", "Belmont", "Bellegarde", "Bourgneuf", "Castelnau", "Champigny",
-    "Châteauneuf", "Châtillon", "Fontaine", "Fontenay", "Montfort", "Montigny", "Mirebeau",
-    "Neuville", "Rochefort", "Villefranche", "Villeneuve", "Villers", "Saint-Amand",
-    "Saint-Aubin", "Saint-Germain", "Saint-Julien", "Saint-Laurent", "Saint-Martin",
-    "Saint-Pierre", "Sainte-Marie", "La Chapelle", "Le Breuil", "Les Essarts", "Montreuil",
-    "Bonneval", "Beauvoir", "Clairefontaine", "Roquefort", "Aubigny", "Le Vigan", "Orval",
-    "Ambérieux", "Écouen", "Issoire",
-]
-TOWN_SUFFIXES = [
-    "", "", "", "", "-le-Château", "-la-Forêt", "-les-Bains", "-le-Grand", "-en-Val",
-    "-le-Vieux", "-la-Rivière",
-]
-SAINTS = [
-    "Saint-Joseph", "Saint-Jean", "Saint-Martin", "Saint-Michel", "Saint-Pierre",
-    "Saint-Paul", "Saint-Vincent", "Saint-François", "Saint-Louis", "Saint-Roch",
-    "Saint-Georges", "Saint-Augustin", "Saint-Hilaire", "Saint-Côme", "Sainte-Anne",
-    "Sainte-Marie", "Sainte-Thérèse", "Sainte-Clotilde", "Sainte-Odile", "Saint-Charles",
-    "Saint-Christophe", "Saint-Antoine", "Notre-Dame", "Jeanne-d'Arc", "Saint-Gatien",
-]
-DESCRIPTORS = [
-    "du Parc", "des Cèdres", "du Lac", "de l'Europe", "des Tilleuls", "des Lilas",
-    "de la Source", "du Val", "Bellevue", "des Fontaines", "du Mail", "des Peupliers",
-    "de l'Union", "du Pont", "Pasteur", "Ambroise-Paré", "Claude-Bernard", "Jules-Verne",
-    "Victor-Hugo", "du Château", "de la Croix du Sud", "des Émeraudes", "des Trois-Soleils",
-    "de la Plaine", "du Mont-Blanc", "des Oliviers", "Montsouris", "des Franciscaines",
-]
-FOUNDATIONS = [
-    "Bon Sauveur", "Saint-Jean-de-Dieu", "Diaconesses", "Vincent-de-Paul", "John-Bost",
-    "Hospitalière Sainte-Marie", "Partage et Vie", "Croix Saint-Simon",
-    "Œuvre des Sanatoriums", "Léopold-Bellan", "Santé des Étudiants de France",
-    "Ellen-Poidatz",
-]
-CHU_SITE_NAMES = [
-    "Hôpital Nord", "Hôpital Sud", "Hôpital Est", "Hôpital Pasteur", "Hôpital Saint-Jacques",
-    "Hôpital Saint-Roch", "Hôpital Femme-Mère-Enfant", "Hôpital gériatrique", "Hôpital Central",
-]
-
+# Names (demo/texts.toml): CHUs and cancer centres by département, towns, saints…
+WORDS = TEXTS["directory"]
+CHU_NAMES, CLCC_NAMES = WORDS["chu_names"], WORDS["clcc_names"]
+TOWNS, TOWN_SUFFIXES, SAINTS = WORDS["towns"], WORDS["town_suffixes"], WORDS["saints"]
+DESCRIPTORS, FOUNDATIONS = WORDS["descriptors"], WORDS["foundations"]
+CHU_SITE_NAMES = WORDS["chu_site_names"]
 # (low, high) per category: SAE staff of a legal entity, beds of a main site.
 STAFF = {
     "101": (5000, 15000), "355": (300, 1500), "106": (80, 300), "292": (300, 1200),
@@ -430,19 +385,17 @@ class _Planner:
                 dept, StatusGroup.PRIVATE_NON_PROFIT, "131", name, self.staff("131")
             )
         rng, town = self.rng, self.town
-        # kind: (weight, categories, name maker)
-        kinds: dict[str, tuple[int, list[str], Callable[[], str]]] = {
+        # fmt: off
+        kinds: dict[str, tuple[int, list[str], Callable[[], str]]] = {  # weight, categories, name
             "crf": (35, ["109"], lambda: f"Centre de rééducation fonctionnelle {de(town(dept))}"),
             "mutualiste": (12, ["365"], lambda: f"Hôpital mutualiste {de(town(dept, 0.6))}"),
             "fondation": (20, ["365", "129", "109"], lambda: self.foundation(dept)),
             "medical": (12, ["129"], lambda: f"Centre médical {rng.choice(SAINTS)}"),
             "sld": (6, ["362"], lambda: f"Centre de soins de longue durée {de(town(dept))}"),
-            "hopital": (
-                15,
-                ["365"],
-                lambda: f"{rng.choice(['Hôpital', 'Groupe hospitalier'])} {rng.choice(SAINTS)}",
-            ),
+            "hopital": (15, ["365"], lambda: f"{rng.choice(['Hôpital', 'Groupe hospitalier'])} "
+                                             f"{rng.choice(SAINTS)}"),
         }
+        # fmt: on
         category, name = self._draw(dept, kinds)
         staff = self.staff(category, (150, 900) if category == "365" else None)
         return self._entity(dept, StatusGroup.PRIVATE_NON_PROFIT, category, name, staff)
@@ -453,32 +406,21 @@ class _Planner:
 
     def for_profit_entity(self, dept: DeptInfo) -> PlannedEntity:
         rng, town = self.rng, self.town
+        # fmt: off
         kinds: dict[str, tuple[int, list[str], Callable[[], str]]] = {
             "saint": (24, ["365", "365", "122", "128"], lambda: f"Clinique {rng.choice(SAINTS)}"),
-            "descr": (
-                22,
-                ["365", "122", "128", "129"],
-                lambda: f"Clinique {rng.choice(DESCRIPTORS)}",
-            ),
+            "descr": (22, ["365", "122", "128", "129"],
+                      lambda: f"Clinique {rng.choice(DESCRIPTORS)}"),
             "hp": (10, ["365"], lambda: f"Hôpital privé {de(town(dept, 0.5))}"),
             "poly": (12, ["365", "122"], lambda: f"Polyclinique {de(town(dept, 0.4))}"),
-            "chir": (
-                8,
-                ["128"],
-                lambda: f"Clinique chirurgicale {rng.choice(DESCRIPTORS + SAINTS)}",
-            ),
-            "ssr": (
-                16,
-                ["109"],
-                lambda: rng.choice(
-                    [
-                        f"Clinique de soins de suite {rng.choice(DESCRIPTORS)}",
-                        f"Centre de réadaptation {de(town(dept))}",
-                    ]
-                ),
-            ),
+            "chir": (8, ["128"],
+                     lambda: f"Clinique chirurgicale {rng.choice(DESCRIPTORS + SAINTS)}"),
+            "ssr": (16, ["109"], lambda: rng.choice([
+                f"Clinique de soins de suite {rng.choice(DESCRIPTORS)}",
+                f"Centre de réadaptation {de(town(dept))}"])),
             "med": (8, ["129"], lambda: f"Centre médical {rng.choice(DESCRIPTORS)}"),
         }
+        # fmt: on
         category, name = self._draw(dept, kinds)
         staff = self.staff(category, (50, 600))
         return self._entity(dept, StatusGroup.PRIVATE_FOR_PROFIT, category, name, staff)
@@ -563,13 +505,9 @@ class _Planner:
         region_weights = {r: REGION_WEIGHTS.get(r, 1.0) for r in self.regions}
         ght_weights = {r: float(GHT_WEIGHTS.get(r, 1)) for r in self.regions}
 
-        n_ghts = max(1, round(GHTS_PER_1500 * n / DEFAULT_LEGAL_ENTITIES))
-        n_members = max(1, round(SHARE_IN_GHT * n) - n_ghts)
+        n_ghts = max(1, round(GHTS_AT_DEFAULT * n / DEFAULT_LEGAL_ENTITIES))
         n_public = round(SHARE_PUBLIC_OUTSIDE_GHT * n)
         n_non_profit = round(SHARE_NON_PROFIT * n)
-        n_for_profit = n - n_ghts - n_members - n_public - n_non_profit
-        if n_for_profit < 0:
-            raise ValueError(f"too few legal entities ({n}) for a plausible directory")
 
         # GHTs per region; the demo region (84) always has one.
         ghts_per_region = allocate(n_ghts, ght_weights, minimum=1)
@@ -599,12 +537,23 @@ class _Planner:
                     name += f" {numbering[dept.code]}"
                 ghts.append(PlannedGHT(f"GHT-{region}-{index:02d}", name, region, dept.code))
 
-        # Members: one for the demo GHT, the others drawn among GHTs not yet full.
-        demo_ght = next(g for g in ghts if g.region == demo_region)
-        members_of: Counter[str] = Counter({demo_ght.code: 1})
-        for _ in range(n_members - 1):
-            open_ghts = [g for g in ghts if members_of[g.code] < GHT_MAX_MEMBERS] or ghts
-            members_of[rng.choice(open_ghts).code] += 1
+        # Public entities in GHTs per region, as the region's size and public share ask
+        # for; one member for each GHT, the others drawn among its GHTs not yet full.
+        targets = allocate(n, region_weights, minimum=1 if n >= 4 * len(self.regions) else 0)
+        in_ght = allocate(
+            round(SHARE_IN_GHT * n),
+            {
+                r: targets[r] * PUBLIC_SHARE.get(r, 0.45) * bool(ghts_per_region[r])
+                for r in self.regions
+            },
+        )
+        members_of: Counter[str] = Counter()
+        for region in self.regions:
+            mine = [g for g in ghts if g.region == region]
+            members_of.update(g.code for g in mine)
+            for _ in range(in_ght[region] - 2 * len(mine)):
+                open_ghts = [g for g in mine if members_of[g.code] < GHT_MAX_MEMBERS] or mine
+                members_of[rng.choice(open_ghts).code] += 1
 
         by_code = {d.code: d for d in self.departments}
         entities: list[PlannedEntity] = []
@@ -629,20 +578,26 @@ class _Planner:
                 entities.append(member)
 
         # The others: each region gets what its weight asks for, minus its GHT entities.
-        targets = allocate(n, region_weights, minimum=1 if n >= 4 * len(self.regions) else 0)
-        in_ght = Counter(by_code[e.department].region for e in entities)
+        public = Counter(by_code[e.department].region for e in entities)
         rest = n - len(entities)
-        rest_weights: dict[str, float] = {r: max(targets[r] - in_ght[r], 0) for r in self.regions}
+        n_for_profit = rest - n_public - n_non_profit
+        if n_for_profit < 0:
+            raise ValueError(f"too few legal entities ({n}) for a plausible directory")
+        rest_weights: dict[str, float] = {r: max(targets[r] - public[r], 0) for r in self.regions}
         if not any(rest_weights.values()):
             rest_weights = region_weights
         rest_per_region = allocate(rest, rest_weights)
         slots = [r for r in self.regions for _ in range(rest_per_region[r])]
+        # The first one: an active EBNL of the demo region, for etablissement@demo.test.
+        slots.remove(demo_region if demo_region in slots else max(slots, key=slots.count))
+        slots.insert(0, demo_region)
         statuses = (
             [StatusGroup.PUBLIC] * n_public
             + [StatusGroup.PRIVATE_NON_PROFIT] * n_non_profit
             + [StatusGroup.PRIVATE_FOR_PROFIT] * n_for_profit
         )
         rng.shuffle(statuses)
+        statuses.insert(0, statuses.pop(statuses.index(StatusGroup.PRIVATE_NON_PROFIT)))
         others: list[PlannedEntity] = []
         for region, status in zip(slots, statuses, strict=True):
             dept = self.pick_department(region)
@@ -653,7 +608,8 @@ class _Planner:
             else:
                 entity = self.for_profit_entity(dept)
             others.append(entity)
-        for index in rng.sample(range(len(others)), min(len(others), round(SHARE_INACTIVE * n))):
+        inactive = min(len(others) - 1, round(SHARE_INACTIVE * n))
+        for index in rng.sample(range(1, len(others)), inactive):
             others[index].active = False
         entities.extend(others)
 
@@ -675,308 +631,154 @@ def build_plan(seed: int, legal_entities: int, departments: Sequence[DeptInfo]) 
 
 
 def _lookup(model: Any, key: str, values: Sequence[str], *fields: str) -> dict[str, tuple]:
-    result: dict[str, tuple] = {}
-    for chunk in chunks(values):
-        for row in model.objects.filter(**{f"{key}__in": chunk}).values_list(key, *fields):
-            result[row[0]] = row[1:]
-    return result
+    rows = (
+        model.objects.filter(**{f"{key}__in": ch}).values_list(key, *fields)
+        for ch in chunks(values)
+    )
+    return {row[0]: row[1:] for chunk in rows for row in chunk}
 
 
-def _write(msg: str, stdout: Writer | None) -> None:
-    if stdout is not None:
-        stdout.write(msg + "\n")
-
-
-def _ensure_allowed() -> None:
+def seed_demo(*, seed: int = DEFAULT_SEED, legal_entities: int = DEFAULT_LEGAL_ENTITIES,
+              stdout: Writer | None = None) -> DemoSummary:  # fmt: skip
+    """Write the demo directory, accounts, Volet 1 results and applications; idempotent
+    for a given seed."""
     if getattr(settings, "CARE_ENVIRONMENT", "") == "prod":
         raise DemoSeedRefused(
             "Refus : pas de données ni de comptes de démonstration en production "
             "(demo data and accounts are never created when CARE_ENVIRONMENT=prod)."
         )
-
-
-def seed_demo(
-    *,
-    seed: int = DEFAULT_SEED,
-    legal_entities: int = DEFAULT_LEGAL_ENTITIES,
-    stdout: Writer | None = None,
-) -> DemoSummary:
-    """Write the demo directory and accounts; idempotent for a given seed."""
-    _ensure_allowed()
-    dept_rows = list(
-        Department.objects.select_related("region")
-        .order_by("code")
-        .values_list("id", "code", "name", "region__code", "chef_lieu", "region_id")
-    )
-    if not dept_rows:
+    rows = list(Department.objects.order_by("code").values_list(
+        "id", "code", "name", "region__code", "chef_lieu", "region_id"))  # fmt: skip
+    if not rows:
         raise RuntimeError("No département in the database: run `manage.py migrate` first.")
-    dept_ids = {row[1]: row[0] for row in dept_rows}
-    region_ids = {row[3]: row[5] for row in dept_rows}
+    dept_ids, region_ids = {r[1]: r[0] for r in rows}, {r[3]: r[5] for r in rows}
     departments = [
-        DeptInfo(code, name, region, chef_lieu or name)
-        for _, code, name, region, chef_lieu, _ in dept_rows
+        DeptInfo(code, name, region, chef or name) for _, code, name, region, chef, _ in rows
     ]
     plan = build_plan(seed, legal_entities, departments)
-    _write(
-        f"Plan (graine {seed}) : {len(plan.entities)} entités juridiques, "
-        f"{len(plan.sites)} sites, {len(plan.ghts)} GHT.",
-        stdout,
-    )
-
+    if stdout is not None:
+        stdout.write(f"Plan (graine {seed}) : {len(plan.entities)} entités juridiques, "
+                     f"{len(plan.sites)} sites, {len(plan.ghts)} GHT.\n")  # fmt: skip
+    models = (GHT, LegalEntity, Site)
     with transaction.atomic():
-        counts_before = (GHT.objects.count(), LegalEntity.objects.count(), Site.objects.count())
-
-        GHT.objects.bulk_create(
-            [GHT(code=g.code, name=g.name, region_id=region_ids[g.region]) for g in plan.ghts],
-            batch_size=BATCH_SIZE,
-            ignore_conflicts=True,
-        )
-        ght_rows = _lookup(GHT, "code", [g.code for g in plan.ghts], "id", "name")
-        ght_ids = {code: row[0] for code, row in ght_rows.items()}
-        ght_names = {code: row[1] for code, row in ght_rows.items()}
-
+        before = [m._default_manager.count() for m in models]
+        new_ghts = [
+            GHT(code=g.code, name=g.name, region_id=region_ids[g.region]) for g in plan.ghts
+        ]
+        GHT.objects.bulk_create(new_ghts, batch_size=BATCH_SIZE, ignore_conflicts=True)
+        ghts = _lookup(GHT, "code", [g.code for g in plan.ghts], "id", "name")
+        ght_id = {e.finess: ghts[e.ght][0] if e.ght else None for e in plan.entities}
         LegalEntity.objects.bulk_create(
-            [
-                LegalEntity(
-                    finess=e.finess,
-                    siren=e.siren,
-                    name=e.name,
-                    status_group=e.status_group,
-                    finess_category=e.category,
-                    department_id=dept_ids[e.department],
-                    ght_id=ght_ids.get(e.ght) if e.ght else None,
-                    is_ght_support=e.is_ght_support and e.ght in ght_ids,
-                    staff_count=e.staff_count,
-                    active=e.active,
-                )
-                for e in plan.entities
-            ],
-            batch_size=BATCH_SIZE,
-            ignore_conflicts=True,
-        )
+            [LegalEntity(finess=e.finess, siren=e.siren, name=e.name, status_group=e.status_group,
+                         finess_category=e.category, department_id=dept_ids[e.department],
+                         ght_id=ght_id[e.finess], is_ght_support=e.is_ght_support,
+                         staff_count=e.staff_count, active=e.active) for e in plan.entities],
+            batch_size=BATCH_SIZE, ignore_conflicts=True,
+        )  # fmt: skip
         # A FINESS already in the database for another entity (other name, other GHT
         # place) is not ours: no site is attached to it, no demo account points at it.
-        existing = _lookup(
-            LegalEntity,
-            "finess",
-            [e.finess for e in plan.entities],
-            "id",
-            "name",
-            "ght_id",
-            "is_ght_support",
-        )
+        existing = _lookup(LegalEntity, "finess", [e.finess for e in plan.entities], "id", "name",
+                           "ght_id", "is_ght_support")  # fmt: skip
         entity_ids = {
-            e.finess: existing[e.finess][0]
-            for e in plan.entities
-            if e.finess in existing
-            and existing[e.finess][1:]
-            == (e.name, ght_ids.get(e.ght) if e.ght else None, e.is_ght_support)
-        }
-
+            e.finess: existing[e.finess][0] for e in plan.entities if e.finess in existing
+            and existing[e.finess][1:] == (e.name, ght_id[e.finess], e.is_ght_support)
+        }  # fmt: skip
         Site.objects.bulk_create(
-            [
-                Site(
-                    finess=s.finess,
-                    siret=s.siret,
-                    legal_entity_id=entity_ids[e.finess],
-                    name=s.name,
-                    category=s.category,
-                    department_id=dept_ids[s.department],
-                    beds=s.beds,
-                )
-                for e in plan.entities
-                if e.finess in entity_ids
-                for s in e.sites
-            ],
-            batch_size=BATCH_SIZE,
-            ignore_conflicts=True,
-        )
-        counts_after = (GHT.objects.count(), LegalEntity.objects.count(), Site.objects.count())
-
-        accounts, created_users, created_memberships = _seed_accounts(
-            plan, entity_ids, region_ids, ght_names, {d.code: d.region for d in departments}
-        )
-        # Volet 1 results of our entities (and of them only), after the accounts: the
-        # entities of etablissement@ and ght@demo.test get their fixed stories.
+            [Site(finess=s.finess, siret=s.siret, legal_entity_id=entity_ids[e.finess], name=s.name,
+                  category=s.category, department_id=dept_ids[s.department], beds=s.beds)
+             for e in plan.entities if e.finess in entity_ids for s in e.sites],
+            batch_size=BATCH_SIZE, ignore_conflicts=True,
+        )  # fmt: skip
+        created = [m._default_manager.count() - n for m, n in zip(models, before, strict=True)]
+        regions = {d.code: d.region for d in departments}
+        accounts, users, memberships = _seed_accounts(plan, entity_ids, region_ids, ghts, regions)
+        # Volet 1 of our entities after the accounts (the demo entities have their
+        # stories), then the calls and applications (D1's history follows Volet 1).
         volet1 = seed_volet1(seed=seed, legal_entity_ids=entity_ids.values(), stdout=stdout)
-        # The calls and our entities' applications, after Volet 1 (D1's history and D2's
-        # eligibility follow it): etablissement@demo.test has a D2 draft, ght@demo.test
-        # its GHT's application under regional review.
         applications = seed_applications(
             seed=seed, legal_entity_ids=entity_ids.values(), stdout=stdout
         )
-
-    by_group = Counter(e.statistics_group for e in plan.entities)
+    groups = Counter(e.statistics_group for e in plan.entities)
     return DemoSummary(
-        seed=seed,
-        legal_entities=len(plan.entities),
-        sites=len(plan.sites),
-        ghts=len(plan.ghts),
-        regions=len(
-            {
-                dept.region
-                for dept in departments
-                if dept.code in {e.department for e in plan.entities}
-            }
-        ),
-        created_ghts=counts_after[0] - counts_before[0],
-        created_legal_entities=counts_after[1] - counts_before[1],
-        created_sites=counts_after[2] - counts_before[2],
-        created_users=created_users,
-        created_memberships=created_memberships,
-        skipped_legal_entities=len(plan.entities) - len(entity_ids),
-        by_group={
-            k: by_group.get(k, 0)
-            for k in ("ght", "public_outside_ght", "private_non_profit", "private_for_profit")
-        },
-        accounts=accounts,
-        volet1=volet1,
-        applications=applications,
-    )
+        seed, len(plan.entities), len(plan.sites), len(plan.ghts),
+        len({regions[e.department] for e in plan.entities}), created[1], created[2], created[0],
+        users, memberships, len(plan.entities) - len(entity_ids),
+        {k: groups.get(k, 0) for k in GROUP_LABELS}, accounts, volet1, applications,
+    )  # fmt: skip
 
 
-# Kinds of entity for etablissement@demo.test, best first: an entity that files for
-# itself (never a public member of a GHT), a hospital if possible.
-DEMO_ENTITY_GROUPS = ("private_non_profit", "public_outside_ght", "private_for_profit")
-DEMO_ENTITY_CATEGORIES = ("365", "131", "355", "122", "128")
+def _pick_demo_entities(plan: Plan, entity_ids: dict[str, int], dept_regions: dict[str, str]
+                        ) -> tuple[PlannedGHT, PlannedEntity, PlannedEntity]:  # fmt: skip
+    """A GHT with a support and an active member, and an active entity filing for itself
+    (EBNL, public outside a GHT, then private; a hospital first), Auvergne-Rhône-Alpes
+    first: (ght, its support, the entity)."""
+    ghts = [g for g in plan.ghts if g.support and g.support.finess in entity_ids
+            and any(m.finess in entity_ids and m.active for m in g.members)]  # fmt: skip
+    own = [e for e in plan.entities
+           if e.finess in entity_ids and e.active and e.statistics_group != "ght"]  # fmt: skip
+    if not ghts or not own:
+        raise RuntimeError("No GHT with a support and a member, or no entity outside a GHT.")
+    ght = min(ghts, key=lambda g: g.region != "84")  # stable: first in plan order
 
+    def rank(e: PlannedEntity) -> tuple[bool, int, int]:
+        group, category = DEMO_ENTITY_GROUPS, DEMO_ENTITY_CATEGORIES
+        return (dept_regions.get(e.department) != "84",
+                group.index(e.statistics_group) if e.statistics_group in group else 3,
+                category.index(e.category) if e.category in category else 9)  # fmt: skip
 
-def _pick_demo_entities(
-    plan: Plan, entity_ids: dict[str, int], dept_regions: dict[str, str]
-) -> tuple[PlannedGHT, PlannedEntity, PlannedEntity]:
-    """A GHT with a support and a member (Auvergne-Rhône-Alpes first), and an active
-    entity filing for itself (Auvergne-Rhône-Alpes first, then EBNL, public outside a
-    GHT, private; a hospital first): (ght, its support, the entity)."""
-    ghts: list[tuple[int, PlannedGHT]] = []
-    for ght in plan.ghts:
-        if ght.support is None or ght.support.finess not in entity_ids:
-            continue
-        if any(m.finess in entity_ids and m.active for m in ght.members):
-            ghts.append((0 if ght.region == "84" else 1, ght))
-    if not ghts:
-        raise RuntimeError("No GHT with a support and a member could be seeded.")
-    _, ght = min(ghts, key=lambda g: g[0])  # stable: first in plan order
     assert ght.support is not None
-
-    own: list[tuple[tuple[int, int, int], PlannedEntity]] = []
-    for entity in plan.entities:
-        group = entity.statistics_group
-        if entity.finess not in entity_ids or not entity.active or group == "ght":
-            continue
-        rank = (
-            0 if dept_regions.get(entity.department) == "84" else 1,
-            DEMO_ENTITY_GROUPS.index(group) if group in DEMO_ENTITY_GROUPS else 3,
-            DEMO_ENTITY_CATEGORIES.index(entity.category)
-            if entity.category in DEMO_ENTITY_CATEGORIES
-            else len(DEMO_ENTITY_CATEGORIES),
-        )
-        own.append((rank, entity))
-    if not own:
-        raise RuntimeError("No active entity outside the GHTs could be seeded.")
-    _, entity = min(own, key=lambda e: e[0])  # stable: first in plan order
-    return ght, ght.support, entity
+    return ght, ght.support, min(own, key=rank)
 
 
-def _seed_accounts(
-    plan: Plan,
-    entity_ids: dict[str, int],
-    region_ids: dict[str, int],
-    ght_names: dict[str, str],
-    dept_regions: dict[str, str],
-) -> tuple[list[DemoAccount], int, int]:
+def _seed_accounts(plan: Plan, entity_ids: dict[str, int], region_ids: dict[str, int],
+                   ghts: dict[str, tuple], dept_regions: dict[str, str]
+                   ) -> tuple[list[DemoAccount], int, int]:  # fmt: skip
+    """The five demo accounts (password `settings.DEMO_PASSWORD`), each with its one
+    scope; a re-run restores their flags and password."""
     password = settings.DEMO_PASSWORD
     ght, support, member = _pick_demo_entities(plan, entity_ids, dept_regions)
     # ars@demo.test instructs the region of etablissement@demo.test's entity.
     region = Region.objects.get(id=region_ids[dept_regions[member.department]])
-    ght_name = ght_names.get(ght.code, ght.name)
+    group = GROUP_LABELS.get(member.statistics_group, member.statistics_group)
     hashed = make_password(password)  # hashed once for the five accounts
-
-    specs: list[dict[str, Any]] = [
-        {
-            "email": "etablissement@demo.test",
-            "full_name": "Démo Établissement",
-            "flags": {"is_staff": False, "is_superuser": False},
-            "membership": {
-                "role": Membership.Role.ESTABLISHMENT,
-                "legal_entity_id": entity_ids[member.finess],
-            },
-            "role": ROLE_LABELS["establishment"],
-            "scope": f"{member.name} (FINESS EJ {format_finess(member.finess)}), "
-            f"{GROUP_LABELS.get(member.statistics_group, member.statistics_group)}",
-        },
-        {
-            "email": "ght@demo.test",
-            "full_name": "Démo Support de GHT",
-            "flags": {"is_staff": False, "is_superuser": False},
-            "membership": {
-                "role": Membership.Role.ESTABLISHMENT,
-                "legal_entity_id": entity_ids[support.finess],
-            },
-            "role": ROLE_LABELS["establishment"],
-            "scope": f"{support.name} (FINESS EJ {format_finess(support.finess)}), "
-            f"support du {ght_name}",
-        },
-        {
-            "email": "ars@demo.test",
-            "full_name": "Démo ARS",
-            "flags": {"is_staff": False, "is_superuser": False},
-            "membership": {"role": Membership.Role.REGIONAL, "region_id": region.id},
-            "role": ROLE_LABELS["regional"],
-            "scope": f"Région {region.name} ({region.ars_name})",
-        },
-        {
-            "email": "ministere@demo.test",
-            "full_name": "Démo Ministère",
-            "flags": {"is_staff": True, "is_superuser": False},
-            "membership": {"role": Membership.Role.MINISTRY},
-            "role": ROLE_LABELS["ministry"],
-            "scope": "National, accès à l'administration",
-        },
-        {
-            "email": "admin@demo.test",
-            "full_name": "Démo Administrateur",
-            "flags": {"is_staff": True, "is_superuser": True},
-            "membership": None,
-            "role": ROLE_LABELS["superuser"],
-            "scope": "National, superutilisateur",
-        },
-    ]
+    E, R, M = Membership.Role.ESTABLISHMENT, Membership.Role.REGIONAL, Membership.Role.MINISTRY
+    specs: list[tuple[Any, ...]] = [  # e-mail, name, staff, superuser, membership, role, scope
+        ("etablissement@demo.test", "Démo Établissement", False, False,
+         {"role": E, "legal_entity_id": entity_ids[member.finess]}, "establishment",
+         f"{member.name} (FINESS EJ {format_finess(member.finess)}), {group}"),
+        ("ght@demo.test", "Démo Support de GHT", False, False,
+         {"role": E, "legal_entity_id": entity_ids[support.finess]}, "establishment",
+         f"{support.name} (FINESS EJ {format_finess(support.finess)}), "
+         f"support du {ghts.get(ght.code, (0, ght.name))[1]}"),
+        ("ars@demo.test", "Démo ARS", False, False, {"role": R, "region_id": region.id},
+         "regional", f"Région {region.name} ({region.ars_name})"),
+        ("ministere@demo.test", "Démo Ministère", True, False, {"role": M}, "ministry",
+         "National, accès à l'administration"),
+        ("admin@demo.test", "Démo Administrateur", True, True, None, "superuser",
+         "National, superutilisateur"),
+    ]  # fmt: skip
     accounts: list[DemoAccount] = []
     created_users = created_memberships = 0
-    for spec in specs:
+    for email, full_name, staff, superuser, scope, role, label in specs:
+        wanted = {"is_staff": staff, "is_superuser": superuser, "is_active": True}
         user, created = User.objects.get_or_create(
-            email=spec["email"],
-            defaults={
-                "full_name": spec["full_name"],
-                "password": hashed,
-                "is_active": True,
-                **spec["flags"],
-            },
+            email=email, defaults={"full_name": full_name, "password": hashed, **wanted}
         )
-        if created:
-            created_users += 1
-        else:
-            wanted = {**spec["flags"], "is_active": True}
-            changed = [key for key, value in wanted.items() if getattr(user, key) != value]
-            for key in changed:
-                setattr(user, key, wanted[key])
-            if not user.check_password(password):
-                user.password = hashed
-                changed.append("password")
-            if changed:
-                user.save(update_fields=changed)
-        if spec["membership"] is not None:
-            membership, m_created = Membership.objects.get_or_create(
-                user=user,
-                role=spec["membership"]["role"],
-                legal_entity_id=spec["membership"].get("legal_entity_id"),
-                region_id=spec["membership"].get("region_id"),
-            )
-            created_memberships += int(m_created)
-            # A demo account has its one scope: one picked by an earlier version of the
-            # seed (etablissement@ was a GHT member) is removed.
+        created_users += created
+        changed = [key for key, value in wanted.items() if getattr(user, key) != value]
+        for key in changed:
+            setattr(user, key, wanted[key])
+        if not user.check_password(password):
+            user.password = hashed
+            changed.append("password")
+        if changed:
+            user.save(update_fields=changed)
+        if scope is not None:
+            membership, m_created = Membership.objects.get_or_create(user=user, **scope)
+            created_memberships += m_created
+            # One scope per demo account: one an earlier seed picked is removed.
             user.memberships.exclude(pk=membership.pk).delete()
-        accounts.append(DemoAccount(spec["email"], password, spec["role"], spec["scope"], created))
+        accounts.append(DemoAccount(email, password, ROLE_LABELS[role], label, created))
     return accounts, created_users, created_memberships
 
 
@@ -988,6 +790,10 @@ GROUP_LABELS = {
     "private_non_profit": "privé à but non lucratif (EBNL)",
     "private_for_profit": "privé à but lucratif",
 }
+# Kinds of entity for etablissement@demo.test, best first: an entity that files for
+# itself (never a public member of a GHT), a hospital if possible.
+DEMO_ENTITY_GROUPS = ("private_non_profit", "public_outside_ght", "private_for_profit")
+DEMO_ENTITY_CATEGORIES = ("365", "131", "355", "122", "128")
 
 
 def summary_lines(summary: DemoSummary) -> list[str]:
@@ -1004,11 +810,9 @@ def summary_lines(summary: DemoSummary) -> list[str]:
             f"  {_n(summary.skipped_legal_entities)} entités du plan ignorées : leur numéro "
             "FINESS est déjà pris par une autre entité (données existantes)."
         )
-    total = summary.legal_entities or 1
     for key, label in GROUP_LABELS.items():
         count = summary.by_group.get(key, 0)
-        share = f"{100 * count / total:.1f}".replace(".", ",")
-        lines.append(f"  - {label} : {_n(count)} ({share} %)")
+        lines.append(f"  - {label} : {_n(count)} ({share(count, summary.legal_entities)} %)")
     lines.append(
         f"  Comptes : {summary.created_users} créés, "
         f"rattachements : {summary.created_memberships} créés."
@@ -1017,8 +821,7 @@ def summary_lines(summary: DemoSummary) -> list[str]:
         lines.extend(volet1_summary_lines(summary.volet1))
     if summary.applications is not None:
         lines.extend(applications_summary_lines(summary.applications))
-    lines.append("")
-    lines.append("Comptes de démonstration :")
+    lines += ["", "Comptes de démonstration :"]
     header = ("E-mail", "Mot de passe", "Rôle", "Périmètre")
     rows = [(a.email, a.password, a.role, a.scope) for a in summary.accounts]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from establishments.demo import (
+from demo.directory import (
     DEFAULT_LEGAL_ENTITIES,
     DEFAULT_SEED,
     MAX_LEGAL_ENTITIES,

@@ -1,6 +1,7 @@
-"""Demo calls and applications (`applications.demo`, run by `seed_demo`): the open D2
-call and the closed D1 one, applications in every state that keep the services' rules,
-evidence files that match their rows, deterministic and idempotent."""
+"""Demo calls and applications (`demo.applications`, run by `seed_demo`): the open D2
+call and the closed D1 one, applications in every state moved by the lifecycle engine
+(true histories, real eligibility results, pending dossiers, no mail), evidence files
+that match their rows, deterministic and idempotent."""
 
 import hashlib
 from collections import Counter, defaultdict
@@ -14,7 +15,6 @@ from django.core.files.storage import default_storage
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from applications.demo import D1_CODE, D2_CODE, demo_pdf, seed_applications
 from applications.eligibility import RULES_VERSION, evaluate
 from applications.evidence import inspect_upload
 from applications.lifecycle import EDITABLE_STATUSES, TRANSITIONS, Status, rule_for
@@ -30,7 +30,9 @@ from applications.models import (
     Message,
     Transition,
 )
-from establishments.demo import seed_demo
+from demo.applications import seed_applications
+from demo.calls import D1_CODE, D2_CODE, demo_pdf
+from demo.directory import seed_demo
 from establishments.models import LegalEntity, StatusGroup
 
 SIZE = 200
@@ -299,58 +301,78 @@ def test_the_demo_accounts_have_their_applications(seeded):
 
 
 def test_applications_past_scoring_have_an_eligibility_result_that_fits_their_status(seeded):
-    d2 = FundingCall.objects.get(code=D2_CODE)
     transitions = defaultdict(list)
-    for t in Transition.objects.filter(application__call=d2).order_by("created_at", "id"):
+    for t in Transition.objects.order_by("created_at", "id"):
         transitions[t.application_id].append(t)
     seen: Counter[str] = Counter()
-    results = {r.application_id: r for r in EligibilityResult.objects.filter(application__call=d2)}
-    for application in d2.applications.all():
+    results = {r.application_id: r for r in EligibilityResult.objects.all()}
+    d2 = FundingCall.objects.get(code=D2_CODE)
+    for application in Application.objects.all():
         chain = transitions[application.pk]
         result = results.get(application.pk)
-        scorings = [
-            t
-            for t in chain
-            if t.from_status == "submitted" and t.to_status in ("regional_review", "ineligible")
-        ]
-        reconsidered = [
-            t for t in chain if (t.from_status, t.to_status) == ("ineligible", "regional_review")
-        ]
-        if application.status in ("draft", "submitted") or not scorings:
-            # not scored yet (a submission waits for the scoring task), or withdrawn before
+        scorings = [t for t in chain if t.from_status == "submitted" and t.actor_id is None]
+        if not scorings:  # not scored yet (waits for the scoring task), or withdrawn before
             assert result is None, application.reference
             continue
         assert result is not None, application.reference
-        seen[application.status] += 1
+        # the system's move is the outcome of the scoring, with its failed rules as comment
+        assert {t.to_status for t in scorings} == {
+            "regional_review" if result.eligible else "ineligible"
+        }
+        assert all(t.is_automatic for t in scorings)
+        if application.call_id == d2.pk:
+            seen[application.status] += 1
         failed = [r for r in result.rules if r["blocking"] and not r["passed"]]
         assert result.eligible == (not failed)
-        if application.status == "ineligible":
-            assert not result.eligible and failed, application.reference
-        if any(t.to_status == "regional_review" for t in chain) and not reconsidered:
-            assert result.eligible, (application.reference, failed)
-        # the score is the sum of its factors' points
         assert sum(Decimal(f["points"]) for f in result.factors) == result.score
-        assert Decimal(0) <= result.score <= Decimal(100)
         assert result.rules_version == RULES_VERSION
         assert [r["id"] for r in result.rules] == ["E1", "E2", "E3", "E4", "E5", "E6", "E7"]
-        # computed by the rules on the data as seeded, at the (first) scoring, or at the
-        # reconsideration of the ministry that the rules now agree with
         outcome = evaluate(application)
         assert (outcome.eligible, outcome.score) == (result.eligible, result.score)
-        assert result.rules == outcome.rules_json()
-        expected = reconsidered[0] if reconsidered and result.eligible else scorings[0]
-        assert result.computed_at == expected.created_at, application.reference
-    # every status past scoring (a withdrawal may come before it)
+        assert result.computed_at == scorings[0].created_at, application.reference
+        # an ineligible application went on only when the ministry reconsidered it
+        if not result.eligible and application.status != "ineligible":
+            reconsider = [t for t in chain if t.from_status == "ineligible"]
+            assert reconsider and reconsider[0].actor.email.endswith("@demo.test")
+            assert reconsider[0].to_status == "regional_review" and reconsider[0].comment
     assert set(seen) >= set(Status.values) - {"draft", "submitted", "withdrawn"}
-    assert not EligibilityResult.objects.exclude(application__call=d2).exists()
 
-    # ght@demo.test's GHT, under regional review: eligible, or reconsidered by the ministry
     ght_application = Application.objects.get(call=d2, candidate=entity_of("ght@demo.test"))
-    result = ght_application.eligibility
-    reconsidered = ght_application.transitions.filter(
-        from_status="ineligible", to_status="regional_review"
-    )
-    assert result.eligible or reconsidered.exists()
+    reconsidered = ght_application.transitions.filter(from_status="ineligible")
+    assert ght_application.eligibility.eligible or reconsidered.exists()
+
+
+def test_every_move_was_made_by_a_user_allowed_to_make_it(seeded):
+    from applications.lifecycle import actor_roles
+
+    for t in Transition.objects.select_related("application__candidate__department", "actor"):
+        rule = rule_for(t.from_status, t.to_status)
+        assert rule.actors & actor_roles(t.actor, t.application), t
+    assert not Transition.objects.filter(actor__email="admin@demo.test").exists()
+
+
+def test_dossiers_are_pending_one_per_submission_and_decision(seeded):
+    for application in Application.objects.prefetch_related("transitions", "dossiers"):
+        chain = list(application.transitions.all())
+        dossiers = {(d.kind, d.version, d.status) for d in application.dossiers.all()}
+        submissions = sum(t.to_status == "submitted" for t in chain)
+        decisions = sum(
+            t.from_status == "national_review" and t.to_status in ("approved", "rejected")
+            for t in chain
+        )
+        expected = {("dossier", n, "pending") for n in range(1, submissions + 1)}
+        expected |= {("decision", n, "pending") for n in range(1, decisions + 1)}
+        assert dossiers == expected, application.reference
+
+
+def test_seeding_sends_no_mail_and_queues_no_work(
+    db, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        seed_demo(seed=2025, legal_entities=60)
+    assert Transition.objects.exists()
+    assert not callbacks
+    assert not mailoutbox
 
 
 # --------------------------------------------------------------------------- D1

@@ -9,16 +9,16 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from audits.demo import (
+from audits.models import DirectoryAudit, ExposureScan, Volet1Level, Volet1Status
+from audits.status import ScanPoint, exposure_next_step, exposure_pair
+from demo.directory import DEFAULT_SEED, seed_demo
+from demo.volet1 import (
     AUDITS_END,
     AUDITS_START,
     SCANS_END,
     SCANS_START,
     seed_volet1,
 )
-from audits.models import DirectoryAudit, ExposureScan, Volet1Level, Volet1Status
-from audits.status import ScanPoint, exposure_next_step, exposure_pair
-from establishments.demo import DEFAULT_SEED, seed_demo
 from establishments.models import LegalEntity
 
 from ..factories import LegalEntityFactory
