@@ -36,8 +36,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from care_portal.csvlines import NumberedLines, normalize_header
 from care_portal.errors import ImportFileError
+from care_portal.imports.lines import NumberedLines, normalize_header
 
 from .identifiers import compact, finess_error, siren_error, siret_error
 from .models import GHT, Department, LegalEntity, Site, StatusGroup

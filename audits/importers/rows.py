@@ -15,10 +15,11 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from care_portal.imports.columns import clean_identifier
 from establishments.identifiers import compact, finess_error
 
 from ..models import AuditKind, DirectoryAudit
-from .columns import COLUMNS, Column, ValueType
+from .columns import COLUMNS, FINESS_WIDTH, Column, ValueType
 
 MAX_INT = 2_147_483_647  # PositiveIntegerField on PostgreSQL
 MAX_INT_DIGITS = 12  # more significant digits than that: too large for any column
@@ -58,6 +59,9 @@ class ParsedRow:
 def _finess(text: str) -> tuple[str, str | None]:
     """The FINESS number a cell holds and why it is invalid (None when valid): a file
     repeats the same few thousand numbers, checked once each (bounded cache)."""
+    text, problem = clean_identifier(text, FINESS_WIDTH)
+    if problem:
+        return text, problem
     number = compact(text)
     error = finess_error(number) if number else None
     return number, error.rstrip(".") if error else None
