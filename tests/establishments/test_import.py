@@ -517,7 +517,7 @@ def test_an_import_colliding_with_another_one_asks_to_run_it_again(db, monkeypat
         LegalEntityFactory()  # written in the transaction: rolled back with it
         raise IntegrityError("duplicate key value violates unique constraint")
 
-    monkeypatch.setattr(importers, "_bulk_create", collide)
+    monkeypatch.setattr(importers, "bulk_create_with_ids", collide)
 
     with pytest.raises(ImportFileError, match="Un autre import de l'annuaire s'est terminé"):
         establishments_import(file=csv_file(directory_rows()), filename="annuaire.csv")
@@ -706,7 +706,7 @@ def test_admin_import_page_asks_to_run_again_after_a_concurrent_import(
     def collide(*args, **kwargs):
         raise IntegrityError("duplicate key value violates unique constraint")
 
-    monkeypatch.setattr(importers, "_bulk_create", collide)
+    monkeypatch.setattr(importers, "bulk_create_with_ids", collide)
     client.force_login(superuser)
 
     response = client.post(
