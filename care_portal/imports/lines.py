@@ -28,7 +28,7 @@ UTF8 = "utf-8-sig"  # reads the byte order mark away when there is one
 _SURROGATE = re.compile("[\udc80-\udcff]")  # undecodable bytes under "surrogateescape"
 _NON_ASCII_TEXT = re.compile("[\u0080-\udc7f\udd00-\U0010ffff]")
 _CP1252_HOLES = re.compile(b"[\x81\x8d\x8f\x90\x9d]")  # no character in Windows-1252
-_BLOCK = 1024 * 1024
+_BLOCK = 64 * 1024
 
 
 def normalize_header(name: str) -> str:

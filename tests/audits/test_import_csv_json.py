@@ -547,6 +547,31 @@ def test_headers_ignore_case_accents_and_spaces(hospital):
     assert batch.status == AuditImport.Status.SUCCEEDED, batch.message
 
 
+def test_english_headers_are_the_model_fields(hospital):
+    header = ["finess_ej", "scan_date", "minimum_level_met", "vulns_high"]
+    content = csv_bytes(header, [])
+    content += f"{hospital.finess},2025-01-13,oui,3\n".encode().replace(b",", b";")
+
+    batch = run_import("exposure", content, "scans.csv")
+
+    assert batch.status == AuditImport.Status.SUCCEEDED, (batch.message, batch.errors)
+    assert ExposureScan.objects.get().vulns_high == 3
+
+
+def test_finess_in_scientific_notation_or_without_its_leading_zero(hospital):
+    entity = LegalEntityFactory(finess=make_finess("01", 77))
+    rows = [
+        scan(entity.finess[1:], "2025-01-13"),
+        scan("6,91E+08", "2025-01-14"),
+    ]
+
+    batch = run_import("exposure", scans_file(rows), "scans.csv")
+
+    assert [error["line"] for error in batch.errors] == [3]
+    assert "notation scientifique" in batch.errors[0]["message"]
+    assert batch.status == AuditImport.Status.FAILED
+
+
 def test_cp1252_csv_is_read_as_cp1252(hospital):
     content = scans_file([scan(hospital.finess, "2025-01-13")])
     content += f"{hospital.finess};2025-01-14;1;0;0;0;0;oui;\n".encode()[:-3] + "é\n".encode(
