@@ -35,18 +35,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from care_portal.errors import ImportFileError
-from care_portal.imports.columns import Column
+from care_portal.imports.columns import MAX_INT, Column, parse_integer
 from care_portal.imports.lines import normalize_header
 from care_portal.imports.report import MAX_STORED_ERRORS as MAX_STORED_ERRORS
 from care_portal.imports.report import Counts
 from care_portal.imports.report import ImportReport as BaseReport
 from care_portal.imports.sources import CSVSource, seekable
-from care_portal.imports.writer import (
-    assign_changes,
-    bulk_create_with_ids,
-    chunks,
-    update_fields,
-)
+from care_portal.imports.writer import chunks, upsert
 
 from .identifiers import compact, finess_error, siren_error, siret_error
 from .models import GHT, Department, LegalEntity, Site, StatusGroup
@@ -55,8 +50,6 @@ logger = logging.getLogger(__name__)
 
 # Rows written per chunk: one read, one insert and one update per kind and chunk.
 CHUNK_SIZE = 1000
-_MAX_INT = 2_147_483_647  # PositiveIntegerField on PostgreSQL
-_MAX_INT_DIGITS = 12  # more significant digits than that: too large, whatever they are
 
 # Required columns must be in the header and filled on every row; an optional column
 # may be left out of the header, and then the value already in the directory is kept
@@ -292,6 +285,7 @@ class EstablishmentImporter:
         self.et_seen: dict[str, int] = {}
         self.ghts: dict[str, _GHTData] = {}
         self.cleared_supports: set[int] = set()
+        self.legal_entity_ids: dict[str, int] = {}  # FINESS -> id of those written
 
     # Public entry point ---------------------------------------------------------
 
@@ -385,21 +379,15 @@ class EstablishmentImporter:
             return value
 
         def integer(column: str) -> int | None:
-            value = re.sub(r"[\s\u00a0\u202f]", "", get(column))
-            if not value:
-                return None
-            if (
-                not (value.isascii() and value.isdigit())
-                # int() refuses more than 4,300 digits: check the length first.
-                or len(value.lstrip("0")) > _MAX_INT_DIGITS
-                or int(value) > _MAX_INT
-            ):
+            value = get(column)
+            number = parse_integer(value) if value else None
+            if value and (number is None or not 0 <= number <= MAX_INT):
                 problem(
                     column,
                     _("« %(value)s » n'est pas un nombre entier positif ou nul") % {"value": value},
                 )
                 return None
-            return int(value)
+            return number
 
         def boolean(column: str, default: bool) -> bool:
             value = get(column).lower()
@@ -598,10 +586,11 @@ class EstablishmentImporter:
             replaced = ght is not None and ght.support_finess not in ("", finess)
             if moved or replaced:
                 to_clear.append(pk)
+                # One the file leaves out is counted here, the others when written.
+                self.report.legal_entity.updated += in_file is None
         if to_clear:
             LegalEntity.objects.filter(id__in=to_clear).update(is_ght_support=False, updated_at=now)
             self.cleared_supports = set(to_clear)
-            self.report.legal_entity.updated += len(to_clear)
 
     def _ght_region_id(self, ght: _GHTData) -> int:
         """The region of the support entity's département, else of the first member's."""
@@ -612,31 +601,15 @@ class EstablishmentImporter:
 
     def _upsert_ghts(self, now: Any) -> dict[str, int]:
         ids: dict[str, int] = {}
-        codes = list(self.ghts)
-        for start in range(0, len(codes), CHUNK_SIZE):
-            keys = codes[start : start + CHUNK_SIZE]
-            existing = {ght.code: ght for ght in GHT.objects.filter(code__in=keys)}
-            to_create: list[GHT] = []
-            to_update: list[GHT] = []
-            for code in keys:
-                data = self.ghts[code]
-                values = {"name": data.name, "region_id": self._ght_region_id(data)}
-                ght = existing.get(code)
-                if ght is None:
-                    to_create.append(GHT(code=code, **values))
-                    continue
-                ids[code] = ght.pk
-                if assign_changes(ght, values):
-                    ght.updated_at = now
-                    to_update.append(ght)
-                else:
-                    self.report.ght.unchanged += 1
-            bulk_create_with_ids(GHT, to_create, "code")
-            ids.update({ght.code: ght.pk for ght in to_create})
-            if to_update:
-                GHT.objects.bulk_update(to_update, ["name", "region", "updated_at"])
-            self.report.ght.created += len(to_create)
-            self.report.ght.updated += len(to_update)
+        for codes in chunks(self.ghts, CHUNK_SIZE):
+            values = {
+                code: {
+                    "name": self.ghts[code].name,
+                    "region_id": self._ght_region_id(self.ghts[code]),
+                }
+                for code in codes
+            }
+            ids.update(upsert(GHT, "code", values, now=now, counts=self.report.ght))
         return ids
 
     def _legal_entity_values(self, ej: _EJ, ght_ids: dict[str, int]) -> dict[str, Any]:
@@ -664,78 +637,33 @@ class EstablishmentImporter:
     def _upsert_legal_entities(
         self, chunk: list[_Row], ght_ids: dict[str, int], now: Any
     ) -> dict[str, int]:
-        entities: dict[str, _EJ] = {}
-        for row in chunk:
-            entities.setdefault(row.ej.finess, row.ej)
-        existing = {e.finess: e for e in LegalEntity.objects.filter(finess__in=list(entities))}
-        ids: dict[str, int] = {}
-        to_create: list[LegalEntity] = []
-        to_update: list[LegalEntity] = []
-        changed_fields: set[str] = set()
+        # ej_seen holds the entities still to write: one written in an earlier chunk
+        # only lends its id (legal_entity_ids) to its sites.
+        values = {
+            row.ej.finess: self._legal_entity_values(row.ej, ght_ids)
+            for row in chunk
+            if self.ej_seen.pop(row.ej.finess, None) is not None
+        }
         counts = self.report.legal_entity
-        for finess, ej in entities.items():
-            entity = existing.get(finess)
-            # ej_seen holds the entities still to write: one written in an earlier
-            # chunk only lends its id to its sites.
-            if self.ej_seen.pop(finess, None) is None:
-                assert entity is not None
-                ids[finess] = entity.pk
-                continue
-            values = self._legal_entity_values(ej, ght_ids)
-            if entity is None:
-                to_create.append(LegalEntity(finess=finess, **values))
-                continue
-            ids[finess] = entity.pk
-            changed = assign_changes(entity, values)
-            if changed:
-                entity.updated_at = now
-                to_update.append(entity)
-                changed_fields.update(changed)
-            if entity.pk in self.cleared_supports:
-                continue  # already counted as updated when its support flag was cleared
-            if changed:
-                counts.updated += 1
-            else:
-                counts.unchanged += 1
-        bulk_create_with_ids(LegalEntity, to_create, "finess")
-        ids.update({entity.finess: entity.pk for entity in to_create})
-        counts.created += len(to_create)
-        if to_update:
-            LegalEntity.objects.bulk_update(to_update, update_fields(LegalEntity, changed_fields))
-        return ids
+        touched = self.cleared_supports
+        written = upsert(LegalEntity, "finess", values, now=now, counts=counts, touched=touched)
+        self.legal_entity_ids.update(written)
+        return self.legal_entity_ids
 
     def _upsert_sites(self, chunk: list[_Row], legal_entity_ids: dict[str, int], now: Any) -> None:
-        existing = {
-            site.finess: site for site in Site.objects.filter(finess__in=[r.finess for r in chunk])
-        }
-        to_create: list[Site] = []
-        to_update: list[Site] = []
-        changed_fields: set[str] = set()
+        values: dict[str, dict[str, Any]] = {}
         for row in chunk:
-            values: dict[str, Any] = {
+            site = values[row.finess] = {
                 "name": row.name,
                 "category": row.category,
                 "department_id": self.departments[row.department_code][0],
                 "legal_entity_id": legal_entity_ids[row.ej.finess],
             }
             if self._has("siret"):
-                values["siret"] = row.siret
+                site["siret"] = row.siret
             if self._has("lits"):
-                values["beds"] = row.beds
-            site = existing.get(row.finess)
-            if site is None:
-                to_create.append(Site(finess=row.finess, **values))
-            elif changed := assign_changes(site, values):
-                site.updated_at = now
-                to_update.append(site)
-                changed_fields.update(changed)
-            else:
-                self.report.site.unchanged += 1
-        bulk_create_with_ids(Site, to_create, "finess")
-        self.report.site.created += len(to_create)
-        self.report.site.updated += len(to_update)
-        if to_update:
-            Site.objects.bulk_update(to_update, update_fields(Site, changed_fields))
+                site["beds"] = row.beds
+        upsert(Site, "finess", values, now=now, counts=self.report.site)
 
 
 def import_establishments(*, file: BinaryIO, filename: str = "") -> ImportReport:

@@ -15,14 +15,12 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from care_portal.imports.columns import clean_identifier
+from care_portal.imports.columns import MAX_INT, clean_identifier, parse_integer
 from establishments.identifiers import compact, finess_error
 
 from ..models import AuditKind, DirectoryAudit
 from .columns import COLUMNS, FINESS_WIDTH, Column, ValueType
 
-MAX_INT = 2_147_483_647  # PositiveIntegerField on PostgreSQL
-MAX_INT_DIGITS = 12  # more significant digits than that: too large for any column
 MAX_DOMAIN_LENGTH = 255
 TOOLS = {DirectoryAudit.Tool.PINGCASTLE.value, DirectoryAudit.Tool.ORADAD.value}
 TRUE_VALUES = {"oui", "1", "true", "vrai"}
@@ -35,7 +33,6 @@ PINGCASTLE_REQUIRED = {
     "score_relations_approbation",
     "score_anomalies",
 }
-_SPACES = str.maketrans("", "", " \u00a0\u202f\t")
 # The columns of a record's natural key (ParsedRow.key).
 _KEY_TYPES = {ValueType.FINESS, ValueType.DATE, ValueType.TOOL, ValueType.DOMAIN}
 _TEXT_TYPES = {ValueType.TOOL, ValueType.DOMAIN}
@@ -78,19 +75,6 @@ def parse_date(text: str) -> date | None:
     except ValueError:
         return None
     return None
-
-
-def _integer(text: str) -> int | None:
-    """The integer a cell holds ("1 200" included), or None when it holds none or one
-    too large for any column (int() would refuse more than 4,300 digits)."""
-    if len(text) <= MAX_INT_DIGITS and text.isdigit() and text.isascii():
-        return int(text)
-    text = text.translate(_SPACES)
-    negative = text.startswith("-")
-    digits = text[1:] if negative else text
-    if not (digits.isdigit() and digits.isascii()) or len(digits.lstrip("0")) > MAX_INT_DIGITS:
-        return None
-    return -int(digits) if negative else int(digits)
 
 
 class RowParser:
@@ -219,7 +203,7 @@ class RowParser:
             ):
                 problem(column, _("valeur obligatoire pour un audit PingCastle"))
             return None
-        number = _integer(text)
+        number = parse_integer(text)
         if kind == ValueType.SCORE:
             if number is None or not 0 <= number <= 100:
                 problem(

@@ -24,6 +24,9 @@ from .lines import normalize_header
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
+MAX_INT = 2_147_483_647  # PositiveIntegerField on PostgreSQL
+MAX_INT_DIGITS = 12  # more significant digits than that: too large for any column
+_SPACES = str.maketrans("", "", " \u00a0\u202f\t")
 # "2,601E+13", "2.601e13", "6.9E+08": a number Excel displayed in scientific notation.
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(?:[.,]\d*)?[eE][+-]?\d+$")
 
@@ -100,3 +103,16 @@ def resolve_header(names: Sequence[str], columns: Sequence[Column]) -> list[str]
             % {"columns": ", ".join(missing)}
         )
     return resolved
+
+
+def parse_integer(text: str) -> int | None:
+    """The integer a cell holds ("1 200" and "-3" included), or None when it holds none
+    or one too large for any column (int() would refuse more than 4,300 digits)."""
+    if len(text) <= MAX_INT_DIGITS and text.isdigit() and text.isascii():
+        return int(text)
+    text = text.translate(_SPACES)
+    negative = text.startswith("-")
+    digits = text[1:] if negative else text
+    if not (digits.isdigit() and digits.isascii()) or len(digits.lstrip("0")) > MAX_INT_DIGITS:
+        return None
+    return -int(digits) if negative else int(digits)

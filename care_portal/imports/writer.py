@@ -1,18 +1,21 @@
 """Writing in chunks: bounded memory and a bounded number of queries per chunk.
 
-`chunks` cuts any stream of parsed rows; `assign_changes` tells an unchanged object
-from a changed one (only the changed ones are written, so a re-import of the same
-file writes nothing and leaves `updated_at` where it was); `bulk_create_with_ids`
-inserts and makes sure each object has its id.
+`chunks` cuts any stream of parsed rows; `upsert` writes one chunk of one model by
+its unique key in three queries at most (one read, one bulk insert of the new rows,
+one bulk update of the changed rows only), so that a re-import of the same file
+writes nothing and leaves `updated_at` where it was.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from datetime import datetime
 from itertools import islice
 from typing import Any, TypeVar
 
 from django.db import models
+
+from .report import Counts
 
 T = TypeVar("T")
 
@@ -50,3 +53,46 @@ def bulk_create_with_ids(model: type[models.Model], objs: list[Any], key: str) -
         )
         for obj in objs:
             obj.pk = ids[getattr(obj, key)]
+
+
+def upsert(
+    model: type[models.Model],
+    key: str,
+    values_by_key: Mapping[Any, dict[str, Any]],
+    *,
+    now: datetime,
+    counts: Counts,
+    touched: Collection[int] = (),
+) -> dict[Any, int]:
+    """Create or update the rows of `model` whose unique field `key` has these values;
+    return key -> id. `touched`: ids already changed by an earlier statement of the
+    import, counted as updated even when nothing else changes."""
+    manager = model._default_manager
+    existing = {
+        getattr(obj, key): obj for obj in manager.filter(**{f"{key}__in": list(values_by_key)})
+    }
+    ids: dict[Any, int] = {}
+    to_create: list[Any] = []
+    to_update: list[Any] = []
+    changed_fields: set[str] = set()
+    for value, values in values_by_key.items():
+        obj = existing.get(value)
+        if obj is None:
+            to_create.append(model(**{key: value}, **values))
+            continue
+        ids[value] = obj.pk
+        if changed := assign_changes(obj, values):
+            obj.updated_at = now  # type: ignore[attr-defined]
+            to_update.append(obj)
+            changed_fields.update(changed)
+        elif obj.pk in touched:
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+    bulk_create_with_ids(model, to_create, key)
+    ids.update({getattr(obj, key): obj.pk for obj in to_create})
+    if to_update:
+        manager.bulk_update(to_update, update_fields(model, changed_fields))
+    counts.created += len(to_create)
+    counts.updated += len(to_update)
+    return ids

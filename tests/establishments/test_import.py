@@ -14,6 +14,7 @@ from django.urls import reverse
 from stdnum import luhn
 
 from care_portal.errors import ImportFileError
+from care_portal.imports import writer
 from establishments import importers
 from establishments.importers import COLUMNS, MAX_STORED_ERRORS, import_establishments
 from establishments.models import GHT, LegalEntity, Site, StatusGroup
@@ -569,7 +570,7 @@ def test_an_import_colliding_with_another_one_asks_to_run_it_again(db, monkeypat
         LegalEntityFactory()  # written in the transaction: rolled back with it
         raise IntegrityError("duplicate key value violates unique constraint")
 
-    monkeypatch.setattr(importers, "bulk_create_with_ids", collide)
+    monkeypatch.setattr(writer, "bulk_create_with_ids", collide)
 
     with pytest.raises(ImportFileError, match="Un autre import de l'annuaire s'est terminé"):
         establishments_import(file=csv_file(directory_rows()), filename="annuaire.csv")
@@ -758,7 +759,7 @@ def test_admin_import_page_asks_to_run_again_after_a_concurrent_import(
     def collide(*args, **kwargs):
         raise IntegrityError("duplicate key value violates unique constraint")
 
-    monkeypatch.setattr(importers, "bulk_create_with_ids", collide)
+    monkeypatch.setattr(writer, "bulk_create_with_ids", collide)
     client.force_login(superuser)
 
     response = client.post(
