@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from care_portal.errors import ImportFileError
-from care_portal.imports.columns import MAX_INT, Column, parse_integer
+from care_portal.imports.columns import MAX_INT, Column, parse_boolean, parse_integer
 from care_portal.imports.lines import normalize_header
 from care_portal.imports.report import MAX_STORED_ERRORS as MAX_STORED_ERRORS
 from care_portal.imports.report import Counts
@@ -195,8 +195,6 @@ STATUS_VALUES: dict[str, str] = {
     "prive_non_lucratif": StatusGroup.PRIVATE_NON_PROFIT,
     "prive_lucratif": StatusGroup.PRIVATE_FOR_PROFIT,
 }
-_TRUE = {"oui", "1"}
-_FALSE = {"non", "0", ""}
 _CATEGORY = re.compile(r"^\d{3,4}$")
 
 
@@ -390,18 +388,10 @@ class EstablishmentImporter:
             return number
 
         def boolean(column: str, default: bool) -> bool:
-            value = get(column).lower()
-            if not value:
-                return default
-            if value in _TRUE:
-                return True
-            if value not in _FALSE:
-                problem(
-                    column,
-                    _("« %(value)s » n'est pas une valeur reconnue (oui, non, 1 ou 0)")
-                    % {"value": get(column)},
-                )
-            return False
+            value, error = parse_boolean(get(column))
+            if error:
+                problem(column, error)
+            return default if value is None and not error else bool(value)
 
         def identifier(column: str, check: Any) -> str:
             value, error = _identifier(values, column)

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from care_portal.imports.columns import MAX_INT, clean_identifier, parse_integer
+from care_portal.imports.columns import MAX_INT, clean_identifier, parse_boolean, parse_integer
 from establishments.identifiers import compact, finess_error
 
 from ..models import AuditKind, DirectoryAudit
@@ -23,8 +23,6 @@ from .columns import COLUMNS, FINESS_WIDTH, Column, ValueType
 
 MAX_DOMAIN_LENGTH = 255
 TOOLS = {DirectoryAudit.Tool.PINGCASTLE.value, DirectoryAudit.Tool.ORADAD.value}
-TRUE_VALUES = {"oui", "1", "true", "vrai"}
-FALSE_VALUES = {"non", "0", "false", "faux"}
 # PingCastle computes these scores; ORADAD does not (its dump is analysed elsewhere).
 PINGCASTLE_REQUIRED = {
     "score_global",
@@ -170,22 +168,11 @@ class RowParser:
                     key_ok = False
                 values[column.field] = domain
             elif kind == ValueType.BOOLEAN:
-                lowered = text.lower()
-                if not lowered:
-                    problem(column, _("valeur obligatoire manquante"))
-                elif lowered in TRUE_VALUES:
-                    values[column.field] = True
-                elif lowered in FALSE_VALUES:
-                    values[column.field] = False
+                flag, error = parse_boolean(text)
+                if error or flag is None:
+                    problem(column, error or _("valeur obligatoire manquante"))
                 else:
-                    problem(
-                        column,
-                        _(
-                            "« %(value)s » n'est pas une valeur reconnue (oui, non, 1, 0, true, "
-                            "false)"
-                        )
-                        % {"value": text},
-                    )
+                    values[column.field] = flag
             else:
                 values[column.field] = self._number(column, text, tool_text, problem)
         key = (finess, tool, values.get("domain", ""), values_date(values)) if key_ok else None

@@ -116,3 +116,16 @@ def parse_integer(text: str) -> int | None:
     if not (digits.isdigit() and digits.isascii()) or len(digits.lstrip("0")) > MAX_INT_DIGITS:
         return None
     return -int(digits) if negative else int(digits)
+
+
+TRUE_VALUES = frozenset({"oui", "1", "true", "vrai"})
+FALSE_VALUES = frozenset({"non", "0", "false", "faux"})
+
+
+def parse_boolean(text: str) -> tuple[bool | None, str | None]:
+    """(value, problem) of a yes/no cell; (None, None) when it is empty."""
+    lowered = text.strip().lower()
+    if lowered in TRUE_VALUES or lowered in FALSE_VALUES or not lowered:
+        return (lowered in TRUE_VALUES if lowered else None), None
+    message = _("« %(value)s » n'est pas une valeur reconnue (oui, non, 1, 0, true, false)")
+    return None, message % {"value": text.strip()}
