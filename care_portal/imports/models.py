@@ -8,10 +8,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from care_portal.models import TimeStampedModel
+
 from .report import ImportReport
 
 
-class ImportBatchBase(models.Model):
+class ImportBatchBase(TimeStampedModel):
     """Status, progress, counts and line errors of one imported file."""
 
     class Status(models.TextChoices):
@@ -33,20 +35,6 @@ class ImportBatchBase(models.Model):
     message = models.TextField(_("message"), blank=True)
     started_at = models.DateTimeField(_("début"), null=True, blank=True)
     finished_at = models.DateTimeField(_("fin"), null=True, blank=True)
-
-    REPORT_FIELDS = [
-        "status",
-        "rows_processed",
-        "rows_total",
-        "created_count",
-        "updated_count",
-        "unchanged_count",
-        "error_count",
-        "errors",
-        "message",
-        "finished_at",
-        "updated_at",
-    ]
 
     class Meta:
         abstract = True
@@ -92,4 +80,7 @@ class ImportBatchBase(models.Model):
         else:
             self.message = ""
         self.finished_at = timezone.now()
-        self.save(update_fields=self.REPORT_FIELDS)
+        skip = {"started_at", "created_at"}
+        self.save(
+            update_fields=[f.name for f in ImportBatchBase._meta.fields if f.name not in skip]
+        )
