@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from care_portal.imports.models import ImportBatchBase
 from care_portal.models import PublicModel, TimeStampedModel
 
 if TYPE_CHECKING:
@@ -132,14 +133,9 @@ class ExposureScan(TimeStampedModel):
         return f"{self.legal_entity_id} {self.scan_date:%d/%m/%Y}"
 
 
-class AuditImport(PublicModel):
-    """One uploaded file of audit results, processed by a Celery task."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", _("En attente")
-        RUNNING = "running", _("En cours")
-        SUCCEEDED = "succeeded", _("Terminé")
-        FAILED = "failed", _("En erreur")
+class AuditImport(ImportBatchBase, PublicModel):
+    """One uploaded file of audit results, processed by a Celery task (status,
+    progress, counts and errors: ImportBatchBase)."""
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"
@@ -168,19 +164,6 @@ class AuditImport(PublicModel):
         related_name="audit_imports",
         verbose_name=_("importé par"),
     )
-    status = models.CharField(
-        _("état"), max_length=20, choices=Status.choices, default=Status.PENDING
-    )
-    rows_total = models.PositiveIntegerField(_("lignes à traiter"), null=True, blank=True)
-    rows_processed = models.PositiveIntegerField(_("lignes traitées"), default=0)
-    created_count = models.PositiveIntegerField(_("créés"), default=0)
-    updated_count = models.PositiveIntegerField(_("mis à jour"), default=0)
-    unchanged_count = models.PositiveIntegerField(_("inchangés"), default=0)
-    error_count = models.PositiveIntegerField(_("erreurs"), default=0)
-    errors = models.JSONField(_("erreurs par ligne"), default=list, blank=True)
-    message = models.TextField(_("message"), blank=True)
-    started_at = models.DateTimeField(_("début"), null=True, blank=True)
-    finished_at = models.DateTimeField(_("fin"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -189,18 +172,6 @@ class AuditImport(PublicModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} – {self.original_filename}"
-
-    @property
-    def progress_percent(self) -> int:
-        if self.status == self.Status.SUCCEEDED:
-            return 100
-        if not self.rows_total:
-            return 0
-        return min(100, round(100 * self.rows_processed / self.rows_total))
-
-    @property
-    def finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
 
 class Volet1Level(models.TextChoices):

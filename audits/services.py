@@ -1,13 +1,11 @@
 """Writes of Volet 1 data: stored statuses, and imports of audit results."""
 
-import io
 import logging
 import os
-import tempfile
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import IO, Any
+from typing import IO
 
 from django.conf import settings
 from django.core.files.base import File
@@ -15,15 +13,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from accounts.models import User
 from care_portal.errors import ImportFileError
+from care_portal.imports.sources import seekable
 from care_portal.queue import enqueue_on_commit
 from establishments.models import LegalEntity
 
 from . import importers
-from .importers import PINGCASTLE_FORMATS, ImportReport, detect_format, progress
+from .importers import PINGCASTLE_FORMATS, detect_format, progress
 from .models import AuditImport, AuditKind, Volet1Status
 from .selectors import volet1_statuses
 
@@ -94,37 +92,6 @@ _STORED_EXTENSIONS: dict[str, str] = {
 }
 
 
-def _max_size_message(limit: int) -> str:
-    return _("Le fichier dépasse la taille maximale autorisée (%(max)s Mo).") % {
-        "max": f"{limit / (1024 * 1024):g}"
-    }
-
-
-def _measured(uploaded_file: IO[bytes] | File, limit: int) -> tuple[IO[bytes], int, bool]:
-    """The upload as a seekable binary file, its size, and whether that file is a copy
-    (of a stream that cannot seek) to close after use; refuses it beyond `limit`
-    before anything is stored."""
-    source: Any = uploaded_file
-    raw: Any = source.file if isinstance(source, File) and source.file is not None else source
-    if getattr(raw, "seekable", lambda: False)():
-        raw.seek(0, io.SEEK_END)
-        size = raw.tell()
-        raw.seek(0)
-        if size > limit:
-            raise ImportFileError(_max_size_message(limit))
-        return raw, size, False
-    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=5 * 1024 * 1024)  # noqa: SIM115
-    size = 0
-    while chunk := raw.read(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            spool.close()
-            raise ImportFileError(_max_size_message(limit))
-        spool.write(chunk)
-    spool.seek(0)
-    return spool, size, True
-
-
 def _stored_batch(
     kind: str,
     raw: IO[bytes],
@@ -189,7 +156,7 @@ def audit_import_create(
             _("Type d'import inconnu « %(kind)s » : ad (audits Active Directory) ou exposure.")
             % {"kind": kind}
         )
-    raw, size, is_copy = _measured(uploaded_file, settings.AUDIT_IMPORT_MAX_FILE_SIZE)
+    raw, size, is_copy = seekable(uploaded_file, settings.AUDIT_IMPORT_MAX_FILE_SIZE)
     try:
         batch = _stored_batch(kind, raw, size, filename, legal_entity, by)
     finally:
@@ -239,51 +206,6 @@ def _claim(batch: AuditImport) -> bool:
     return claimed == 1
 
 
-def _store_result(batch: AuditImport, report: ImportReport) -> None:
-    batch.status = AuditImport.Status.SUCCEEDED if report.ok else AuditImport.Status.FAILED
-    batch.rows_processed = report.rows
-    # The exact count replaces the progress bar's estimate (lines counted, blank ones
-    # included) once the whole file was read, or when there was no estimate.
-    if report.file_error and report.rows_total is not None:
-        batch.rows_total = report.rows_total
-    else:
-        batch.rows_total = report.rows
-    # A failed file wrote nothing: what the first chunks wrote was rolled back.
-    batch.created_count = report.created if report.ok else 0
-    batch.updated_count = report.updated if report.ok else 0
-    batch.unchanged_count = report.unchanged if report.ok else 0
-    batch.error_count = report.error_count
-    batch.errors = [error.as_dict() for error in report.errors]
-    if report.file_error:
-        batch.message = report.file_error
-    elif report.error_count:
-        batch.message = ngettext(
-            "%(count)d ligne en erreur : rien n'a été importé. Corrigez le fichier et "
-            "importez-le de nouveau.",
-            "%(count)d lignes en erreur : rien n'a été importé. Corrigez le fichier et "
-            "importez-le de nouveau.",
-            report.error_count,
-        ) % {"count": report.error_count}
-    else:
-        batch.message = ""
-    batch.finished_at = timezone.now()
-    batch.save(
-        update_fields=[
-            "status",
-            "rows_processed",
-            "rows_total",
-            "created_count",
-            "updated_count",
-            "unchanged_count",
-            "error_count",
-            "errors",
-            "message",
-            "finished_at",
-            "updated_at",
-        ]
-    )
-
-
 def audit_import_run(*, batch: AuditImport) -> AuditImport:
     """Process a pending batch: its whole file in one transaction, or nothing.
 
@@ -310,9 +232,9 @@ def audit_import_run(*, batch: AuditImport) -> AuditImport:
                     error_count=0,
                 )
                 _refresh_statuses(report.legal_entity_ids)
-                _store_result(batch, report)
+                batch.store_report(report)
         except importers.ImportFailed as failed:
-            _store_result(batch, failed.report)
+            batch.store_report(failed.report)
     except Exception as exc:
         logger.exception("audit import %s failed unexpectedly", batch.pk)
         if isinstance(exc, IntegrityError):

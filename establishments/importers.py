@@ -1,6 +1,8 @@
 """Import of the establishment directory from a CSV file: one row per site (ET),
 carrying its legal entity (EJ) and the GHT of that entity, in the spirit of the
-FINESS open-data extract.
+FINESS open-data extract. Reading, columns, report and chunked writing are the
+import core's (care_portal.imports); this module holds the directory's columns,
+its row checks and its writer.
 
 The file is read twice, row by row, and never held in memory:
 
@@ -20,53 +22,38 @@ docs/import-establishments.md print it.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import re
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from django.conf import settings
-from django.core.files.base import File
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from care_portal.csvlines import NumberedLines, normalize_header
 from care_portal.errors import ImportFileError
+from care_portal.imports.columns import MAX_INT, Column, parse_boolean, parse_integer
+from care_portal.imports.lines import normalize_header
+from care_portal.imports.report import MAX_STORED_ERRORS as MAX_STORED_ERRORS
+from care_portal.imports.report import Counts
+from care_portal.imports.report import ImportReport as BaseReport
+from care_portal.imports.sources import CSVSource, seekable
+from care_portal.imports.writer import chunks, upsert
 
 from .identifiers import compact, finess_error, siren_error, siret_error
 from .models import GHT, Department, LegalEntity, Site, StatusGroup
-
-if TYPE_CHECKING:
-    from django_stubs_ext import StrOrPromise
 
 logger = logging.getLogger(__name__)
 
 # Rows written per chunk: one read, one insert and one update per kind and chunk.
 CHUNK_SIZE = 1000
-# At most this many row errors are kept for display; all of them are counted.
-MAX_STORED_ERRORS = 1000
-_MAX_INT = 2_147_483_647  # PositiveIntegerField on PostgreSQL
-_MAX_INT_DIGITS = 12  # more significant digits than that: too large, whatever they are
 
-
-@dataclass(frozen=True)
-class Column:
-    """One column of the import file. Required columns must be in the header and
-    filled on every row; an optional column may be left out of the header, and then
-    the value already in the directory is kept (the default applies on creation)."""
-
-    name: str
-    required: bool
-    description: StrOrPromise
-    example: str
-
-
+# Required columns must be in the header and filled on every row; an optional column
+# may be left out of the header, and then the value already in the directory is kept
+# (the default applies on creation). Aliases: other French and English headers.
 COLUMNS: tuple[Column, ...] = (
     Column(
         "finess_et",
@@ -76,8 +63,16 @@ COLUMNS: tuple[Column, ...] = (
             "Clé de l'import des sites ; une seule ligne par site."
         ),
         "690000017",
+        aliases=("site_finess", "finess_site", "finess_etablissement"),
+        width=9,
     ),
-    Column("nom_site", True, gettext_lazy("Nom de l'établissement (site)."), "Hôpital Nord"),
+    Column(
+        "nom_site",
+        True,
+        gettext_lazy("Nom de l'établissement (site)."),
+        "Hôpital Nord",
+        aliases=("site_name",),
+    ),
     Column(
         "categorie_site",
         True,
@@ -85,20 +80,26 @@ COLUMNS: tuple[Column, ...] = (
             "Code de catégorie FINESS du site, 3 ou 4 chiffres (355 : centre hospitalier)."
         ),
         "355",
+        aliases=("site_category",),
     ),
     Column(
         "departement_site",
         True,
         gettext_lazy("Code du département du site : 01, 2A, 971…"),
         "69",
+        aliases=("site_department",),
+        width=2,
     ),
     Column(
         "lits",
         False,
         gettext_lazy("Nombre de lits et places du site : entier positif ou nul, vide si inconnu."),
         "420",
+        aliases=("beds", "nombre_de_lits"),
     ),
-    Column("siret", False, gettext_lazy("SIRET du site : 14 chiffres, vide si inconnu."), ""),
+    Column(
+        "siret", False, gettext_lazy("SIRET du site : 14 chiffres, vide si inconnu."), "", width=14
+    ),
     Column(
         "finess_ej",
         True,
@@ -107,9 +108,17 @@ COLUMNS: tuple[Column, ...] = (
             "données de l'entité sont répétées à l'identique sur chacun de ses sites."
         ),
         "690000009",
+        aliases=("legal_entity_finess", "finess_entite_juridique"),
+        width=9,
     ),
-    Column("nom_ej", True, gettext_lazy("Raison sociale de l'entité juridique."), ""),
-    Column("siren", False, gettext_lazy("SIREN de l'entité juridique : 9 chiffres."), ""),
+    Column(
+        "nom_ej",
+        True,
+        gettext_lazy("Raison sociale de l'entité juridique."),
+        "",
+        aliases=("legal_entity_name", "raison_sociale"),
+    ),
+    Column("siren", False, gettext_lazy("SIREN de l'entité juridique : 9 chiffres."), "", width=9),
     Column(
         "statut",
         True,
@@ -117,18 +126,22 @@ COLUMNS: tuple[Column, ...] = (
             "Statut juridique de l'entité : public, prive_non_lucratif ou prive_lucratif."
         ),
         "public",
+        aliases=("status", "statut_juridique"),
     ),
     Column(
         "categorie_ej",
         False,
         gettext_lazy("Code de catégorie FINESS de l'entité juridique, 3 ou 4 chiffres."),
         "",
+        aliases=("legal_entity_category",),
     ),
     Column(
         "departement_ej",
         True,
         gettext_lazy("Code du département du siège de l'entité juridique."),
         "69",
+        aliases=("legal_entity_department",),
+        width=2,
     ),
     Column(
         "ght_code",
@@ -146,6 +159,7 @@ COLUMNS: tuple[Column, ...] = (
             "lignes du GHT."
         ),
         "",
+        aliases=("ght_name",),
     ),
     Column(
         "ght_support",
@@ -155,6 +169,7 @@ COLUMNS: tuple[Column, ...] = (
             "non, 0 ou vide sinon."
         ),
         "",
+        aliases=("etablissement_support",),
     ),
     Column(
         "effectif",
@@ -164,55 +179,33 @@ COLUMNS: tuple[Column, ...] = (
             "inconnu."
         ),
         "",
+        aliases=("staff_count",),
     ),
-    Column("actif", False, gettext_lazy("oui ou non ; oui quand la valeur est vide."), "oui"),
+    Column(
+        "actif",
+        False,
+        gettext_lazy("oui ou non ; oui quand la valeur est vide."),
+        "oui",
+        aliases=("active",),
+    ),
 )
-COLUMNS_BY_NAME = {column.name: column for column in COLUMNS}
-REQUIRED_COLUMNS = tuple(column.name for column in COLUMNS if column.required)
 
 STATUS_VALUES: dict[str, str] = {
     "public": StatusGroup.PUBLIC,
     "prive_non_lucratif": StatusGroup.PRIVATE_NON_PROFIT,
     "prive_lucratif": StatusGroup.PRIVATE_FOR_PROFIT,
 }
-_TRUE = {"oui", "1"}
-_FALSE = {"non", "0", ""}
 _CATEGORY = re.compile(r"^\d{3,4}$")
 
 
-@dataclass(frozen=True)
-class RowError:
-    line: int
-    message: str
-
-
 @dataclass
-class KindCounts:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-
-@dataclass
-class ImportReport:
-    filename: str = ""
-    rows: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    error_count: int = 0
-    ght: KindCounts = field(default_factory=KindCounts)
-    legal_entity: KindCounts = field(default_factory=KindCounts)
-    site: KindCounts = field(default_factory=KindCounts)
+class ImportReport(BaseReport):
+    ght: Counts = field(default_factory=Counts)
+    legal_entity: Counts = field(default_factory=Counts)
+    site: Counts = field(default_factory=Counts)
 
     @property
-    def ok(self) -> bool:
-        return self.error_count == 0
-
-    @property
-    def errors_truncated(self) -> bool:
-        return self.error_count > len(self.errors)
-
-    @property
-    def kinds(self) -> list[tuple[str, KindCounts]]:
+    def kinds(self) -> list[tuple[str, Counts]]:
         """(French label, counts) per kind, in the order a summary prints them."""
         return [
             (_("GHT"), self.ght),
@@ -220,10 +213,13 @@ class ImportReport:
             (_("Établissements (sites)"), self.site),
         ]
 
-    def add_error(self, line: int, message: str) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_STORED_ERRORS:
-            self.errors.append(RowError(line, message))
+
+_COLUMNS = {column.name: column for column in COLUMNS}
+
+
+def _identifier(values: Mapping[str, str], column: str) -> tuple[str, str | None]:
+    """An identifier cell compacted and repaired (Column.clean): (value, problem)."""
+    return _COLUMNS[column].clean(compact(values.get(column, "")))
 
 
 class _EJ(NamedTuple):
@@ -277,39 +273,32 @@ class _GHTData:
     support_line: int = 0
 
 
-def _normalize_department(value: str) -> str:
-    code = value.strip().upper()
-    return code.zfill(2) if code.isdigit() and len(code) == 1 else code
-
-
 class EstablishmentImporter:
     def __init__(self, *, file: BinaryIO, filename: str = "") -> None:
-        self.source = file
+        self.upload = file
         self.report = ImportReport(filename=filename)
-        self.raw: IO[bytes] | None = None
         self.departments: dict[str, tuple[int, int]] = {}  # code -> (id, region id)
-        self.header: list[str] = []
-        self.index: dict[str, int] = {}
-        self.delimiter = ";"
+        self.columns: frozenset[str] = frozenset()  # those of the header
         self.ej_seen: dict[str, tuple[_EJ, int]] = {}
         self.et_seen: dict[str, int] = {}
         self.ghts: dict[str, _GHTData] = {}
         self.cleared_supports: set[int] = set()
+        self.legal_entity_ids: dict[str, int] = {}  # FINESS -> id of those written
 
     # Public entry point ---------------------------------------------------------
 
     def run(self) -> ImportReport:
-        raw, spooled = self._seekable_source()
-        self.raw = raw
+        raw, _size, spooled = seekable(self.upload, settings.IMPORT_MAX_FILE_SIZE)
         try:
+            source = CSVSource(raw, COLUMNS, on_header=self._check_header)
             self.departments = {
                 code: (pk, region_id)
                 for pk, code, region_id in Department.objects.values_list("id", "code", "region_id")
             }
-            self._validate()
+            self._validate(source)
             if self.report.ok:
                 with transaction.atomic(durable=True):
-                    self._write()
+                    self._write(source)
         finally:
             if spooled:
                 raw.close()
@@ -324,75 +313,7 @@ class EstablishmentImporter:
         )
         return self.report
 
-    # Reading --------------------------------------------------------------------
-
-    def _seekable_source(self) -> tuple[IO[bytes], bool]:
-        """The binary file, seekable (it is read twice) and within the size limit."""
-        limit: int = settings.IMPORT_MAX_FILE_SIZE
-        source: Any = self.source
-        # Django's uploaded files proxy a real binary file; read that one.
-        raw: Any = source.file if isinstance(source, File) and source.file is not None else source
-        too_big = ImportFileError(
-            _("Le fichier dépasse la taille maximale autorisée (%(max)d Mo).")
-            % {"max": limit // (1024 * 1024)}
-        )
-        if getattr(raw, "seekable", lambda: False)():
-            raw.seek(0, io.SEEK_END)
-            size = raw.tell()
-            raw.seek(0)
-            if size > limit:
-                raise too_big
-            return raw, False
-        # Closed by run() once both passes are done.
-        spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=5 * 1024 * 1024)  # noqa: SIM115
-        try:
-            copied = 0
-            while chunk := raw.read(64 * 1024):
-                copied += len(chunk)
-                if copied > limit:
-                    raise too_big
-                spool.write(chunk)
-        except BaseException:
-            spool.close()
-            raise
-        spool.seek(0)
-        return spool, True
-
-    def _open(self) -> tuple[NumberedLines, Iterator[list[str]]]:
-        """Rewind, read the header and return the lines and a reader of the rows."""
-        assert self.raw is not None
-        self.raw.seek(0)
-        lines = NumberedLines(self.raw)
-        try:
-            self.delimiter, header = lines.read_header()
-            self._read_header(header)
-            return lines, csv.reader(lines, delimiter=self.delimiter)
-        except BaseException:
-            lines.close()
-            raise
-
-    def _read_header(self, names: list[str]) -> None:
-        duplicates = sorted({name for name in names if names.count(name) > 1 and name})
-        if duplicates:
-            raise ImportFileError(
-                _("Colonne en double dans l'en-tête : %(columns)s.")
-                % {"columns": ", ".join(duplicates)}
-            )
-        unknown = [name or _("(sans nom)") for name in names if name not in COLUMNS_BY_NAME]
-        if unknown:
-            raise ImportFileError(
-                _(
-                    "Colonne inconnue dans l'en-tête : %(columns)s. Colonnes attendues : "
-                    "%(expected)s."
-                )
-                % {"columns": ", ".join(unknown), "expected": ", ".join(COLUMNS_BY_NAME)}
-            )
-        missing = [name for name in REQUIRED_COLUMNS if name not in names]
-        if missing:
-            raise ImportFileError(
-                _("Colonne obligatoire absente de l'en-tête : %(columns)s.")
-                % {"columns": ", ".join(missing)}
-            )
+    def _check_header(self, names: list[str]) -> None:
         if "ght_code" in names and "ght_support" not in names:
             # Without it every entity of the file would lose its support flag.
             raise ImportFileError(
@@ -402,55 +323,19 @@ class EstablishmentImporter:
                     "d'établissement support). Ajoutez-la, ou retirez ght_code."
                 )
             )
-        self.header = names
-        self.index = {name: position for position, name in enumerate(names)}
-
-    def _rows(self) -> Iterator[tuple[int, list[str] | None, str]]:
-        """(line of the row's start, values or None, why the row is unreadable)."""
-        lines, reader = self._open()
-        try:
-            while True:
-                start = lines.number + 1
-                try:
-                    values = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as exc:
-                    yield start, None, _("ligne illisible (%(error)s).") % {"error": exc}
-                    continue
-                if not any(value.strip() for value in values):
-                    continue  # blank lines and the ";;;;" rows spreadsheets leave
-                if len(values) != len(self.header):
-                    yield (
-                        start,
-                        None,
-                        _(
-                            "la ligne compte %(given)d champs au lieu de %(expected)d (séparateur "
-                            "« %(delimiter)s »)."
-                        )
-                        % {
-                            "given": len(values),
-                            "expected": len(self.header),
-                            "delimiter": self.delimiter,
-                        },
-                    )
-                    continue
-                yield start, values, ""
-        finally:
-            lines.close()
+        self.columns = frozenset(names)
 
     # Row parsing ----------------------------------------------------------------
 
     def _has(self, column: str) -> bool:
-        return column in self.index
+        return column in self.columns
 
-    def _parse(self, line: int, values: list[str]) -> tuple[_Row | None, list[str]]:
+    def _parse(self, line: int, values: Mapping[str, str]) -> tuple[_Row | None, list[str]]:
         """The row's data, or the French reasons why it is wrong (checked alone)."""
         problems: list[str] = []
 
         def get(column: str) -> str:
-            position = self.index.get(column)
-            return values[position].strip() if position is not None else ""
+            return values.get(column, "").strip()
 
         def problem(column: str, message: str) -> None:
             problems.append(f"{column} : {message}")
@@ -464,15 +349,15 @@ class EstablishmentImporter:
             return value
 
         def finess(column: str) -> str:
-            value = compact(get(column))
+            value, error = _identifier(values, column)
             if not value:
                 problem(column, _("valeur obligatoire manquante"))
-            elif error := finess_error(value):
+            elif error := error or finess_error(value):
                 problem(column, error)
             return value
 
         def department(column: str) -> str:
-            code = _normalize_department(get(column))
+            code = _COLUMNS[column].clean(get(column))[0].upper()
             if not code:
                 problem(column, _("valeur obligatoire manquante"))
             elif code not in self.departments:
@@ -492,39 +377,25 @@ class EstablishmentImporter:
             return value
 
         def integer(column: str) -> int | None:
-            value = re.sub(r"[\s\u00a0\u202f]", "", get(column))
-            if not value:
-                return None
-            if (
-                not (value.isascii() and value.isdigit())
-                # int() refuses more than 4,300 digits: check the length first.
-                or len(value.lstrip("0")) > _MAX_INT_DIGITS
-                or int(value) > _MAX_INT
-            ):
+            value = get(column)
+            number = parse_integer(value) if value else None
+            if value and (number is None or not 0 <= number <= MAX_INT):
                 problem(
                     column,
                     _("« %(value)s » n'est pas un nombre entier positif ou nul") % {"value": value},
                 )
                 return None
-            return int(value)
+            return number
 
         def boolean(column: str, default: bool) -> bool:
-            value = get(column).lower()
-            if not value:
-                return default
-            if value in _TRUE:
-                return True
-            if value not in _FALSE:
-                problem(
-                    column,
-                    _("« %(value)s » n'est pas une valeur reconnue (oui, non, 1 ou 0)")
-                    % {"value": get(column)},
-                )
-            return False
+            value, error = parse_boolean(get(column))
+            if error:
+                problem(column, error)
+            return default if value is None and not error else bool(value)
 
         def identifier(column: str, check: Any) -> str:
-            value = compact(get(column))
-            if value and (error := check(value)):
+            value, error = _identifier(values, column)
+            if value and (error := error or check(value)):
                 problem(column, error)
             return value
 
@@ -595,15 +466,15 @@ class EstablishmentImporter:
 
     # Pass 1: validation ----------------------------------------------------------
 
-    def _validate(self) -> None:
-        for line, values, unreadable in self._rows():
+    def _validate(self, source: CSVSource) -> None:
+        for line, values, unreadable in source.records():
             self.report.rows += 1
             if values is None:
-                self.report.add_error(line, unreadable)
+                self.report.add_error(line, " ; ".join(unreadable))
                 continue
             row, problems = self._parse(line, values)
-            finess_et = compact(values[self.index["finess_et"]])
-            if finess_error(finess_et) is None:
+            finess_et, error = _identifier(values, "finess_et")
+            if error is None and finess_error(finess_et) is None:
                 if finess_et in self.et_seen:
                     problems.append(
                         _("finess_et : le site %(finess)s figure déjà à la ligne %(line)d")
@@ -668,22 +539,17 @@ class EstablishmentImporter:
 
     # Pass 2: writing -------------------------------------------------------------
 
-    def _write(self) -> None:
+    def _write(self, source: CSVSource) -> None:
         now = timezone.now()
         if self._has("ght_code"):
             self._clear_moved_supports(now)
         ght_ids = self._upsert_ghts(now)
-        chunk: list[_Row] = []
-        for row in self._valid_rows():
-            chunk.append(row)
-            if len(chunk) >= CHUNK_SIZE:
-                self._write_chunk(chunk, ght_ids, now)
-                chunk = []
-        if chunk:
-            self._write_chunk(chunk, ght_ids, now)
+        for chunk in chunks(self._valid_rows(source), CHUNK_SIZE):
+            legal_entity_ids = self._upsert_legal_entities(chunk, ght_ids, now)
+            self._upsert_sites(chunk, legal_entity_ids, now)
 
-    def _valid_rows(self) -> Iterator[_Row]:
-        for line, values, _unreadable in self._rows():
+    def _valid_rows(self, source: CSVSource) -> Iterator[_Row]:
+        for line, values, _unreadable in source.records():
             row = None if values is None else self._parse(line, values)[0]
             if row is None:
                 # The file validated a moment ago: it changed under us.
@@ -691,10 +557,6 @@ class EstablishmentImporter:
                     _("Le fichier a changé pendant l'import : rien n'a été importé.")
                 )
             yield row
-
-    def _write_chunk(self, chunk: list[_Row], ght_ids: dict[str, int], now: Any) -> None:
-        legal_entity_ids = self._upsert_legal_entities(chunk, ght_ids, now)
-        self._upsert_sites(chunk, legal_entity_ids, now)
 
     def _clear_moved_supports(self, now: Any) -> None:
         """Clear, before anything else, the support flags the file moves or removes, so
@@ -714,10 +576,11 @@ class EstablishmentImporter:
             replaced = ght is not None and ght.support_finess not in ("", finess)
             if moved or replaced:
                 to_clear.append(pk)
+                # One the file leaves out is counted here, the others when written.
+                self.report.legal_entity.updated += in_file is None
         if to_clear:
             LegalEntity.objects.filter(id__in=to_clear).update(is_ght_support=False, updated_at=now)
             self.cleared_supports = set(to_clear)
-            self.report.legal_entity.updated += len(to_clear)
 
     def _ght_region_id(self, ght: _GHTData) -> int:
         """The region of the support entity's département, else of the first member's."""
@@ -728,31 +591,15 @@ class EstablishmentImporter:
 
     def _upsert_ghts(self, now: Any) -> dict[str, int]:
         ids: dict[str, int] = {}
-        codes = list(self.ghts)
-        for start in range(0, len(codes), CHUNK_SIZE):
-            keys = codes[start : start + CHUNK_SIZE]
-            existing = {ght.code: ght for ght in GHT.objects.filter(code__in=keys)}
-            to_create: list[GHT] = []
-            to_update: list[GHT] = []
-            for code in keys:
-                data = self.ghts[code]
-                values = {"name": data.name, "region_id": self._ght_region_id(data)}
-                ght = existing.get(code)
-                if ght is None:
-                    to_create.append(GHT(code=code, **values))
-                    continue
-                ids[code] = ght.pk
-                if _assign_changes(ght, values):
-                    ght.updated_at = now
-                    to_update.append(ght)
-                else:
-                    self.report.ght.unchanged += 1
-            _bulk_create(GHT, to_create, "code")
-            ids.update({ght.code: ght.pk for ght in to_create})
-            if to_update:
-                GHT.objects.bulk_update(to_update, ["name", "region", "updated_at"])
-            self.report.ght.created += len(to_create)
-            self.report.ght.updated += len(to_update)
+        for codes in chunks(self.ghts, CHUNK_SIZE):
+            values = {
+                code: {
+                    "name": self.ghts[code].name,
+                    "region_id": self._ght_region_id(self.ghts[code]),
+                }
+                for code in codes
+            }
+            ids.update(upsert(GHT, "code", values, now=now, counts=self.report.ght))
         return ids
 
     def _legal_entity_values(self, ej: _EJ, ght_ids: dict[str, int]) -> dict[str, Any]:
@@ -780,106 +627,33 @@ class EstablishmentImporter:
     def _upsert_legal_entities(
         self, chunk: list[_Row], ght_ids: dict[str, int], now: Any
     ) -> dict[str, int]:
-        entities: dict[str, _EJ] = {}
-        for row in chunk:
-            entities.setdefault(row.ej.finess, row.ej)
-        existing = {e.finess: e for e in LegalEntity.objects.filter(finess__in=list(entities))}
-        ids: dict[str, int] = {}
-        to_create: list[LegalEntity] = []
-        to_update: list[LegalEntity] = []
-        update_fields: set[str] = set()
+        # ej_seen holds the entities still to write: one written in an earlier chunk
+        # only lends its id (legal_entity_ids) to its sites.
+        values = {
+            row.ej.finess: self._legal_entity_values(row.ej, ght_ids)
+            for row in chunk
+            if self.ej_seen.pop(row.ej.finess, None) is not None
+        }
         counts = self.report.legal_entity
-        for finess, ej in entities.items():
-            entity = existing.get(finess)
-            # ej_seen holds the entities still to write: one written in an earlier
-            # chunk only lends its id to its sites.
-            if self.ej_seen.pop(finess, None) is None:
-                assert entity is not None
-                ids[finess] = entity.pk
-                continue
-            values = self._legal_entity_values(ej, ght_ids)
-            if entity is None:
-                to_create.append(LegalEntity(finess=finess, **values))
-                continue
-            ids[finess] = entity.pk
-            changed = _assign_changes(entity, values)
-            if changed:
-                entity.updated_at = now
-                to_update.append(entity)
-                update_fields.update(changed)
-            if entity.pk in self.cleared_supports:
-                continue  # already counted as updated when its support flag was cleared
-            if changed:
-                counts.updated += 1
-            else:
-                counts.unchanged += 1
-        _bulk_create(LegalEntity, to_create, "finess")
-        ids.update({entity.finess: entity.pk for entity in to_create})
-        counts.created += len(to_create)
-        if to_update:
-            LegalEntity.objects.bulk_update(to_update, _field_names(LegalEntity, update_fields))
-        return ids
+        touched = self.cleared_supports
+        written = upsert(LegalEntity, "finess", values, now=now, counts=counts, touched=touched)
+        self.legal_entity_ids.update(written)
+        return self.legal_entity_ids
 
     def _upsert_sites(self, chunk: list[_Row], legal_entity_ids: dict[str, int], now: Any) -> None:
-        existing = {
-            site.finess: site for site in Site.objects.filter(finess__in=[r.finess for r in chunk])
-        }
-        to_create: list[Site] = []
-        to_update: list[Site] = []
-        update_fields: set[str] = set()
+        values: dict[str, dict[str, Any]] = {}
         for row in chunk:
-            values: dict[str, Any] = {
+            site = values[row.finess] = {
                 "name": row.name,
                 "category": row.category,
                 "department_id": self.departments[row.department_code][0],
                 "legal_entity_id": legal_entity_ids[row.ej.finess],
             }
             if self._has("siret"):
-                values["siret"] = row.siret
+                site["siret"] = row.siret
             if self._has("lits"):
-                values["beds"] = row.beds
-            site = existing.get(row.finess)
-            if site is None:
-                to_create.append(Site(finess=row.finess, **values))
-            elif changed := _assign_changes(site, values):
-                site.updated_at = now
-                to_update.append(site)
-                update_fields.update(changed)
-            else:
-                self.report.site.unchanged += 1
-        _bulk_create(Site, to_create, "finess")
-        self.report.site.created += len(to_create)
-        self.report.site.updated += len(to_update)
-        if to_update:
-            Site.objects.bulk_update(to_update, _field_names(Site, update_fields))
-
-
-def _assign_changes(obj: models.Model, values: dict[str, Any]) -> list[str]:
-    """Set the attributes that differ; return their names (attnames)."""
-    changed = [name for name, value in values.items() if getattr(obj, name) != value]
-    for name in changed:
-        setattr(obj, name, values[name])
-    return changed
-
-
-def _field_names(model: type[models.Model], attnames: set[str]) -> list[str]:
-    by_attname = {f.attname: f.name for f in model._meta.concrete_fields}
-    return sorted({by_attname[name] for name in attnames} | {"updated_at"})
-
-
-def _bulk_create(model: type[models.Model], objs: list[Any], key: str) -> None:
-    if not objs:
-        return
-    model._default_manager.bulk_create(objs)
-    if any(obj.pk is None for obj in objs):
-        # Backends that do not return ids from a bulk insert: read them back.
-        ids = dict(
-            model._default_manager.filter(
-                **{f"{key}__in": [getattr(o, key) for o in objs]}
-            ).values_list(key, "pk")
-        )
-        for obj in objs:
-            obj.pk = ids[getattr(obj, key)]
+                site["beds"] = row.beds
+        upsert(Site, "finess", values, now=now, counts=self.report.site)
 
 
 def import_establishments(*, file: BinaryIO, filename: str = "") -> ImportReport:

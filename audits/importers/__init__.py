@@ -2,10 +2,11 @@
 reports alone or zipped) and internet exposure scans (CSV, JSON).
 
 One pass over the stored file, inside the caller's transaction: records are read as
-a stream (sources.py, pingcastle.py), checked one by one (rows.py) and written chunk
-by chunk (writer.py). Any error, in a record or in the file, makes `import_batch_file`
-raise ImportFailed once the whole file has been checked, so that the caller rolls
-back and every bad line is reported. docs/import-audits.md describes the formats.
+a stream (care_portal.imports.sources for CSV and JSON, pingcastle.py), checked one
+by one (rows.py) and written chunk by chunk (writer.py). Any error, in a record or in
+the file, makes `import_batch_file` raise ImportFailed once the whole file has been
+checked, so that the caller rolls back and every bad line is reported.
+docs/import-audits.md describes the formats.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from care_portal.errors import ImportFileError
+from care_portal.imports.report import MAX_STORED_ERRORS, RowError
+from care_portal.imports.sources import CSVSource, JSONSource, Source, max_size_message
 
 from ..models import AuditImport, AuditKind
 from . import progress
@@ -26,8 +29,7 @@ from .pingcastle import LABELS as PINGCASTLE_LABELS
 from .pingcastle import PingCastleXMLSource, PingCastleZipSource, rule_severity
 from .progress import Phase, batch_progress
 from .rows import ParsedRow, RowParser
-from .sources import CSVSource, JSONSource, Source
-from .writer import CHUNK_SIZE, MAX_STORED_ERRORS, ChunkWriter, ImportReport, RowError
+from .writer import CHUNK_SIZE, ChunkWriter, ImportReport
 
 __all__ = [
     "AD_COLUMNS",
@@ -90,7 +92,7 @@ def _source(batch: AuditImport, raw: IO[bytes]) -> tuple[Source, dict[str, str] 
     if batch.file_format == Format.CSV:
         return CSVSource(raw, columns), None
     if batch.file_format == Format.JSON:
-        return JSONSource(raw, columns, batch.kind), None
+        return JSONSource(raw, columns, JSON_ARRAY_KEYS[batch.kind]), None
     if batch.kind != AuditKind.DIRECTORY:
         raise ImportFileError(_("Un rapport PingCastle est un audit Active Directory (type ad)."))
     if batch.legal_entity is None:
@@ -110,10 +112,7 @@ def _open(batch: AuditImport) -> IO[bytes]:
     try:
         size = batch.file.size
         if size > limit:
-            raise ImportFileError(
-                _("Le fichier dépasse la taille maximale autorisée (%(max)s Mo).")
-                % {"max": f"{limit / (1024 * 1024):g}"}
-            )
+            raise ImportFileError(max_size_message(limit))
         batch.file.open("rb")
     except (FileNotFoundError, ValueError):
         raise ImportFileError(

@@ -1,5 +1,6 @@
-"""The columns of the Volet 1 import files, as data: the CSV header names, the JSON
-keys (the same names), the model field each one fills, and how it is checked.
+"""The columns of the Volet 1 import files, as data: the CSV header names (the
+model field each one fills is their English alias), the JSON keys (the same names),
+and how each one is checked.
 
 docs/import-audits.md and the admin upload page print these specifications.
 """
@@ -11,10 +12,14 @@ from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
 
+from care_portal.imports.columns import Column as BaseColumn
+
 from ..models import AuditKind
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
+
+FINESS_WIDTH = 9
 
 
 class ValueType:
@@ -31,21 +36,39 @@ class ValueType:
 
 
 @dataclass(frozen=True)
-class Column:
-    """One column. `in_header`: the CSV header must name it (the JSON key may always
+class Column(BaseColumn):
+    """One column. `required`: the CSV header must name it (the JSON key may always
     be left out, which reads as an empty value)."""
 
-    name: str
-    field: str  # model field, or "" for the legal entity's FINESS
-    type: str
-    in_header: bool
-    description: StrOrPromise
-    example: str
+    field: str = ""  # model field, or "" for the legal entity's FINESS
+    type: str = ""
     pingcastle_element: str = ""  # where a PingCastle XML report holds this value
 
 
+def _column(
+    name: str,
+    field: str,
+    value_type: str,
+    in_header: bool,
+    description: StrOrPromise,
+    example: str,
+    pingcastle_element: str = "",
+) -> Column:
+    return Column(
+        name=name,
+        required=in_header,
+        description=description,
+        example=example,
+        aliases=(field,) if field else (),
+        width=FINESS_WIDTH if value_type == ValueType.FINESS else 0,
+        field=field,
+        type=value_type,
+        pingcastle_element=pingcastle_element,
+    )
+
+
 AD_COLUMNS: tuple[Column, ...] = (
-    Column(
+    _column(
         "finess_ej",
         "",
         ValueType.FINESS,
@@ -53,7 +76,7 @@ AD_COLUMNS: tuple[Column, ...] = (
         _("Numéro FINESS de l'entité juridique (EJ) auditée, présente dans l'annuaire."),
         "420005043",
     ),
-    Column(
+    _column(
         "date_audit",
         "audit_date",
         ValueType.DATE,
@@ -62,7 +85,7 @@ AD_COLUMNS: tuple[Column, ...] = (
         "2025-03-14",
         "GenerationDate",
     ),
-    Column(
+    _column(
         "outil",
         "tool",
         ValueType.TOOL,
@@ -70,7 +93,7 @@ AD_COLUMNS: tuple[Column, ...] = (
         _("Outil d'audit : pingcastle ou oradad."),
         "pingcastle",
     ),
-    Column(
+    _column(
         "domaine",
         "domain",
         ValueType.DOMAIN,
@@ -79,7 +102,7 @@ AD_COLUMNS: tuple[Column, ...] = (
         "ch-exemple.local",
         "DomainFQDN",
     ),
-    Column(
+    _column(
         "score_global",
         "global_score",
         ValueType.SCORE,
@@ -91,7 +114,7 @@ AD_COLUMNS: tuple[Column, ...] = (
         "45",
         "GlobalScore",
     ),
-    Column(
+    _column(
         "score_objets_obsoletes",
         "stale_objects_score",
         ValueType.SCORE,
@@ -100,7 +123,7 @@ AD_COLUMNS: tuple[Column, ...] = (
         "30",
         "StaleObjectsScore",
     ),
-    Column(
+    _column(
         "score_comptes_privilegies",
         "privileged_accounts_score",
         ValueType.SCORE,
@@ -109,7 +132,7 @@ AD_COLUMNS: tuple[Column, ...] = (
         "45",
         "PrivilegiedGroupScore",
     ),
-    Column(
+    _column(
         "score_relations_approbation",
         "trusts_score",
         ValueType.SCORE,
@@ -118,7 +141,7 @@ AD_COLUMNS: tuple[Column, ...] = (
         "0",
         "TrustScore",
     ),
-    Column(
+    _column(
         "score_anomalies",
         "anomalies_score",
         ValueType.SCORE,
@@ -127,7 +150,7 @@ AD_COLUMNS: tuple[Column, ...] = (
         "40",
         "AnomalyScore",
     ),
-    Column(
+    _column(
         "niveau_maturite",
         "maturity_level",
         ValueType.LEVEL,
@@ -136,7 +159,7 @@ AD_COLUMNS: tuple[Column, ...] = (
         "2",
         "MaturityLevel",
     ),
-    Column(
+    _column(
         "constats_critiques",
         "findings_critical",
         ValueType.COUNT,
@@ -144,7 +167,7 @@ AD_COLUMNS: tuple[Column, ...] = (
         _("Nombre de constats critiques : entier positif ou nul, 0 si vide."),
         "1",
     ),
-    Column(
+    _column(
         "constats_eleves",
         "findings_high",
         ValueType.COUNT,
@@ -152,7 +175,7 @@ AD_COLUMNS: tuple[Column, ...] = (
         _("Nombre de constats de gravité élevée, 0 si vide."),
         "4",
     ),
-    Column(
+    _column(
         "constats_moyens",
         "findings_medium",
         ValueType.COUNT,
@@ -160,7 +183,7 @@ AD_COLUMNS: tuple[Column, ...] = (
         _("Nombre de constats de gravité moyenne, 0 si vide."),
         "7",
     ),
-    Column(
+    _column(
         "constats_faibles",
         "findings_low",
         ValueType.COUNT,
@@ -171,7 +194,7 @@ AD_COLUMNS: tuple[Column, ...] = (
 )
 
 EXPOSURE_COLUMNS: tuple[Column, ...] = (
-    Column(
+    _column(
         "finess_ej",
         "",
         ValueType.FINESS,
@@ -179,7 +202,7 @@ EXPOSURE_COLUMNS: tuple[Column, ...] = (
         _("Numéro FINESS de l'entité juridique (EJ) scannée, présente dans l'annuaire."),
         "420005043",
     ),
-    Column(
+    _column(
         "date_scan",
         "scan_date",
         ValueType.DATE,
@@ -187,7 +210,7 @@ EXPOSURE_COLUMNS: tuple[Column, ...] = (
         _("Date du scan : AAAA-MM-JJ ou JJ/MM/AAAA, pas dans le futur."),
         "2025-02-03",
     ),
-    Column(
+    _column(
         "services_exposes",
         "exposed_services",
         ValueType.COUNT,
@@ -195,7 +218,7 @@ EXPOSURE_COLUMNS: tuple[Column, ...] = (
         _("Nombre de services exposés sur internet, 0 si vide."),
         "14",
     ),
-    Column(
+    _column(
         "vulns_critiques",
         "vulns_critical",
         ValueType.COUNT,
@@ -203,7 +226,7 @@ EXPOSURE_COLUMNS: tuple[Column, ...] = (
         _("Nombre de vulnérabilités critiques, 0 si vide."),
         "0",
     ),
-    Column(
+    _column(
         "vulns_elevees",
         "vulns_high",
         ValueType.COUNT,
@@ -211,7 +234,7 @@ EXPOSURE_COLUMNS: tuple[Column, ...] = (
         _("Nombre de vulnérabilités élevées, 0 si vide."),
         "1",
     ),
-    Column(
+    _column(
         "vulns_moyennes",
         "vulns_medium",
         ValueType.COUNT,
@@ -219,7 +242,7 @@ EXPOSURE_COLUMNS: tuple[Column, ...] = (
         _("Nombre de vulnérabilités moyennes, 0 si vide."),
         "3",
     ),
-    Column(
+    _column(
         "vulns_faibles",
         "vulns_low",
         ValueType.COUNT,
@@ -227,7 +250,7 @@ EXPOSURE_COLUMNS: tuple[Column, ...] = (
         _("Nombre de vulnérabilités faibles, 0 si vide."),
         "6",
     ),
-    Column(
+    _column(
         "niveau_minimal_atteint",
         "minimum_level_met",
         ValueType.BOOLEAN,

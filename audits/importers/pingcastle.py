@@ -34,11 +34,11 @@ import defusedxml.ElementTree as safe_etree
 from django.utils.translation import gettext as _
 
 from care_portal.errors import ImportFileError
+from care_portal.imports.columns import MAX_INT_DIGITS
+from care_portal.imports.sources import Record
 
 from ..models import DirectoryAudit
 from .columns import AD_COLUMNS
-from .rows import MAX_INT_DIGITS
-from .sources import Record
 
 ROOT_ELEMENT = "HealthcheckData"
 # Zip limits (docs/import-audits.md).

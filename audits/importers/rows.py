@@ -15,17 +15,14 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from care_portal.imports.columns import MAX_INT, clean_identifier, parse_boolean, parse_integer
 from establishments.identifiers import compact, finess_error
 
 from ..models import AuditKind, DirectoryAudit
-from .columns import COLUMNS, Column, ValueType
+from .columns import COLUMNS, FINESS_WIDTH, Column, ValueType
 
-MAX_INT = 2_147_483_647  # PositiveIntegerField on PostgreSQL
-MAX_INT_DIGITS = 12  # more significant digits than that: too large for any column
 MAX_DOMAIN_LENGTH = 255
 TOOLS = {DirectoryAudit.Tool.PINGCASTLE.value, DirectoryAudit.Tool.ORADAD.value}
-TRUE_VALUES = {"oui", "1", "true", "vrai"}
-FALSE_VALUES = {"non", "0", "false", "faux"}
 # PingCastle computes these scores; ORADAD does not (its dump is analysed elsewhere).
 PINGCASTLE_REQUIRED = {
     "score_global",
@@ -34,7 +31,6 @@ PINGCASTLE_REQUIRED = {
     "score_relations_approbation",
     "score_anomalies",
 }
-_SPACES = str.maketrans("", "", " \u00a0\u202f\t")
 # The columns of a record's natural key (ParsedRow.key).
 _KEY_TYPES = {ValueType.FINESS, ValueType.DATE, ValueType.TOOL, ValueType.DOMAIN}
 _TEXT_TYPES = {ValueType.TOOL, ValueType.DOMAIN}
@@ -58,6 +54,9 @@ class ParsedRow:
 def _finess(text: str) -> tuple[str, str | None]:
     """The FINESS number a cell holds and why it is invalid (None when valid): a file
     repeats the same few thousand numbers, checked once each (bounded cache)."""
+    text, problem = clean_identifier(text, FINESS_WIDTH)
+    if problem:
+        return text, problem
     number = compact(text)
     error = finess_error(number) if number else None
     return number, error.rstrip(".") if error else None
@@ -74,19 +73,6 @@ def parse_date(text: str) -> date | None:
     except ValueError:
         return None
     return None
-
-
-def _integer(text: str) -> int | None:
-    """The integer a cell holds ("1 200" included), or None when it holds none or one
-    too large for any column (int() would refuse more than 4,300 digits)."""
-    if len(text) <= MAX_INT_DIGITS and text.isdigit() and text.isascii():
-        return int(text)
-    text = text.translate(_SPACES)
-    negative = text.startswith("-")
-    digits = text[1:] if negative else text
-    if not (digits.isdigit() and digits.isascii()) or len(digits.lstrip("0")) > MAX_INT_DIGITS:
-        return None
-    return -int(digits) if negative else int(digits)
 
 
 class RowParser:
@@ -182,22 +168,11 @@ class RowParser:
                     key_ok = False
                 values[column.field] = domain
             elif kind == ValueType.BOOLEAN:
-                lowered = text.lower()
-                if not lowered:
-                    problem(column, _("valeur obligatoire manquante"))
-                elif lowered in TRUE_VALUES:
-                    values[column.field] = True
-                elif lowered in FALSE_VALUES:
-                    values[column.field] = False
+                flag, error = parse_boolean(text)
+                if error or flag is None:
+                    problem(column, error or _("valeur obligatoire manquante"))
                 else:
-                    problem(
-                        column,
-                        _(
-                            "« %(value)s » n'est pas une valeur reconnue (oui, non, 1, 0, true, "
-                            "false)"
-                        )
-                        % {"value": text},
-                    )
+                    values[column.field] = flag
             else:
                 values[column.field] = self._number(column, text, tool_text, problem)
         key = (finess, tool, values.get("domain", ""), values_date(values)) if key_ok else None
@@ -215,7 +190,7 @@ class RowParser:
             ):
                 problem(column, _("valeur obligatoire pour un audit PingCastle"))
             return None
-        number = _integer(text)
+        number = parse_integer(text)
         if kind == ValueType.SCORE:
             if number is None or not 0 <= number <= 100:
                 problem(

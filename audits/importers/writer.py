@@ -24,47 +24,19 @@ from django.db import connection, models
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from care_portal.imports.report import ImportReport as BaseReport
 from establishments.models import LegalEntity
 
 from ..models import AuditKind, DirectoryAudit, ExposureScan
 from .rows import ParsedRow
 
 CHUNK_SIZE = 2000
-# At most this many row errors are kept for display; all of them are counted.
-MAX_STORED_ERRORS = 1000
 KEYS_TABLE = "audits_import_keys_tmp"
 
 
-@dataclass(frozen=True)
-class RowError:
-    line: int
-    where: str  # "ligne 12", "élément 3", "fichier rapport.xml"
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "where": self.where, "message": self.message}
-
-
 @dataclass
-class ImportReport:
-    rows: int = 0
-    rows_total: int | None = None
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    error_count: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    file_error: str = ""
+class ImportReport(BaseReport):
     legal_entity_ids: set[int] = field(default_factory=set)
-
-    @property
-    def ok(self) -> bool:
-        return self.error_count == 0 and not self.file_error
-
-    def add_error(self, line: int, where: str, message: str) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_STORED_ERRORS:
-            self.errors.append(RowError(line, where, message))
 
 
 @dataclass(frozen=True)
@@ -191,7 +163,7 @@ class ChunkWriter:
             for row in rows:
                 if row.problems:
                     self.report.add_error(
-                        row.line, self.location(row.line), " ; ".join(row.problems)
+                        row.line, " ; ".join(row.problems), self.location(row.line)
                     )
                 else:
                     valid.append(row)

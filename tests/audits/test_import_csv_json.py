@@ -11,6 +11,7 @@ from audits.importers import AD_COLUMNS, EXPOSURE_COLUMNS, writer
 from audits.models import AuditImport, DirectoryAudit, ExposureScan, Volet1Level, Volet1Status
 from audits.services import audit_import_create, audit_import_run
 from care_portal.errors import ImportFileError
+from care_portal.imports import report
 from tests.factories import LegalEntityFactory, make_finess
 
 from .conftest import csv_bytes, json_bytes, run_import
@@ -182,7 +183,7 @@ def test_ad_json_array_or_object(hospital, wrap):
 
 
 def test_json_elements_are_read_one_at_a_time_across_reads(hospital, monkeypatch):
-    from audits.importers import sources
+    from care_portal.imports import sources
 
     monkeypatch.setattr(sources, "READ_CHARS", 7)  # values split over many reads
     items = [
@@ -475,7 +476,7 @@ def test_every_bad_line_is_reported_and_earlier_chunks_are_rolled_back(hospital,
 
 
 def test_stored_errors_are_capped_but_all_counted(hospital, monkeypatch):
-    monkeypatch.setattr(writer, "MAX_STORED_ERRORS", 3)
+    monkeypatch.setattr(report, "MAX_STORED_ERRORS", 3)
     rows = [scan(hospital.finess, f"2025-01-{day:02d}", vulns_elevees="x") for day in range(1, 11)]
 
     batch = run_import("exposure", scans_file(rows), "scans.csv")
@@ -546,11 +547,50 @@ def test_headers_ignore_case_accents_and_spaces(hospital):
     assert batch.status == AuditImport.Status.SUCCEEDED, batch.message
 
 
-def test_non_utf8_csv_is_refused_with_its_line(hospital):
+def test_english_headers_are_the_model_fields(hospital):
+    header = ["finess_ej", "scan_date", "minimum_level_met", "vulns_high"]
+    content = csv_bytes(header, [])
+    content += f"{hospital.finess},2025-01-13,oui,3\n".encode().replace(b",", b";")
+
+    batch = run_import("exposure", content, "scans.csv")
+
+    assert batch.status == AuditImport.Status.SUCCEEDED, (batch.message, batch.errors)
+    assert ExposureScan.objects.get().vulns_high == 3
+
+
+def test_finess_in_scientific_notation_or_without_its_leading_zero(hospital):
+    entity = LegalEntityFactory(finess=make_finess("01", 77))
+    rows = [
+        scan(entity.finess[1:], "2025-01-13"),
+        scan("6,91E+08", "2025-01-14"),
+    ]
+
+    batch = run_import("exposure", scans_file(rows), "scans.csv")
+
+    assert [error["line"] for error in batch.errors] == [3]
+    assert "notation scientifique" in batch.errors[0]["message"]
+    assert batch.status == AuditImport.Status.FAILED
+
+
+def test_cp1252_csv_is_read_as_cp1252(hospital):
+    content = scans_file([scan(hospital.finess, "2025-01-13")])
+    content += f"{hospital.finess};2025-01-14;1;0;0;0;0;oui;\n".encode()[:-3] + "é\n".encode(
+        "cp1252"
+    )
+
+    batch = run_import("exposure", content, "scans.csv")
+
+    assert batch.status == AuditImport.Status.FAILED
+    assert batch.errors[0]["line"] == 3
+    assert "« oué » n'est pas une valeur reconnue" in batch.errors[0]["message"]
+
+
+def test_csv_mixing_utf8_and_another_encoding_is_refused_with_its_line(hospital):
     content = scans_file([scan(hospital.finess, "2025-01-13")])
     content += f"{hospital.finess};2025-01-14;1;0;0;0;0;oui;\n".encode()[:-3] + "é\n".encode(
         "latin-1"
     )
+    content += f"{hospital.finess};2025-01-15;1;0;0;0;0;oué\n".encode()
 
     batch = run_import("exposure", content, "scans.csv")
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 from stdnum import luhn
 
 from care_portal.errors import ImportFileError
+from care_portal.imports import writer
 from establishments import importers
 from establishments.importers import COLUMNS, MAX_STORED_ERRORS, import_establishments
 from establishments.models import GHT, LegalEntity, Site, StatusGroup
@@ -326,6 +327,58 @@ def test_non_utf8_byte_is_a_file_error_naming_its_line(db):
     assert counts() == (0, 0, 0)
 
 
+def test_cp1252_file_with_tabs_and_english_headers_is_imported(db):
+    english = {
+        "finess_et": "site_finess",
+        "nom_site": "Site name",
+        "finess_ej": "legal_entity_finess",
+        "nom_ej": "Legal entity name",
+        "statut": "Status",
+        "lits": "beds",
+        "actif": "active",
+    }
+    text = csv_text(directory_rows(), delimiter="\t").split("\n", 1)[1]
+    header = "\t".join(english.get(name, name) for name in HEADER)
+    data = (header + "\r\n" + text.replace(f"Site {SITE_B1}", "Hôpital Édouard-Herriot")).encode(
+        "cp1252"
+    )
+
+    report = import_establishments(file=io.BytesIO(data))
+
+    assert report.ok, report.errors
+    assert counts() == (1, 3, 4)
+    assert Site.objects.get(finess=SITE_B1).name == "Hôpital Édouard-Herriot"
+    assert LegalEntity.objects.get(finess=CH_A).name == f"Entité {CH_A}"
+
+
+def test_leading_zeros_a_spreadsheet_dropped_are_restored(db):
+    rows = directory_rows()
+    assert SITE_A2.startswith("0")
+    rows[1]["finess_et"] = SITE_A2[1:]  # 01... read as a number by the spreadsheet
+    rows[1]["departement_site"] = "1"
+
+    report = import_establishments(file=csv_file(rows))
+
+    assert report.ok, report.errors
+    assert Site.objects.get(finess=SITE_A2).department.code == "01"
+
+
+def test_scientific_notation_is_refused_with_its_line_and_nothing_is_written(db):
+    rows = directory_rows()
+    rows[0]["siret"] = "2,601E+13"
+    rows[2]["finess_et"] = "6.9E+08"
+
+    report = import_establishments(file=csv_file(rows))
+
+    assert [error.line for error in report.errors] == [2, 4]
+    assert (
+        "siret : « 2,601E+13 » est un nombre en notation scientifique" in report.errors[0].message
+    )
+    assert "ne peuvent pas être retrouvés" in report.errors[0].message
+    assert "finess_et" in report.errors[1].message
+    assert counts() == (0, 0, 0)
+
+
 def test_statut_ignores_case_accents_spaces_and_dashes(db):
     rows = directory_rows()
     rows[3]["statut"] = " Privé Non-Lucratif "
@@ -517,7 +570,7 @@ def test_an_import_colliding_with_another_one_asks_to_run_it_again(db, monkeypat
         LegalEntityFactory()  # written in the transaction: rolled back with it
         raise IntegrityError("duplicate key value violates unique constraint")
 
-    monkeypatch.setattr(importers, "_bulk_create", collide)
+    monkeypatch.setattr(writer, "bulk_create_with_ids", collide)
 
     with pytest.raises(ImportFileError, match="Un autre import de l'annuaire s'est terminé"):
         establishments_import(file=csv_file(directory_rows()), filename="annuaire.csv")
@@ -706,7 +759,7 @@ def test_admin_import_page_asks_to_run_again_after_a_concurrent_import(
     def collide(*args, **kwargs):
         raise IntegrityError("duplicate key value violates unique constraint")
 
-    monkeypatch.setattr(importers, "_bulk_create", collide)
+    monkeypatch.setattr(writer, "bulk_create_with_ids", collide)
     client.force_login(superuser)
 
     response = client.post(

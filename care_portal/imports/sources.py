@@ -1,4 +1,4 @@
-"""The CSV and JSON files of Volet 1 results, read as a stream of records.
+"""Import files read as a stream of records, in bounded memory.
 
 A source yields `Record`s: (line, values by column name or None, problems). `line` is
 the physical line of a CSV row (the header is line 1) or the 1-based index of a JSON
@@ -6,6 +6,9 @@ element; `values` is None when the record cannot be read at all, and `problems` 
 says why (or lists what is wrong besides the values, e.g. an unknown JSON key). A
 problem with the file as a whole (encoding, header, JSON syntax) raises
 ImportFileError: what was read before it stays reported.
+
+JSON is read as UTF-8 only (RFC 8259); CSV in UTF-8, Windows-1252 or Latin-1
+(lines.sniff).
 """
 
 from __future__ import annotations
@@ -13,15 +16,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any, Protocol
 
+from django.core.files.base import File
 from django.utils.translation import gettext as _
 
-from care_portal.csvlines import NumberedLines
 from care_portal.errors import ImportFileError
 
-from .columns import JSON_ARRAY_KEYS, Column
+from .columns import Column, resolve_header
+from .lines import NumberedLines, sniff
 
 Record = tuple[int, dict[str, str] | None, list[str]]
 
@@ -31,8 +36,39 @@ READ_CHARS = 64 * 1024
 _WHITESPACE = " \t\r\n"
 
 
+def max_size_message(limit: int) -> str:
+    return _("Le fichier dépasse la taille maximale autorisée (%(max)s Mo).") % {
+        "max": f"{limit / (1024 * 1024):g}"
+    }
+
+
+def seekable(upload: IO[bytes] | File, limit: int) -> tuple[IO[bytes], int, bool]:
+    """The upload as a seekable binary file, its size, and whether that file is a copy
+    (of a stream that cannot seek) for the caller to close; refused beyond `limit`."""
+    source: Any = upload
+    # Django's uploaded files proxy a real binary file; read that one.
+    raw: Any = source.file if isinstance(source, File) and source.file is not None else source
+    if getattr(raw, "seekable", lambda: False)():
+        raw.seek(0, io.SEEK_END)
+        size = raw.tell()
+        raw.seek(0)
+        if size > limit:
+            raise ImportFileError(max_size_message(limit))
+        return raw, size, False
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=5 * 1024 * 1024)  # noqa: SIM115
+    size = 0
+    while chunk := raw.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            spool.close()
+            raise ImportFileError(max_size_message(limit))
+        spool.write(chunk)
+    spool.seek(0)
+    return spool, size, True
+
+
 class Source(Protocol):
-    """What the import reads records from (CSV, JSON, PingCastle XML or zip)."""
+    """What an import reads records from (CSV, JSON, or an app's own format)."""
 
     rows_total: int | None
 
@@ -47,70 +83,54 @@ class Source(Protocol):
         ...
 
 
-def check_header(names: list[str], columns: tuple[Column, ...]) -> None:
-    """Refuse a header with a duplicate, unknown or missing column (file-level error)."""
-    known = [column.name for column in columns]
-    duplicates = sorted({name for name in names if name and names.count(name) > 1})
-    if duplicates:
-        raise ImportFileError(
-            _("Colonne en double dans l'en-tête : %(columns)s.")
-            % {"columns": ", ".join(duplicates)}
-        )
-    unknown = [name or _("(sans nom)") for name in names if name not in known]
-    if unknown:
-        raise ImportFileError(
-            _("Colonne inconnue dans l'en-tête : %(columns)s. Colonnes possibles : %(expected)s.")
-            % {"columns": ", ".join(unknown), "expected": ", ".join(known)}
-        )
-    missing = [column.name for column in columns if column.in_header and column.name not in names]
-    if missing:
-        raise ImportFileError(
-            _("Colonne obligatoire absente de l'en-tête : %(columns)s.")
-            % {"columns": ", ".join(missing)}
-        )
+class FileSource:
+    """A source read from a seekable binary file: its progress is the position."""
 
+    rows_total: int | None = None
 
-def _file_size(raw: IO[bytes]) -> int:
-    position = raw.tell()
-    raw.seek(0, io.SEEK_END)
-    size = raw.tell()
-    raw.seek(position)
-    return size
-
-
-class CSVSource:
-    """A CSV file: a header line, then one record per line; `;` or `,` separated."""
-
-    def __init__(self, raw: IO[bytes], columns: tuple[Column, ...]) -> None:
+    def __init__(self, raw: IO[bytes], columns: Sequence[Column]) -> None:
         self.raw = raw
         self.columns = columns
-        self.size = _file_size(raw)
-        self.rows_total: int | None = self._count_lines() - 1 if self.size else 0
-        self.delimiter = ";"
-
-    def _count_lines(self) -> int:
-        """Lines in the file, counted on the bytes (cheap): the progress bar's total."""
-        self.raw.seek(0)
-        count = 0
-        last = b""
-        while block := self.raw.read(1024 * 1024):
-            count += block.count(b"\n")
-            last = block
-        self.raw.seek(0)
-        return count + (1 if last and not last.endswith(b"\n") else 0)
-
-    def location(self, line: int) -> str:
-        return _("ligne %(line)d") % {"line": line}
+        position = raw.tell()
+        raw.seek(0, io.SEEK_END)
+        self.size = raw.tell()
+        raw.seek(position)
 
     def fraction_done(self) -> float:
         return min(1.0, self.raw.tell() / self.size) if self.size else 1.0
 
+
+class CSVSource(FileSource):
+    """A CSV file: a header line, then one record per line, `;`, `,` or tab separated.
+    `records()` may be called again to read the file once more. `on_header` gets the
+    column names the header holds (aliases resolved), for an app's own header rules."""
+
+    def __init__(
+        self,
+        raw: IO[bytes],
+        columns: Sequence[Column],
+        *,
+        on_header: Callable[[list[str]], None] | None = None,
+    ) -> None:
+        super().__init__(raw, columns)
+        self.on_header = on_header
+        sniffed = sniff(raw)
+        self.encoding = sniffed.encoding
+        self.rows_total: int | None = sniffed.lines - 1 if self.size else 0
+        self.delimiter = ";"
+        self.header: list[str] = []
+
+    def location(self, line: int) -> str:
+        return _("ligne %(line)d") % {"line": line}
+
     def records(self) -> Iterator[Record]:
         self.raw.seek(0)
-        lines = NumberedLines(self.raw)
+        lines = NumberedLines(self.raw, self.encoding)
         try:
-            self.delimiter, header = lines.read_header()
-            check_header(header, self.columns)
+            self.delimiter, names = lines.read_header()
+            self.header = header = resolve_header(names, self.columns)
+            if self.on_header:
+                self.on_header(header)
             width = len(header)
             reader = csv.reader(lines, delimiter=self.delimiter)
             while True:
@@ -264,23 +284,17 @@ class _JSONStream:
                 raise self.fail(_("« , » ou « ] » attendu"))
 
 
-class JSONSource:
+class JSONSource(FileSource):
     """A JSON file: an array of objects keyed like the CSV columns, or an object
-    holding that array under "audits" (AD) or "scans" (exposure)."""
+    holding that array under `array_key` (other keys of the object are ignored)."""
 
-    def __init__(self, raw: IO[bytes], columns: tuple[Column, ...], kind: str) -> None:
-        self.raw = raw
-        self.columns = columns
+    def __init__(self, raw: IO[bytes], columns: Sequence[Column], array_key: str) -> None:
+        super().__init__(raw, columns)
         self.names = {column.name for column in columns}
-        self.array_key = JSON_ARRAY_KEYS[kind]
-        self.size = _file_size(raw)
-        self.rows_total: int | None = None
+        self.array_key = array_key
 
     def location(self, line: int) -> str:
         return _("élément %(index)d") % {"index": line}
-
-    def fraction_done(self) -> float:
-        return min(1.0, self.raw.tell() / self.size) if self.size else 1.0
 
     def records(self) -> Iterator[Record]:
         self.raw.seek(0)

@@ -4,8 +4,8 @@ import io
 
 import pytest
 
-from care_portal.csvlines import NumberedLines, normalize_header
 from care_portal.errors import ImportFileError
+from care_portal.imports.lines import NumberedLines, normalize_header
 
 
 def read_all(data: bytes) -> list[str]:
