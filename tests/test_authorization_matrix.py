@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.http import HttpResponse
@@ -129,6 +130,12 @@ EDITABLE_SECTION = section(
 PROGRAMME_APPS = ("establishments", "audits", "applications")
 OTHER_APPS = ("auth", "axes", "otp_totp", "otp_static", "dsfr", "accounts")
 
+# A file of A's submitted application asked for under B's (ids of two applications
+# mixed in one URL): not found, even by whoever sees both applications.
+CROSSED = "crossed"
+CROSSED_READ = Rule(get=signed_in(NOT_FOUND))
+CROSSED_POST = Rule(get=signed_in(NOT_ALLOWED), post=signed_in(NOT_FOUND))
+
 RULES: dict[str, dict[str | None, Rule]] = {
     # Public pages.
     "home": {None: Rule(get=everyone())},
@@ -185,12 +192,14 @@ RULES: dict[str, dict[str | None, Rule]] = {
     ),
     "applications:evidence-download": section(
         Rule(get=only((ESTABLISHMENT_A,))), Rule(get=only(INSIDERS_A))
-    ),
+    )
+    | {CROSSED: CROSSED_READ},
     "applications:evidence-delete": section(
         Rule(get=signed_in(NOT_ALLOWED), post=only((ESTABLISHMENT_A,)), writers=(ESTABLISHMENT_A,)),
         Rule(get=signed_in(NOT_ALLOWED), post=only(INSIDERS_A)),
-    ),
-    "applications:dossier-download": {SUBMITTED: Rule(get=only(INSIDERS_A))},
+    )
+    | {CROSSED: CROSSED_POST},
+    "applications:dossier-download": {SUBMITTED: Rule(get=only(INSIDERS_A)), CROSSED: CROSSED_READ},
     # Relaunching a rendering is the ministry's; the candidate and its ARS read it.
     "applications:dossier-retry": {
         SUBMITTED: Rule(
@@ -200,7 +209,8 @@ RULES: dict[str, dict[str | None, Rule]] = {
                 ESTABLISHMENT_A: DENIED,
                 ARS_X: DENIED,
             },
-        )
+        ),
+        CROSSED: CROSSED_POST,
     },
     # The admin's own pages.
     "admin:index": {None: Rule(get=admin_only(STAFF))},
@@ -393,16 +403,29 @@ def _app_url(name: str) -> UrlBuilder:
     return lambda w, side, v: reverse(name, args=[_application(side, v).public_id])
 
 
+def _application_of_file(w: World, side: Side, variant: str | None) -> Any:
+    """The application a file is asked for under: its own, or (crossed) the other
+    hospital's submitted one."""
+    if variant == CROSSED:
+        return (w.b if side is w.a else w.a).submitted
+    return _application(side, variant)
+
+
 def _evidence_url(name: str) -> UrlBuilder:
     def build(w: World, side: Side, v: str | None) -> str:
         evidence = _evidence(side, v)
-        return reverse(name, args=[evidence.application.public_id, evidence.public_id])
+        return reverse(name, args=[_application_of_file(w, side, v).public_id, evidence.public_id])
 
     return build
 
 
 def _dossier_url(name: str) -> UrlBuilder:
-    return lambda w, side, v: reverse(name, args=[side.submitted.public_id, side.dossier.public_id])
+    def build(w: World, side: Side, v: str | None) -> str:
+        return reverse(
+            name, args=[_application_of_file(w, side, v).public_id, side.dossier.public_id]
+        )
+
+    return build
 
 
 def _admin_object(w: World, label: str, variant: str | None) -> Any:
@@ -603,8 +626,10 @@ def fingerprint() -> tuple[Any, ...]:
     models = [
         model
         for label in FINGERPRINTED_APPS
-        for model in apps.get_app_config(label).get_models()
-        if model._meta.managed and not model._meta.proxy
+        # With the many-to-many tables (a user's groups and permissions); without the
+        # permissions themselves, which no page edits.
+        for model in apps.get_app_config(label).get_models(include_auto_created=True)
+        if model._meta.managed and not model._meta.proxy and model is not Permission
     ]
     if connection.vendor != "postgresql":
         return tuple(model._default_manager.count() for model in models)
