@@ -17,7 +17,8 @@ required and not given: every page outside the open paths (accounts, i18n, healt
 must send them to the two-factor pages, the admin included.
 
 The world is built once for the module, in a transaction rolled back at its end; each
-check runs in a savepoint of its own (pytest-django's `db`)."""
+check runs in a savepoint of its own (the module's `db` fixture), so that what a POST
+writes is undone before the next check."""
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -75,8 +76,12 @@ PROGRAMME = (MINISTRY, SUPERUSER)  # the admin's programme data (accounts.backen
 # region, the ministry (and the superuser, national).
 INSIDERS_A = (ESTABLISHMENT_A, ARS_X, MINISTRY, SUPERUSER)
 # B's objects are requested with the personas swapped.
-MIRROR = {ESTABLISHMENT_A: ESTABLISHMENT_B, ESTABLISHMENT_B: ESTABLISHMENT_A, ARS_X: ARS_Y}
-MIRROR[ARS_Y] = ARS_X
+MIRROR = {
+    ESTABLISHMENT_A: ESTABLISHMENT_B,
+    ESTABLISHMENT_B: ESTABLISHMENT_A,
+    ARS_X: ARS_Y,
+    ARS_Y: ARS_X,
+}
 
 
 def everyone(outcome: str = OK) -> Expect:
@@ -359,7 +364,9 @@ for _action, _rule in admin_model_rules(
         RULES[admin_model_key(APPLICATION, _action)][DRAFT] = _rule
 
 
-# Known authorisation bugs, not encoded as rules: (key, variant, persona, method).
+# Known authorisation bugs, left unfixed: the rule says what should happen, and the
+# check is expected to fail until the view is fixed. Key: (URL key, variant, persona as
+# in the rule, method); value: the reason. (The bugs found so far are fixed.)
 XFAIL: dict[tuple[str, str | None, str, str], str] = {}
 
 
