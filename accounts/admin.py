@@ -2,6 +2,8 @@ import csv
 import json
 from collections.abc import Iterator
 
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
@@ -125,3 +127,29 @@ class AuditEventAdmin(admin.ModelAdmin):
         response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="journal-audit.csv"'
         return response
+
+
+class _ReadOnlyRecords:
+    """Login records are written by django-axes only: shown, never edited; a superuser
+    deletes an attempt to unlock an account (or `manage.py axes_reset_username`)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(AccessAttempt)
+class ReadOnlyAccessAttemptAdmin(_ReadOnlyRecords, AccessAttemptAdmin):  # type: ignore[misc]
+    pass
+
+
+@admin.register(AccessLog)
+class ReadOnlyAccessLogAdmin(_ReadOnlyRecords, AccessLogAdmin):  # type: ignore[misc]
+    pass
+
+
+@admin.register(AccessFailureLog)
+class ReadOnlyAccessFailureLogAdmin(_ReadOnlyRecords, AccessFailureLogAdmin):  # type: ignore[misc]
+    pass

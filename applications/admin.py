@@ -173,7 +173,9 @@ class ApplicationAdmin(admin.ModelAdmin):
         return bool(request.user.is_superuser)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Application]:
-        return super().get_queryset(request).select_related("candidate", "call", "ght")
+        queryset = super().get_queryset(request).select_related("candidate", "call", "ght")
+        # A draft is its candidate's only (visible_to): not the ministry's, even here.
+        return queryset if request.user.is_superuser else queryset.exclude(submitted_at=None)
 
     def save_model(
         self, request: HttpRequest, obj: Application, form: forms.ModelForm, change: bool

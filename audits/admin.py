@@ -260,6 +260,8 @@ class AuditImportAdmin(admin.ModelAdmin):
         batch = self.get_object(request, unquote(object_id))
         if not self.has_view_permission(request, batch):
             raise PermissionDenied
+        if request.method == "POST" and not self.has_change_permission(request, batch):
+            raise PermissionDenied  # the page is read only: nothing to post to it
         if batch is None:
             # The admin's own redirect (not in the type stubs).
             return self._get_obj_does_not_exist_redirect(  # type: ignore[attr-defined]

@@ -114,6 +114,8 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
+# Its admin pages are registered read-only by accounts/admin.py (records are never edited).
+AXES_ENABLE_ADMIN = False
 AXES_LOCKOUT_CALLABLE = "accounts.security.lockout_response"
 AXES_USERNAME_CALLABLE = "accounts.security.attempted_username"
 AXES_VERBOSE = False
