@@ -141,15 +141,15 @@ class _ReadOnlyRecords:
 
 
 @admin.register(AccessAttempt)
-class ReadOnlyAccessAttemptAdmin(_ReadOnlyRecords, AccessAttemptAdmin):  # type: ignore[misc]
+class ReadOnlyAccessAttemptAdmin(_ReadOnlyRecords, AccessAttemptAdmin):
     pass
 
 
 @admin.register(AccessLog)
-class ReadOnlyAccessLogAdmin(_ReadOnlyRecords, AccessLogAdmin):  # type: ignore[misc]
+class ReadOnlyAccessLogAdmin(_ReadOnlyRecords, AccessLogAdmin):
     pass
 
 
 @admin.register(AccessFailureLog)
-class ReadOnlyAccessFailureLogAdmin(_ReadOnlyRecords, AccessFailureLogAdmin):  # type: ignore[misc]
+class ReadOnlyAccessFailureLogAdmin(_ReadOnlyRecords, AccessFailureLogAdmin):
     pass
