@@ -33,7 +33,7 @@ demo: migrate
 
 run: demo
 	@echo "Portail CaRE: http://$(HOST):$(PORT)/  (SQLite, eager tasks unless DATABASE_URL/REDIS_URL are set)"
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

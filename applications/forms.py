@@ -10,6 +10,8 @@ from django import forms
 from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
+from care_portal.forms import AmountField
+
 from .drafting import IDENTITY_FIELDS
 from .models import Answer, Application, BudgetLine
 
@@ -197,14 +199,10 @@ class BudgetLineForm(forms.Form):
         max_length=500,
         error_messages={"required": _("Décrivez la dépense.")},
     )
-    amount = forms.DecimalField(
+    amount = AmountField(
         label=_("Montant HT (€)"),
-        max_digits=12,
-        decimal_places=2,
         min_value=Decimal("0"),
-        localize=True,
         error_messages={"required": _("Indiquez le montant hors taxes.")},
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

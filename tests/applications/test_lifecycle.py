@@ -177,3 +177,17 @@ def test_history_names_automatic_moves_only_for_the_system(db, hospital):
     unknown = Transition(application=application, from_status="draft", to_status="submitted")
     assert scored.is_automatic
     assert not unknown.is_automatic
+
+
+def test_mail_subjects_are_plain_text(db, hospital_user, hospital):
+    """A status with an apostrophe reads as such in the subject, not as an HTML entity."""
+    from applications.notifications import notify_transition
+
+    application = ApplicationFactory(candidate=hospital, status="regional_review")
+    record = application.transitions.create(from_status="submitted", to_status="regional_review")
+    mail.outbox.clear()
+    assert notify_transition(transition_id=record.pk) == 1
+    subject = mail.outbox[0].subject
+    assert "Instruction par l'ARS" in subject
+    assert "&#x27;" not in subject
+    assert "\n" not in subject
