@@ -57,7 +57,7 @@ class AmountField(forms.DecimalField):
         kwargs.setdefault("decimal_places", 2)
         super().__init__(**kwargs)
 
-    def to_python(self, value: Any) -> Decimal | None:
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]
         if value in self.empty_values:
             return None
         if isinstance(value, Decimal):
