@@ -292,6 +292,9 @@ class Coverage(TimeStampedModel):
             models.UniqueConstraint(fields=["call", "legal_entity"], name="covered_once_per_call")
         ]
 
+    def __str__(self) -> str:
+        return str(self.legal_entity)
+
 
 class Answer(TimeStampedModel):
     class State(models.TextChoices):
@@ -312,6 +315,9 @@ class Answer(TimeStampedModel):
                 fields=["application", "requirement"], name="one_answer_per_requirement"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.requirement.identifier} : {self.get_state_display() or '—'}"
 
 
 class BudgetLine(TimeStampedModel):
@@ -334,6 +340,9 @@ class BudgetLine(TimeStampedModel):
         ordering = ["application", "id"]
         verbose_name = _("ligne budgétaire")
         verbose_name_plural = _("lignes budgétaires")
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()} : {self.description}"
 
 
 class Evidence(PublicModel):
@@ -420,6 +429,9 @@ class Message(PublicModel):
         ordering = ["created_at", "id"]
         verbose_name = _("message")
         verbose_name_plural = _("messages")
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%d/%m/%Y %H:%M} – {self.body[:60]}"
 
 
 class EligibilityResult(TimeStampedModel):

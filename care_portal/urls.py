@@ -1,7 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from . import views
+
+# The admin speaks as the portal's, not as Django's.
+admin.site.site_header = _("Portail CaRE – administration")
+admin.site.site_title = _("Portail CaRE")
+admin.site.index_title = _("Pilotage du programme")
 
 urlpatterns = [
     path("", include("monitoring.urls")),

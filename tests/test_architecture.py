@@ -345,3 +345,17 @@ def test_the_checker_reports_a_planted_write(source):
 )
 def test_the_checker_leaves_other_writes_alone(source):
     assert status_writes(source) == [], source
+
+
+def test_every_model_of_the_portal_names_its_rows():
+    """The admin lists rows by their name, never as "Answer object (5735)"."""
+    from django.apps import apps
+    from django.db import models
+
+    portal = ("accounts", "establishments", "audits", "applications", "care_portal")
+    unnamed = [
+        model._meta.label
+        for model in apps.get_models()
+        if model._meta.app_label in portal and model.__str__ is models.Model.__str__
+    ]
+    assert not unnamed
