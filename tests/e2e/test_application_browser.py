@@ -482,3 +482,28 @@ def test_submission_survives_a_broker_outage(page, hospital_user, hospital, call
         )
     ).to_be_visible()
     expect(page.locator("main p .fr-badge").first).to_have_text(SUBMITTED)
+
+
+def test_a_budget_line_is_removed_and_amounts_typed_the_french_way(
+    page, axe, hospital_user, hospital, call
+):
+    """The remove box is seen and labelled; "12 500,50 €" is an amount."""
+    application = ApplicationFactory(call=call, candidate=hospital)
+    BudgetLine.objects.create(
+        application=application, category="other", description="Ligne en trop", amount=900
+    )
+    log_in(page, hospital_user.email)
+    page.goto(f"/candidatures/{application.public_id}/budget/")
+    remove = page.get_by_label("Supprimer la ligne 1")
+    expect(page.locator("label", has_text="Supprimer").first).to_be_visible()
+    assert_accessible(axe, page)
+    page.locator("label", has=page.get_by_text("Supprimer")).first.click()
+    expect(remove).to_be_checked()
+    page.get_by_label("Catégorie (ligne 2)").select_option(label="Formation et exercices de crise")
+    page.get_by_label("Description (ligne 2)").fill("Exercice de crise cyber")
+    page.get_by_label("Montant HT (€) (ligne 2)").fill("12 500,50 €")
+    page.get_by_role("button", name="Enregistrer et continuer").click()
+    page.wait_for_url(re.compile(r"/depot/(#.*)?$"))
+    assert list(application.budget_lines.values_list("description", "amount")) == [
+        ("Exercice de crise cyber", Decimal("12500.50"))
+    ]
