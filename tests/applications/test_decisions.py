@@ -15,7 +15,6 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from accounts.models import AuditEvent, Membership
-from applications import decisions
 from applications.conflicts import conflict_declare
 from applications.decisions import (
     Outcome,
@@ -284,13 +283,13 @@ def test_concurrent_approvals_never_exceed_the_envelope(is_postgresql):
         outcomes: dict[int, object] = {}
         barrier = threading.Barrier(len(applications))
 
-        def attempt(application, amount):
+        def attempt(application, amount, barrier=barrier, outcomes=outcomes):
             try:
                 barrier.wait()
                 approve(Application.objects.get(pk=application.pk), by=approver, amount=amount)
                 outcomes[application.pk] = "approved"
-            except ApplicationError as refusal:
-                outcomes[application.pk] = refusal
+            except ApplicationError as error:
+                outcomes[application.pk] = error
             finally:
                 connection.close()
 
