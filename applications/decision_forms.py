@@ -19,7 +19,7 @@ from .models import Application
 class AmountField(forms.DecimalField):
     """Euros as people type them: "190 000,00", "190000.5", "190 000 €"."""
 
-    def to_python(self, value: Any) -> Decimal | None:
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]
         if isinstance(value, str):
             for space in ("\u202f", "\xa0", " ", "€"):
                 value = value.replace(space, "")
