@@ -258,7 +258,7 @@ def test_approve_through_the_confirmation_page_and_the_report(client, ministry_u
     text = plain(report.content.decode())
     assert "2 candidatures traitées" in text
     assert "1 approbation en attente de co-signature" in text
-    assert "1 candidature refusée" in text
+    assert "1 candidature non traitée" in text
     assert "n'attend pas de décision" in text
     granted = dict(Application.objects.values_list("pk", "granted_amount"))
     assert granted[proposed.pk] == 190 * K and granted[requested.pk] == 80 * K
