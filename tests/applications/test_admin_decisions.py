@@ -446,3 +446,39 @@ def test_the_conflict_declarations_are_listed_read_only(client, ministry_user, a
     html = plain(page.content.decode())
     assert "Conjoint directeur" in html and hospital.name in html and ars_user.full_name in html
     assert client.get(reverse("admin:applications_conflictdeclaration_add")).status_code == 403
+
+
+# --- The job behind a bulk action -----------------------------------------------------------
+
+
+def test_a_redelivered_job_decides_each_application_once(ministry_user, call):
+    from applications import decision_jobs
+    from applications.tasks import decide_many_task
+
+    applications = batch(call, 3)
+    job_id = decision_jobs.decision_job_start(
+        action="assign", application_ids=[a.pk for a in applications], by=ministry_user
+    )
+    job = decision_jobs.decision_job(job_id)
+    assert job["state"] == "done" and [e["outcome"] for e in job["entries"]] == ["done"] * 3
+    # A worker killed after two applications: the redelivery does only the third.
+    job["state"], job["entries"] = "running", job["entries"][:2]
+    decision_jobs._save(job_id, job)
+    Application.objects.filter(pk=applications[2].pk).update(assigned_to=None)
+    assert decide_many_task(job_id) == "done"
+    job = decision_jobs.decision_job(job_id)
+    assert [e["application_id"] for e in job["entries"]] == [a.pk for a in applications]
+    assert Application.objects.filter(assigned_to=ministry_user).count() == 3
+
+
+def test_a_job_refused_as_a_whole_says_why(ministry_user, call):
+    from applications import decision_jobs
+
+    application = batch(call, 1)[0]
+    job_id = decision_jobs.decision_job_start(
+        action="reject", application_ids=[application.pk], by=ministry_user, comment=""
+    )
+    job = decision_jobs.decision_job(job_id)
+    assert job["state"] == "failed" and "motif est obligatoire" in job["error"]
+    application.refresh_from_db()
+    assert application.status == "national_review"
