@@ -20,8 +20,11 @@ if TYPE_CHECKING:
 
 def _linked_entity_ids(user: "User") -> QuerySet:
     """Ids of the legal entities the user belongs to or declared a conflict with."""
-    declared = ConflictDeclaration.objects.filter(user=user).values("legal_entity_id")
-    members = user.memberships.filter(legal_entity__isnull=False).values("legal_entity_id")
+    # No ORDER BY inside a UNION (the models' default ordering): SQLite refuses it.
+    declared = ConflictDeclaration.objects.filter(user=user).order_by().values("legal_entity_id")
+    members = (
+        user.memberships.filter(legal_entity__isnull=False).order_by().values("legal_entity_id")
+    )
     return declared.union(members)
 
 

@@ -71,6 +71,9 @@ def notify_transition(*, transition_id: int) -> int:
             "transition": transition,
             "application": transition.application,
             "to_label": Status(transition.to_status).label,
+            # The ministry's decision: its letter is rendered and downloadable.
+            "is_decision": transition.from_status == Status.NATIONAL_REVIEW
+            and transition.to_status in (Status.APPROVED, Status.REJECTED),
             "site_url": settings.SITE_URL,
         }
         subject = render_to_string("applications/email/transition_subject.txt", context).strip()

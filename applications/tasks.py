@@ -78,3 +78,13 @@ def render_dossier_task(
     except DossierNotReady as waiting:
         raise self.retry(exc=waiting, countdown=min(300, 15 * 2**self.request.retries)) from None
     return dossier.status if dossier else None
+
+
+@shared_task(name="applications.decide_many_task", acks_late=True)
+def decide_many_task(job_id: str) -> str | None:
+    """A bulk decision of the admin (applications/decision_jobs.py): resumable, each
+    application decided once."""
+    from .decision_jobs import decision_job_run
+
+    job = decision_job_run(job_id)
+    return job["state"] if job else None

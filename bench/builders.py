@@ -123,3 +123,33 @@ def typical_application(serial: int = 0, *, requirements: int = 20, files: int =
         created_at=now - timedelta(hours=1),
     )  # fmt: skip
     return application
+
+
+def national_review_batch(call: FundingCall, serial: int, count: int) -> list[Application]:
+    """`count` applications of `call` awaiting the ministry's decision, each by its own
+    legal entity (Rhône), with an ARS proposal: what a bulk approval decides."""
+    department = Department.objects.get(code="69")
+    now = timezone.now()
+    entities = LegalEntity.objects.bulk_create(
+        LegalEntity(
+            finess=finess_with_check_digit(f"69{300000 + serial * 1000 + i:06d}"),
+            name=f"Centre hospitalier à décider {serial}-{i}",
+            status_group=StatusGroup.PUBLIC,
+            finess_category="355",
+            department=department,
+            staff_count=400 + i % 900,
+        )
+        for i in range(count)
+    )
+    return Application.objects.bulk_create(
+        Application(
+            call=call,
+            candidate=entity,
+            reference=f"DECIDE-{serial}-{i:04d}",
+            status="national_review",
+            submitted_at=now - timedelta(days=20),
+            requested_amount=Decimal("250000"),
+            proposed_amount=Decimal("200000"),
+        )
+        for i, entity in enumerate(entities)
+    )
