@@ -134,9 +134,7 @@ def test_filters_call_department_status_group_eligibility_assignment(ars_user):
 
     assert references(ars_user, call=call) == [by_call.reference]
     assert references(ars_user, department=Department.objects.get(code="01")) == [ain.reference]
-    assert references(ars_user, status_group=StatusGroup.PRIVATE_FOR_PROFIT) == [
-        private.reference
-    ]
+    assert references(ars_user, status_group=StatusGroup.PRIVATE_FOR_PROFIT) == [private.reference]
     assert references(ars_user, eligibility="ineligible") == [ineligible.reference]
     assert references(ars_user, eligibility="pending") == [pending.reference]
     assert pending.reference not in references(ars_user, eligibility="eligible")
@@ -300,7 +298,9 @@ def _populate(count: int, ars_user) -> None:
             eligible=bool(index % 3),
             assigned_to=ars_user if index % 5 == 0 else None,
         )
-        Coverage.objects.create(call=call, application=application, legal_entity=LegalEntityFactory())
+        Coverage.objects.create(
+            call=call, application=application, legal_entity=LegalEntityFactory()
+        )
     conflict_declare(user=ars_user, legal_entity_id=application.candidate_id, reason="Conjoint")
 
 
