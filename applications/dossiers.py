@@ -114,7 +114,7 @@ def _application(application: Application | int) -> Application:
     )
 
 
-def _volet1(coverages: list[Coverage]) -> list[EntityVolet1]:
+def volet1_rows(coverages: list[Coverage]) -> list[EntityVolet1]:
     """Volet 1 of every covered entity in two queries: each table is read once, with
     every column shown, and the status is computed from the same rows by
     `compute_volet1_status` (the one place of the rule), as the eligibility rules do."""
@@ -209,7 +209,7 @@ def gather_dossier_context(
     context.update(
         {
             "coverages": coverages,
-            "volet1": _volet1(coverages),
+            "volet1": volet1_rows(coverages),
             "requirements": [RequirementRow(a, files_by_answer.get(a.pk, [])) for a in answers],
             "other_files": files_by_answer.get(None, []),
             "file_count": sum(len(files) for files in files_by_answer.values()),

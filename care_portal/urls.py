@@ -18,6 +18,7 @@ urlpatterns = [
     path("annuaire/", include("establishments.urls")),
     path("volet1/", include("audits.urls")),
     path("candidatures/", include("applications.urls")),
+    path("instruction/", include("applications.instruction_urls")),
     path("admin/", admin.site.urls),
 ]
 

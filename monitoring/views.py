@@ -3,6 +3,7 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from applications import worklist
 from establishments.models import LegalEntity
 
 
@@ -21,4 +22,8 @@ def home(request: HttpRequest) -> HttpResponse:
             .values_list("region__name", flat=True)
         )
         context["is_national"] = scope.national
+        if scope.region_ids:
+            context["to_instruct"] = worklist.tab_counts(request.user, worklist.Filters())[
+                worklist.Tab.TO_INSTRUCT.value
+            ]
     return render(request, "home.html", context)
