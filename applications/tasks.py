@@ -78,3 +78,12 @@ def render_dossier_task(
     except DossierNotReady as waiting:
         raise self.retry(exc=waiting, countdown=min(300, 15 * 2**self.request.retries)) from None
     return dossier.status if dossier else None
+
+
+@shared_task(name="applications.send_digests_task", acks_late=True)
+def send_digests_task() -> int:
+    """Daily (Celery beat): the work digests and the reminders; a second run the same
+    day sends nothing again."""
+    from .digests import send_daily_digests
+
+    return send_daily_digests()
