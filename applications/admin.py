@@ -186,3 +186,6 @@ class ApplicationAdmin(admin.ModelAdmin):
             return
         if form.changed_data:
             obj.save(update_fields=[*form.changed_data, "updated_at"])
+
+
+from . import admin_tracking  # noqa: E402,F401
