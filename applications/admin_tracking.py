@@ -6,9 +6,10 @@ report per application) and a payment form per application; payments are read-on
 Every write goes through applications/tracking.py; only ministry users (national scope
 and staff) act here, and each refusal is shown with its reason."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -28,6 +29,9 @@ from .lifecycle import Status
 from .models import Application, FundedApplication, ObjectiveDeclaration, Payment
 from .tracking import Step
 from .tracking_forms import PaymentForm, ReturnObjectivesForm
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 PAYABLE_STATUSES = frozenset({*tracking.ADVANCE_STATUSES, Status.OBJECTIVES_VALIDATED.value})
 
@@ -54,7 +58,7 @@ class StepFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()
         if value in dict(self.lookup_choices):
-            return tracking.at_step(queryset, value)  # type: ignore[no-any-return]
+            return tracking.at_step(queryset, value)
         return queryset
 
 
@@ -71,14 +75,19 @@ class _ReadOnlyInline(admin.TabularInline):
 
 class DeclarationInline(_ReadOnlyInline):
     model = ObjectiveDeclaration
-    fields = ["requirement", "state", "comment", "review_comment", "reviewed_by", "reviewed_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "requirement",
+        "state",
+        "comment",
+        "review_comment",
+        "reviewed_by",
+        "reviewed_at",
+    )
 
 
 class PaymentInline(_ReadOnlyInline):
     model = Payment
-    fields = ["paid_on", "tranche", "amount", "chorus_reference", "recorded_by"]
-    readonly_fields = fields
+    fields = readonly_fields = ("paid_on", "tranche", "amount", "chorus_reference", "recorded_by")
 
 
 def _paid_total() -> Coalesce:
@@ -88,7 +97,7 @@ def _paid_total() -> Coalesce:
         .annotate(total=Sum("amount"))
         .values("total")
     )
-    money = DecimalField(max_digits=12, decimal_places=2)
+    money: DecimalField = DecimalField(max_digits=12, decimal_places=2)
     return Coalesce(Subquery(total, output_field=money), Value(0), output_field=money)
 
 
@@ -110,7 +119,7 @@ class FundedApplicationAdmin(admin.ModelAdmin):
     list_select_related = ["candidate__department__region", "call"]
     ordering = ["updated_at"]
     actions = ["validate_objectives", "return_objectives"]
-    fields = [
+    fields = readonly_fields = (
         "reference",
         "call",
         "candidate",
@@ -119,8 +128,7 @@ class FundedApplicationAdmin(admin.ModelAdmin):
         "paid_amount",
         "paid_total",
         "objectives_deadline",
-    ]
-    readonly_fields = fields
+    )
     inlines = [DeclarationInline, PaymentInline]
     change_form_template = "admin/applications/fundedapplication/change_form.html"
 
@@ -267,7 +275,7 @@ class FundedApplicationAdmin(admin.ModelAdmin):
             "action": action,
             "applications": list(queryset.select_related("candidate", "call")),
             "form": form,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(
             request,
@@ -308,7 +316,7 @@ class FundedApplicationAdmin(admin.ModelAdmin):
         self._run(
             request,
             queryset,
-            lambda a: tracking.validate_objectives(a, by=request.user),
+            lambda a: tracking.validate_objectives(a, by=cast("User", request.user)),
             _("objectifs validés."),
         )
         return None
@@ -330,7 +338,7 @@ class FundedApplicationAdmin(admin.ModelAdmin):
         self._run(
             request,
             queryset,
-            lambda a: tracking.return_objectives(a, by=request.user, comment=comment),
+            lambda a: tracking.return_objectives(a, by=cast("User", request.user), comment=comment),
             _("objectifs renvoyés à l'établissement."),
         )
         return None
@@ -351,7 +359,7 @@ class PaymentAdmin(admin.ModelAdmin):
     list_filter = ["tranche", "paid_on"]
     search_fields = ["chorus_reference", "application__reference", "application__candidate__name"]
     list_select_related = ["application", "recorded_by"]
-    readonly_fields = [
+    fields = readonly_fields = (
         "application",
         "tranche",
         "amount",
@@ -359,8 +367,7 @@ class PaymentAdmin(admin.ModelAdmin):
         "chorus_reference",
         "recorded_by",
         "created_at",
-    ]
-    fields = readonly_fields
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

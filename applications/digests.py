@@ -229,8 +229,9 @@ def _national(now: datetime, waiting_days: int) -> _National:
     return _National(
         review=counts["review"],
         review_waiting=counts["waiting"],
-        co_signatures=list(
-            CoSignature.objects.filter(state=CoSignature.State.PENDING)
+        co_signatures=[
+            dict(row)
+            for row in CoSignature.objects.filter(state=CoSignature.State.PENDING)
             .order_by("created_at")
             .values(
                 "requested_by_id",
@@ -240,7 +241,7 @@ def _national(now: datetime, waiting_days: int) -> _National:
                 candidate__name=F("application__candidate__name"),
                 status=F("application__status"),
             )
-        ),
+        ],
         to_validate=list(at_step(applications, Step.TO_VALIDATE).values(*ROW_FIELDS)),
         to_pay=list(
             applications.filter(

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -209,7 +209,7 @@ def _require_declarable(application: Application, by: "User") -> None:
                 "La date limite de déclaration des objectifs de l'appel %(code)s était le "
                 "%(deadline)s : la déclaration n'est plus possible. Contactez votre ARS."
             )
-            % {"code": application.call.code, "deadline": formats.date_format(deadline)}
+            % {"code": application.call.code, "deadline": formats.date_format(deadline or "")}
         )
 
 
@@ -629,9 +629,8 @@ class Step:
 def advance_due() -> Q:
     """Approved, objectives not validated, in a call paying an advance, none paid yet."""
     advance = Payment.objects.filter(application=OuterRef("pk"), tranche=Tranche.ADVANCE)
-    return Q(status__in=ADVANCE_STATUSES, call__advance_rate__gt=0, granted_amount__gt=0) & ~Exists(
-        advance
-    )
+    open_ = Q(status__in=ADVANCE_STATUSES, call__advance_rate__gt=0, granted_amount__gt=0)
+    return cast(Q, open_ & ~Exists(advance))
 
 
 def at_step(queryset: QuerySet[Application], step: str, today: date | None = None) -> Any:
