@@ -62,15 +62,22 @@ class StepFilter(admin.SimpleListFilter):
         return queryset
 
 
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
+class _NoWrites:
+    """Read-only in the admin: the writes are the tracking actions and forms."""
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class _ReadOnlyInline(_NoWrites, admin.TabularInline):
+    extra = 0
+    can_delete = False
 
 
 class DeclarationInline(_ReadOnlyInline):
@@ -102,7 +109,7 @@ def _paid_total() -> Coalesce:
 
 
 @admin.register(FundedApplication)
-class FundedApplicationAdmin(admin.ModelAdmin):
+class FundedApplicationAdmin(_NoWrites, admin.ModelAdmin):
     list_display = [
         "reference",
         "candidate",
@@ -140,15 +147,6 @@ class FundedApplicationAdmin(admin.ModelAdmin):
             .annotate(paid_total=_paid_total())
         )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False  # read-only: every write is an action or the payment form
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
     @admin.display(description=gettext_lazy("région"), ordering="candidate__department__region")
     def region(self, obj: FundedApplication) -> str:
         return str(obj.candidate.department.region)
@@ -169,11 +167,9 @@ class FundedApplicationAdmin(admin.ModelAdmin):
         if obj.status not in PAYABLE_STATUSES:
             return "–"
         url = reverse("admin:applications_fundedapplication_payment", args=[obj.pk])
+        label = _("Enregistrer un paiement")
         return format_html(
-            '<a href="{}">{}<span class="visually-hidden"> {}</span></a>',
-            url,
-            _("Enregistrer un paiement"),
-            obj.reference,
+            '<a href="{}" aria-label="{} : {}">{}</a>', url, label, obj.reference, label
         )
 
     def change_view(
@@ -345,7 +341,7 @@ class FundedApplicationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(_NoWrites, admin.ModelAdmin):
     """Payments are recorded through the tracking admin's form; here they are read."""
 
     list_display = [
@@ -368,12 +364,3 @@ class PaymentAdmin(admin.ModelAdmin):
         "recorded_by",
         "created_at",
     )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

@@ -36,7 +36,7 @@ from care_portal.errors import (
 )
 
 from .conflicts import ensure_no_conflict
-from .evidence import check_application_quota, inspect_upload, store_upload
+from .evidence import check_application_quota, evidence_remove, inspect_upload, store_upload
 from .lifecycle import Actor, Status, actor_roles, application_transition, lock_status
 from .models import (
     Application,
@@ -284,7 +284,6 @@ def declaration_add_evidence(
 
 def declaration_delete_evidence(*, evidence: Evidence, by: "User") -> None:
     application = evidence.application
-    name = evidence.file.name
     with transaction.atomic():
         lock_status(application)
         _require_declarable(application, by)
@@ -292,15 +291,7 @@ def declaration_delete_evidence(*, evidence: Evidence, by: "User") -> None:
         if declaration is None:
             raise ApplicationError(_("Cette pièce n'appartient pas à une déclaration d'objectif."))
         _open_declaration(application, declaration.requirement, by).save()
-        audit.record(
-            audit.Action.EVIDENCE_DELETED,
-            actor=by,
-            obj=application,
-            file=evidence.original_name,
-            sha256=evidence.sha256,
-        )
-        evidence.delete()
-    transaction.on_commit(lambda: default_storage.delete(name), robust=True)
+        evidence_remove(evidence=evidence, by=by)
 
 
 def missing_objectives(application: Application) -> list[str]:

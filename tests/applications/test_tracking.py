@@ -637,6 +637,16 @@ def test_admin_changelist_runs_the_same_queries_for_few_and_many(
         assert client.get(reverse(CHANGELIST)).status_code == 200
 
 
+def post_payment(client, application, amount, reference="CHORUS-1"):
+    data = {
+        "amount": amount,
+        "paid_on": TODAY().isoformat(),
+        "chorus_reference": reference,
+        "tranche": "balance",
+    }
+    return client.post(payment_url(application), data)
+
+
 def test_establishment_and_ars_users_have_no_tracking_admin(
     client, hospital_user, ars_user, validated
 ):
@@ -644,31 +654,14 @@ def test_establishment_and_ars_users_have_no_tracking_admin(
         client.force_login(user)
         assert client.get(reverse(CHANGELIST)).status_code == 302
         assert client.get(payment_url(validated)).status_code == 302
-        response = client.post(
-            payment_url(validated),
-            {
-                "amount": "10",
-                "paid_on": TODAY().isoformat(),
-                "chorus_reference": "C-1",
-                "tranche": "balance",
-            },
-        )
-        assert response.status_code == 302
+        assert post_payment(client, validated, "10").status_code == 302
     assert not Payment.objects.exists()
 
 
 def test_admin_payment_refusal_is_shown_and_nothing_is_recorded(client, ministry_user, validated):
     client.force_login(ministry_user)
     assert client.get(payment_url(validated)).status_code == 200
-    response = client.post(
-        payment_url(validated),
-        {
-            "amount": "100000.01",
-            "paid_on": TODAY().isoformat(),
-            "chorus_reference": "CHORUS-1",
-            "tranche": "balance",
-        },
-    )
+    response = post_payment(client, validated, "100000.01")
     assert response.status_code == 400
     assert "dépasse le reste à verser" in response.content.decode()
     assert not Payment.objects.exists()
@@ -748,16 +741,7 @@ def test_full_path_through_the_pages_and_the_admin(
     )
     assert response.status_code == 302
     assert status_of(approved) == "objectives_validated"
-    response = client.post(
-        payment_url(approved),
-        {
-            "amount": str(GRANTED),
-            "paid_on": TODAY().isoformat(),
-            "chorus_reference": "CHORUS-2026-42",
-            "tranche": "balance",
-        },
-    )
-    assert response.status_code == 302
+    assert post_payment(client, approved, str(GRANTED), "CHORUS-2026-42").status_code == 302
     approved.refresh_from_db()
     assert (approved.status, approved.paid_amount) == ("paid", GRANTED)
     payment = Payment.objects.get()
@@ -765,3 +749,26 @@ def test_full_path_through_the_pages_and_the_admin(
     client.force_login(hospital_user)
     page = client.get(url("application-detail", approved)).content.decode()
     assert "Étape 5 sur 5" in page and "CHORUS-2026-42" in page
+
+
+def test_objectives_pages_run_the_same_queries_for_few_and_many_objectives(
+    client, declared, call, hospital_user, ars_user
+):
+    def counts():
+        result = []
+        for user, name in ((hospital_user, "objectives"), (ars_user, "objectives-check")):
+            client.force_login(user)
+            with CaptureQueriesContext(connection) as captured:
+                assert client.get(url(name, declared)).status_code == 200
+            result.append(len(captured.captured_queries))
+        return result
+
+    few = counts()
+    for n in range(10):
+        requirement = RequirementFactory(
+            call=call, identifier=f"D2.O{n + 10}", kind="objective", evidence_stage="declaration"
+        )
+        ObjectiveDeclaration.objects.create(
+            application=declared, requirement=requirement, declared_by=hospital_user
+        )
+    assert counts() == few
