@@ -5,15 +5,19 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
+from .evidence import ALLOWED_FORMATS_LABEL
 from .models import Payment
 
 DECISIONS = [("accept", _("Accepter")), ("return", _("Renvoyer"))]
 
 
 class DeclarationForm(forms.Form):
-    """One objective declared reached: what was done and, optionally, a file."""
+    """One objective declared reached: what was done and, optionally, a file (the
+    upload's limits as its help text)."""
 
     comment = forms.CharField(
         label=_("Ce qui a été réalisé"),
@@ -26,6 +30,15 @@ class DeclarationForm(forms.Form):
         required=False,
         error_messages={"empty": _("Le fichier envoyé est vide.")},
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = _(
+            "Taille maximale : %(size)s par fichier. Formats acceptés : %(formats)s."
+        ) % {
+            "size": filesizeformat(settings.EVIDENCE_MAX_FILE_SIZE),
+            "formats": ALLOWED_FORMATS_LABEL,
+        }
 
 
 class CheckForm(forms.Form):

@@ -10,7 +10,6 @@ refusals become French messages, never a 500."""
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -23,7 +22,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.typing import AuthenticatedRequest
 from care_portal.errors import CarePortalError
 
-from . import evidence as uploads
 from . import selectors, tracking
 from .forms import ErrorItem, error_summary
 from .lifecycle import Actor, Status, actor_roles
@@ -83,8 +81,6 @@ def _render_objectives(
         "deadline_passed": tracking.deadline_passed(application.call),
         "missing": missing if missing is not None else tracking.missing_objectives(application),
         "errors": errors,
-        "max_file_size": settings.EVIDENCE_MAX_FILE_SIZE,
-        "allowed_formats": uploads.ALLOWED_FORMATS_LABEL,
         "current": _("Objectifs"),
     }
     return render(request, "applications/objectives.html", context, status=status)
