@@ -294,11 +294,16 @@ def declaration_delete_evidence(*, evidence: Evidence, by: "User") -> None:
         evidence_remove(evidence=evidence, by=by)
 
 
-def missing_objectives(application: Application) -> list[str]:
-    """What is missing before the objectives can be declared, one French line each."""
+def missing_objectives(
+    application: Application, lines: list[ObjectiveLine] | None = None
+) -> list[str]:
+    """What is missing before the objectives can be declared, one French line each
+    (from `lines` when the caller has read them already)."""
+    if lines is None:
+        lines = objective_lines(application)
     return [
         f"{line.requirement.identifier} – {line.requirement.label} : {line.missing}"
-        for line in objective_lines(application)
+        for line in lines
         if line.missing
     ]
 

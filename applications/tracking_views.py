@@ -79,7 +79,7 @@ def _render_objectives(
         "is_establishment": Actor.ESTABLISHMENT.value in actor_roles(request.user, application),
         "deadline": application.call.objectives_deadline,
         "deadline_passed": tracking.deadline_passed(application.call),
-        "missing": missing if missing is not None else tracking.missing_objectives(application),
+        "missing": tracking.missing_objectives(application, lines) if missing is None else missing,
         "errors": errors,
         "current": _("Objectifs"),
     }
