@@ -6,6 +6,8 @@ from django.utils.translation import gettext_lazy as _
 
 from care_portal.mail import enqueue_email
 
+from .models import User
+
 
 class EmailAuthenticationForm(AuthenticationForm):
     """Login by e-mail. The field is named `username` (Django's convention); a POST
@@ -50,3 +52,26 @@ class QueuedPasswordResetForm(PasswordResetForm):
         subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
         body = loader.render_to_string(email_template_name, context)
         enqueue_email(subject=subject, body=body, to=[to_email])
+
+
+class NotificationsForm(forms.ModelForm):
+    """Which e-mails a user receives besides those of their own actions."""
+
+    class Meta:
+        model = User
+        fields = ["wants_work_digest", "wants_reminders"]
+        labels = {
+            "wants_work_digest": _("Recevoir le récapitulatif quotidien de mon travail"),
+            "wants_reminders": _("Recevoir les rappels d'échéance de mes candidatures"),
+        }
+        help_texts = {
+            "wants_work_digest": _(
+                "Agents des ARS et du ministère : chaque matin, les candidatures arrivées ou "
+                "en attente, les objectifs à vérifier ou à valider, les paiements à faire. "
+                "Rien n'est envoyé les jours sans nouveauté."
+            ),
+            "wants_reminders": _(
+                "Établissements : les compléments attendus dont la date approche ou est "
+                "dépassée, et la date limite de déclaration des objectifs."
+            ),
+        }

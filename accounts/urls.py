@@ -18,6 +18,7 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("securite/", views.account_security, name="security"),
+    path("notifications/", views.account_notifications, name="notifications"),
     path("double-authentification/", views.two_factor_verify, name="2fa-verify"),
     path("double-authentification/activer/", views.two_factor_setup, name="2fa-setup"),
     path(

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from . import twofactor
 from .audit import Action, record
+from .forms import NotificationsForm
 from .security import new_session_token, reset_request_allowed
 from .typing import AuthenticatedRequest
 
@@ -59,6 +60,18 @@ def account_security(request: AuthenticatedRequest) -> HttpResponse:
     return render(
         request, "accounts/security.html", {"memberships": request.user.memberships.all()}
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_notifications(request: AuthenticatedRequest) -> HttpResponse:
+    """Turn each daily e-mail (work digest, reminders) on or off."""
+    form = NotificationsForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Vos préférences de notification sont enregistrées."))
+        return redirect("accounts:notifications")
+    return render(request, "accounts/notifications.html", {"form": form})
 
 
 class TokenForm(forms.Form):

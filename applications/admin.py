@@ -614,3 +614,6 @@ class ConflictDeclarationAdmin(ReadOnlyAdmin):
     list_select_related = ["user", "legal_entity"]
     date_hierarchy = "created_at"
     fields = ["user", "legal_entity", "reason", "created_at"]
+
+
+from . import admin_tracking  # noqa: E402,F401

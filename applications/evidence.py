@@ -664,14 +664,20 @@ def evidence_add(
 
 
 def evidence_delete(*, evidence: Evidence, by: "User") -> None:
-    name = evidence.file.name
     with editing(evidence.application, by):
-        audit.record(
-            audit.Action.EVIDENCE_DELETED,
-            actor=by,
-            obj=evidence.application,
-            file=evidence.original_name,
-            sha256=evidence.sha256,
-        )
-        evidence.delete()
+        evidence_remove(evidence=evidence, by=by)
+
+
+def evidence_remove(*, evidence: Evidence, by: "User") -> None:
+    """Delete a file's row (audited) in the caller's transaction, which checked the
+    user may; the stored file goes once that transaction has committed."""
+    name = evidence.file.name
+    audit.record(
+        audit.Action.EVIDENCE_DELETED,
+        actor=by,
+        obj=evidence.application,
+        file=evidence.original_name,
+        sha256=evidence.sha256,
+    )
+    evidence.delete()
     transaction.on_commit(lambda: default_storage.delete(name), robust=True)

@@ -707,3 +707,43 @@ class Payment(PublicModel):
 
     def __str__(self) -> str:
         return f"{self.application} – {self.amount} € ({self.paid_on})"
+
+
+class FundedApplication(Application):
+    """The applications past approval, as the ministry follows them to payment in the
+    admin (applications/admin_tracking.py): a proxy, no table of its own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("suivi jusqu'au paiement")
+        verbose_name_plural = _("suivi jusqu'au paiement")
+
+
+# --- Daily digests and reminders -----------------------------------------------------------
+
+
+class DigestSent(models.Model):
+    """One digest e-mailed to one user on one day (applications/digests.py): never two
+    of a kind the same day, and the start of "new since the last digest"."""
+
+    class Kind(models.TextChoices):
+        WORK = "work", _("Récapitulatif quotidien")
+        REMINDERS = "reminders", _("Rappels d'échéance")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digests_sent"
+    )
+    kind = models.CharField(_("nature"), max_length=20, choices=Kind.choices)
+    day = models.DateField(_("jour"))
+    sent_at = models.DateTimeField(_("envoyé le"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-day"]
+        verbose_name = _("récapitulatif envoyé")
+        verbose_name_plural = _("récapitulatifs envoyés")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind", "day"], name="one_digest_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind} {self.day}"

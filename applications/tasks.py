@@ -88,3 +88,12 @@ def decide_many_task(job_id: str) -> str | None:
 
     job = decision_job_run(job_id)
     return job["state"] if job else None
+
+
+@shared_task(name="applications.send_digests_task", acks_late=True)
+def send_digests_task() -> int:
+    """Daily (Celery beat): the work digests and the reminders; a second run the same
+    day sends nothing again."""
+    from .digests import send_daily_digests
+
+    return send_daily_digests()

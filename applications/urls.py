@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import tracking_views, views
 
 app_name = "applications"
 
@@ -34,5 +34,27 @@ urlpatterns = [
         "<uuid:public_id>/dossiers/<uuid:dossier_id>/relancer/",
         views.dossier_retry,
         name="dossier-retry",
+    ),
+    # Tracking to payment (applications/tracking_views.py).
+    path("<uuid:public_id>/objectifs/", tracking_views.objectives, name="objectives"),
+    path(
+        "<uuid:public_id>/objectifs/declarer/",
+        tracking_views.objectives_declare,
+        name="objectives-declare",
+    ),
+    path(
+        "<uuid:public_id>/objectifs/verification/",
+        tracking_views.objectives_check,
+        name="objectives-check",
+    ),
+    path(
+        "<uuid:public_id>/objectifs/<int:requirement_id>/",
+        tracking_views.objective_save,
+        name="objective-save",
+    ),
+    path(
+        "<uuid:public_id>/objectifs/pieces/<uuid:evidence_id>/supprimer/",
+        tracking_views.objective_evidence_delete,
+        name="objective-evidence-delete",
     ),
 ]

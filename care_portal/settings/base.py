@@ -5,6 +5,7 @@ from email.utils import parseaddr
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
@@ -208,7 +209,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audits.sweep_audit_imports_task",
         "schedule": env_int("SWEEP_INTERVAL_SECONDS", 120),
     },
+    # Daily digests and reminders (applications/digests.py), early in the morning.
+    "send-daily-digests": {
+        "task": "applications.send_digests_task",
+        "schedule": crontab(hour=env_int("CARE_DIGEST_HOUR", 7), minute=0),
+    },
 }
+# Digests: an application waiting longer than this in a queue is called out; reminders
+# start this many days before a due date or a deadline.
+CARE_DIGEST_WAITING_DAYS = env_int("CARE_DIGEST_WAITING_DAYS", 15)
+CARE_REMINDER_DAYS = env_int("CARE_REMINDER_DAYS", 7)
 CELERY_TIMEZONE = TIME_ZONE
 
 # E-mail: EMAIL_URL-like settings; console by default.
