@@ -177,8 +177,8 @@ def test_seed_is_deterministic():
     run("--legal-entities", "60", "--seed", "42")
     first = snapshot()
 
+    Application.objects.all().delete()  # the demo applications protect their users
     User.objects.filter(email__in=DEMO_EMAILS).delete()
-    Application.objects.all().delete()  # the demo applications protect their candidates
     LegalEntity.objects.all().delete()
     GHT.objects.all().delete()
     assert not Site.objects.exists()
