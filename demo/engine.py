@@ -1,49 +1,50 @@
-"""The application lifecycle as the demo uses it: the one place where demo/ imports
-the engine and its names (a move of the engine changes these import lines only).
+"""The application lifecycle as the demo uses it: the one place where demo/ imports the
+engine (a move of the engine changes these import lines only).
 
-The demo moves every application with the engine (`application_transition`, and
-`application_score` for the system's moves), inside `quiet()`: one transaction whose
-after-commit work is dropped. The engine queues, after the commit, the notification
-e-mail of every transition and the on-enter work (scoring task, PDF renderings); the
-seed scores synchronously itself, creates the dossiers as pending rows, and sends no
-mail.
+The demo moves every application with the engine (`application_transition`, and the
+real scoring `application_score` for the system's moves) inside `quiet()`: one
+transaction whose after-commit work (notification e-mails, scoring task, PDF
+renderings) is dropped, and whose clock reads the moment of the demo history that is
+being played, so that the engine itself stamps every row with its planned date.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from unittest import mock
 
 from django.db import connection, transaction
+from django.utils import timezone
 
-from applications.lifecycle import (
-    EDITABLE_STATUSES,
-    TRANSITIONS,
-    Actor,
-    Rule,
-    Status,
-    application_transition,
-    rule_for,
-)
-from applications.scoring import application_score
+from applications.lifecycle import EDITABLE_STATUSES as EDITABLE_STATUSES
+from applications.lifecycle import TRANSITIONS as TRANSITIONS
+from applications.lifecycle import Actor as Actor
+from applications.lifecycle import Status as Status
+from applications.lifecycle import application_transition as application_transition
+from applications.lifecycle import rule_for as rule_for
+from applications.scoring import application_score as application_score
 
-__all__ = [
-    "EDITABLE_STATUSES",
-    "TRANSITIONS",
-    "Actor",
-    "Rule",
-    "Status",
-    "application_score",
-    "application_transition",
-    "quiet",
-    "rule_for",
-]
+
+def _reachable_editable() -> frozenset[str]:
+    """Statuses from which `draft` or `returned` can still be reached: evidence of an
+    application in any other status is never deleted again, so it may share files."""
+    result = set(EDITABLE_STATUSES)
+    while grown := {s for s, to in TRANSITIONS.items() if s not in result and to & result}:
+        result |= grown
+    return frozenset(result)
+
+
+CAN_BECOME_EDITABLE = _reachable_editable()
 
 
 @contextmanager
-def quiet() -> Iterator[None]:
-    """A transaction whose after-commit callbacks, queued inside it, never run."""
-    with transaction.atomic():
+def quiet() -> Iterator[Callable[[datetime], None]]:
+    """A transaction whose after-commit callbacks never run; yields `set_clock(moment)`,
+    after which `timezone.now()` returns that moment until the block ends."""
+    moment = [timezone.now()]
+    with transaction.atomic(), mock.patch.object(timezone, "now", lambda: moment[0]):
         start = len(connection.run_on_commit)
         try:
-            yield
+            yield lambda at: moment.__setitem__(0, at)
         finally:
             del connection.run_on_commit[start:]

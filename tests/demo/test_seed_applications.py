@@ -10,7 +10,6 @@ from decimal import Decimal
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-import pytest
 from django.core.files.storage import default_storage
 from django.db.models import Count, Sum
 from django.utils import timezone
@@ -35,7 +34,8 @@ from demo.calls import D1_CODE, D2_CODE, demo_pdf
 from demo.directory import seed_demo
 from establishments.models import LegalEntity, StatusGroup
 
-SIZE = 200
+from .conftest import SIZE
+
 PARIS = ZoneInfo("Europe/Paris")
 D2_IDENTIFIERS = {
     "D2.P1",
@@ -49,11 +49,6 @@ D2_IDENTIFIERS = {
     "D2.O3",
     "D2.O4",
 }
-
-
-@pytest.fixture
-def seeded(db):
-    return seed_demo(seed=2025, legal_entities=SIZE)
 
 
 def entity_of(email: str) -> LegalEntity:
@@ -157,7 +152,7 @@ def test_a_rerun_only_moves_the_d2_window(seeded):
     assert d2.is_open()
     assert d2.title == "Titre modifié par l'administrateur"
     assert d2.brackets.get(min_staff=0).ceiling == Decimal("120000.00")
-    assert summary.created_calls == 0
+    assert summary[FundingCall] == 0
 
 
 # --------------------------------------------------------------------------- D2
@@ -415,10 +410,8 @@ def test_a_second_run_creates_nothing(seeded):
 
     assert counts() == before
     assert set(Evidence.objects.values_list("file", flat=True)) == files
-    assert summary.applications is not None
-    assert sum(call.created for call in summary.applications.calls) == 0
-    assert summary.applications.stored_files == 0
-    assert summary.applications.created["eligibility_results"] == 0
+    assert summary.created[Application] == summary.created[EligibilityResult] == 0
+    assert summary.created["files"] == 0
 
 
 def test_the_same_seed_gives_the_same_applications(seeded):
@@ -447,3 +440,32 @@ def test_the_same_seed_gives_the_same_applications(seeded):
     seed_demo(seed=2025, legal_entities=SIZE)
 
     assert snapshot() == first
+
+
+def test_the_reviewers_have_work(seeded):
+    """Regional review with and without an agent in charge, national review with the
+    ARS opinion, returns with a due date: the ARS and ministry demo users have work."""
+    d2 = FundingCall.objects.get(code=D2_CODE)
+    region = entity_of("etablissement@demo.test").department.region_id
+    mine = d2.applications.filter(candidate__department__region_id=region)
+    in_review = mine.filter(status="regional_review")
+    assert in_review.filter(assigned_to__email="ars@demo.test").exists()
+    assert in_review.filter(assigned_to__isnull=True).exists()
+    for application in Application.objects.filter(
+        transitions__to_status="national_review"
+    ).distinct():
+        passes = list(application.transitions.filter(to_status="national_review"))
+        reviews = list(application.regional_reviews.order_by("created_at", "id"))
+        assert len(reviews) == len(passes) and reviews[-1].proposed_amount is not None
+        region = reviews[-1].author.memberships.get().region
+        assert region == application.candidate.department.region
+        assert application.regional_opinion == reviews[-1].opinion
+        assert application.proposed_amount == reviews[-1].proposed_amount
+        assert application.assigned_to == reviews[-1].author
+        assert all(r.created_at <= p.created_at for r, p in zip(reviews, passes, strict=True))
+    assert d2.applications.filter(status="national_review").exclude(regional_opinion="").exists()
+    for application in d2.applications.filter(status="returned"):
+        assert application.return_due_on > application.transitions.last().created_at.date()
+    assert {"returned", "approved", "objectives_declared"} <= set(
+        d2.applications.values_list("status", flat=True)
+    )

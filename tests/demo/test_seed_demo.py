@@ -177,8 +177,8 @@ def test_seed_is_deterministic():
     run("--legal-entities", "60", "--seed", "42")
     first = snapshot()
 
+    Application.objects.all().delete()  # the demo applications protect their users
     User.objects.filter(email__in=DEMO_EMAILS).delete()
-    Application.objects.all().delete()  # the demo applications protect their candidates
     LegalEntity.objects.all().delete()
     GHT.objects.all().delete()
     assert not Site.objects.exists()
@@ -209,10 +209,10 @@ def test_seed_is_idempotent():
         Membership.objects.count(),
     ) == counts
     assert snapshot() == before
-    assert summary.created_legal_entities == summary.created_sites == summary.created_ghts == 0
-    assert summary.created_users == summary.created_memberships == 0
-    assert summary.skipped_legal_entities == 0
-    assert "5 créés" in first_output
+    created = summary.created
+    assert created[LegalEntity] == created[Site] == created[GHT] == 0
+    assert created[User] == created[Membership] == created["skipped"] == 0
+    assert f"{counts[3]} utilisateurs" in first_output  # created by the first run
 
 
 @pytest.mark.django_db
@@ -237,7 +237,7 @@ def test_seed_leaves_existing_establishments_alone():
     summary = seed_demo(legal_entities=60)
 
     assert LegalEntity.objects.count() == 60 + 1  # the plan minus the taken FINESS, plus 2
-    assert summary.skipped_legal_entities == 1
+    assert summary.created["skipped"] == 1
     squatter.refresh_from_db()
     assert squatter.name == "Entité déjà importée"
     assert not squatter.sites.exists()

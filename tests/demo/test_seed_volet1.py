@@ -22,8 +22,8 @@ from demo.volet1 import (
 from establishments.models import LegalEntity
 
 from ..factories import LegalEntityFactory
+from .conftest import SIZE
 
-SIZE = "200"
 CATEGORIES = (
     "stale_objects_score",
     "privileged_accounts_score",
@@ -96,7 +96,7 @@ def points(entity: LegalEntity) -> list[ScanPoint]:
 
 @pytest.mark.django_db
 def test_about_85_percent_of_the_entities_have_results_with_every_level():
-    output = run("--legal-entities", SIZE)
+    output = run("--legal-entities", str(SIZE))
 
     entities = list(LegalEntity.objects.all())
     with_audit = set(DirectoryAudit.objects.values_list("legal_entity_id", flat=True))
@@ -121,10 +121,7 @@ def test_about_85_percent_of_the_entities_have_results_with_every_level():
     assert "etablissement@demo.test : Audit AD réalisé" in output
 
 
-@pytest.mark.django_db
-def test_ad_audits_are_plausible():
-    seed_demo(legal_entities=int(SIZE))
-
+def test_ad_audits_are_plausible(seeded):
     audits = list(DirectoryAudit.objects.all())
     tools = Counter(a.tool for a in audits)
     assert tools["pingcastle"] > tools["oradad"] > 0
@@ -158,10 +155,7 @@ def test_ad_audits_are_plausible():
     assert levels[1] + levels[2] + levels[3] > 4 * (levels[4] + levels[5]) > 0
 
 
-@pytest.mark.django_db
-def test_exposure_scans_are_monthly_ish_and_improve():
-    seed_demo(legal_entities=int(SIZE))
-
+def test_exposure_scans_are_monthly_ish_and_improve(seeded):
     today = date.today()
     per_entity = defaultdict(list)
     moving = entity_of("etablissement@demo.test").pk  # its story follows the seeding day
@@ -190,10 +184,7 @@ def test_exposure_scans_are_monthly_ish_and_improve():
     assert improving / len(per_entity) > 0.7
 
 
-@pytest.mark.django_db
-def test_the_demo_accounts_entities_tell_their_story():
-    seed_demo(legal_entities=int(SIZE))
-
+def test_the_demo_accounts_entities_tell_their_story(seeded):
     member = entity_of("etablissement@demo.test")
     assert member.volet1.level == Volet1Level.AD_DONE
     latest = member.directory_audits.order_by("-audit_date").first()
@@ -217,9 +208,7 @@ def test_the_demo_accounts_entities_tell_their_story():
     assert support.directory_audits.values("domain").distinct().count() == 2
 
 
-@pytest.mark.django_db
-def test_results_depend_on_the_seed_and_the_entity_only():
-    seed_demo(legal_entities=int(SIZE))
+def test_results_depend_on_the_seed_and_the_entity_only(seeded):
     first = snapshot()
 
     ExposureScan.objects.all().delete()
@@ -227,7 +216,7 @@ def test_results_depend_on_the_seed_and_the_entity_only():
     Volet1Status.objects.all().delete()
     summary = seed_volet1(seed=DEFAULT_SEED)
     assert snapshot() == first
-    assert summary.created_audits == len(first[0]) and summary.created_scans == len(first[1])
+    assert summary[DirectoryAudit] == len(first[0]) and summary[ExposureScan] == len(first[1])
 
     # one entity alone gets the same rows as among all the others
     some = list(LegalEntity.objects.order_by("-finess").values_list("id", "finess")[:25])
@@ -245,17 +234,14 @@ def test_results_depend_on_the_seed_and_the_entity_only():
     assert snapshot()[1] != first[1]
 
 
-@pytest.mark.django_db
-def test_second_run_creates_nothing():
-    seed_demo(legal_entities=int(SIZE))
+def test_second_run_creates_nothing(seeded):
     before = snapshot()
 
-    summary = seed_demo(legal_entities=int(SIZE))
+    summary = seed_demo(legal_entities=SIZE)
 
     assert snapshot() == before
-    assert summary.volet1 is not None
-    assert summary.volet1.created_audits == summary.volet1.created_scans == 0
-    assert summary.volet1.scans == len(before[1]) and summary.volet1.audits == len(before[0])
+    assert summary.created[DirectoryAudit] == summary.created[ExposureScan] == 0
+    assert summary.created["volet1_skipped"] == len({row[0] for row in before[0] + before[1]})
 
 
 @pytest.mark.django_db
@@ -272,5 +258,5 @@ def test_entities_not_seeded_or_with_results_are_left_alone():
 
     summary = seed_volet1(seed=DEFAULT_SEED)  # all entities: the imported one is kept
     assert imported.exposure_scans.count() == 1 and not imported.directory_audits.exists()
-    assert summary.skipped >= 1
+    assert summary["volet1_skipped"] >= 1
     assert Volet1Status.objects.filter(legal_entity=hospital).exists()
