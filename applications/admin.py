@@ -130,6 +130,11 @@ class FundingCallAdmin(EnvelopeColumns, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[FundingCall]:
         return decisions.with_envelope_figures(super().get_queryset(request))
 
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        # A call being created has no figures yet.
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if obj is not None else [f for f in fields if not f.startswith("envelope_")]
+
 
 # --- Applications ---------------------------------------------------------------------------
 
