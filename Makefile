@@ -35,8 +35,12 @@ run: demo
 	@echo "Portail CaRE: http://$(HOST):$(PORT)/  (SQLite, eager tasks unless DATABASE_URL/REDIS_URL are set)"
 	SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# Two test processes (pytest-xdist), each with its own database and Redis database; a
+# test file stays in one process (its module fixtures are built once).
+TEST_PROCESSES ?= 2
+
 test: venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -47,6 +47,8 @@ def celery_worker(
         }
     )
     env.update(extra_env or {})
+    # The URL above is already this test process's own Redis database (settings.test).
+    env.pop("PYTEST_XDIST_WORKER", None)
     hostname = f"test-{os.getpid()}-{time.monotonic_ns()}@localhost"
     # A file, not a pipe: a pipe nobody reads would block the worker once full.
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed when the worker stops

@@ -1,6 +1,7 @@
 """Test settings: PostgreSQL and Redis when DATABASE_URL/REDIS_URL are set."""
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -22,12 +23,24 @@ STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
 
+# Under pytest-xdist (`make test` runs two test processes), each process has its own
+# Redis database, as pytest-django gives it its own PostgreSQL database: their queues,
+# caches and locks never meet. A real worker started by a test inherits the URL
+# already chosen (tests/worker.py drops PYTEST_XDIST_WORKER from its environment).
+_XDIST_WORKER = env_str("PYTEST_XDIST_WORKER")  # noqa: F405 - "gw0", "gw1"...
+if REDIS_URL and _XDIST_WORKER.startswith("gw"):  # noqa: F405
+    _url = urlsplit(REDIS_URL)  # noqa: F405
+    _index = (int(_url.path.strip("/") or 0) + 1 + int(_XDIST_WORKER[2:])) % 16
+    REDIS_URL = urlunsplit(_url._replace(path=f"/{_index}"))
+    CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
+    CELERY_BROKER_URL = REDIS_URL
+
 if CARE_REQUIRE_SERVICES:  # noqa: F405
     if not DATABASES["default"]["ENGINE"].endswith("postgresql"):  # noqa: F405
         raise ImproperlyConfigured(
             "CARE_REQUIRE_SERVICES is set: DATABASE_URL must point to PostgreSQL."
         )
-    if not REDIS_URL:  # noqa: F405
+    if not REDIS_URL:
         raise ImproperlyConfigured("CARE_REQUIRE_SERVICES is set: REDIS_URL is required.")
 
 # The suite itself runs tasks in process; tests marked `worker` start a real worker,
