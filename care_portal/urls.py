@@ -12,6 +12,7 @@ admin.site.index_title = _("Pilotage du programme")
 urlpatterns = [
     path("", include("monitoring.urls")),
     path("healthz", views.healthz, name="healthz"),
+    path("accessibilite/", views.accessibility, name="accessibility"),
     path(".well-known/security.txt", views.security_txt, name="security-txt"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.urls")),

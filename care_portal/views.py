@@ -1,4 +1,5 @@
-"""Site-wide views: the health check, security.txt and the error pages."""
+"""Site-wide views: the health check, security.txt, the accessibility statement and
+the error pages."""
 
 import logging
 from datetime import UTC, timedelta
@@ -52,6 +53,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
     )
+
+
+def accessibility(request: HttpRequest) -> HttpResponse:
+    """The accessibility statement (the RGAA model French public services publish)."""
+    return render(request, "accessibility.html", {"contact_email": settings.CONTACT_EMAIL})
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -180,6 +180,7 @@ RULES: dict[str, dict[str | None, Rule]] = {
     "home": {None: Rule(get=everyone())},
     "healthz": {None: Rule(get=everyone())},
     "security-txt": {None: Rule(get=everyone())},
+    "accessibility": {None: Rule(get=everyone())},
     "set_language": {None: Rule(get=everyone(), post=everyone())},
     # Accounts.
     "accounts:login": {None: Rule(get=everyone(), post=everyone())},

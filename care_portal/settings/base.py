@@ -234,6 +234,8 @@ DEFAULT_FROM_EMAIL = env_str(
     "DEFAULT_FROM_EMAIL", "Portail CaRE <ne-pas-repondre@care.sante.gouv.fr>"
 )
 # security.txt (RFC 9116): where to report a vulnerability.
+# Whom users write to about the portal (the accessibility statement's contact).
+CONTACT_EMAIL = env_str("CONTACT_EMAIL", "care@sante.gouv.fr")
 SECURITY_CONTACT = env_str("SECURITY_CONTACT", f"mailto:{parseaddr(DEFAULT_FROM_EMAIL)[1]}")
 
 # Uploads: a bound on what a single request may carry in memory.
