@@ -24,6 +24,7 @@ from care_portal.errors import (
 from care_portal.queue import enqueue_on_commit
 from establishments.models import LegalEntity
 
+from .eligibility import preview
 from .lifecycle import (
     EDITABLE_STATUSES,
     Actor,
@@ -290,21 +291,46 @@ def application_issues(application: Application) -> list[Issue]:
     return issues
 
 
-def application_submit(*, application: Application, by: "User", sworn: bool) -> Application:
+def application_submit(
+    *, application: Application, by: "User", sworn: bool, accept_ineligible: bool = False
+) -> Application:
     """Submit (or resubmit after a return). Idempotent: a replayed POST or a double
-    click on a submitted application changes nothing and raises nothing."""
+    click on a submitted application changes nothing and raises nothing.
+
+    A complete application that the eligibility rules would find ineligible
+    (`eligibility.preview`) is submitted only with `accept_ineligible`: the applicant
+    has seen why and files it anyway."""
     if application.status not in EDITABLE_STATUSES and application.submitted_at is not None:
         return application  # already submitted: nothing to do twice
     require_editor(application, by)
+    statement: list[Issue] = []
     if not sworn:
-        raise SubmissionIncomplete(
-            _("Cochez la déclaration sur l'honneur pour déposer la candidature."),
-            [Issue("statement", _("La déclaration sur l'honneur est obligatoire."), "sworn")],
+        statement.append(
+            Issue("statement", _("La déclaration sur l'honneur est obligatoire."), "sworn")
         )
     issues = application_issues(application)
     if issues:
         raise SubmissionIncomplete(
-            _("La candidature est incomplète : corrigez les points signalés."), issues
+            _("La candidature est incomplète : corrigez les points signalés."),
+            statement + issues,
+        )
+    if not accept_ineligible and not preview(application).eligible:
+        statement.append(
+            Issue(
+                "statement",
+                _(
+                    "Avec les données actuelles, votre candidature serait jugée inéligible : "
+                    "corrigez les points signalés ou confirmez que vous la déposez quand même."
+                ),
+                "accept_ineligible",
+            )
+        )
+    if statement:
+        raise SubmissionIncomplete(
+            _("Cochez la déclaration sur l'honneur pour déposer la candidature.")
+            if not sworn
+            else _("Confirmez le dépôt d'une candidature qui serait jugée inéligible."),
+            statement,
         )
     try:
         with transaction.atomic():

@@ -130,6 +130,14 @@ def can_withdraw(user: User, application: Application) -> bool:
     return rule is not None and bool(rule.actors & actor_roles(user, application))
 
 
+def can_ask_reconsideration(user: User, application: Application) -> bool:
+    """An ineligible application's users may ask the ministry, who alone may
+    reconsider it (lifecycle: "reconsider"), in a message."""
+    return application.status == Status.INELIGIBLE and Actor.ESTABLISHMENT.value in actor_roles(
+        user, application
+    )
+
+
 def can_post_message(user: User, application: Application) -> bool:
     """The thread opens at submission, to the candidate's users and its instructors
     (the users of covered entities read it)."""

@@ -32,7 +32,7 @@ from care_portal.errors import (
 )
 from establishments.models import LegalEntity
 
-from . import dossiers, drafting, selectors
+from . import dossiers, drafting, eligibility, selectors
 from . import evidence as uploads
 from .downloads import dossier_response, evidence_response
 from .drafting import Issue
@@ -97,7 +97,7 @@ def _issue_anchor(issue: Issue) -> str:
         return issue.field  # the requirement's fieldset, `answer-<requirement id>`
     if issue.section == "budget":
         return "id_lines-0-category"
-    return "id_sworn"
+    return f"id_{issue.field or 'sworn'}"  # a box of the submit page
 
 
 def _issue_links(application: Application, issues: list[Issue]) -> list[IssueLink]:
@@ -116,6 +116,7 @@ def _section_context(application: Application, key: str) -> dict[str, Any]:
     issues = [i for i in drafting.application_issues(application) if i.section == key]
     return {
         "application": application,
+        "preview": eligibility.preview(application),
         "section": SECTIONS[index],
         "step": index + 1,
         "steps": len(SECTIONS),
@@ -228,6 +229,7 @@ def _render_detail(
         ),
         "message_form": message_form or MessageForm(),
         "can_post_message": selectors.can_post_message(user, application),
+        "can_ask_reconsideration": selectors.can_ask_reconsideration(user, application),
         "message_errors": error_summary([message_form]) if message_form else [],
         "eligibility": selectors.eligibility_explanation(user, application),
         "dossier_lines": selectors.dossier_lines(application),
@@ -239,6 +241,7 @@ def _render_detail(
         context["sections"] = [
             (section, sum(1 for i in issues if i.section == section.key)) for section in SECTIONS
         ]
+        context["preview"] = eligibility.preview(application)
     template = "application_overview.html" if editable else "application_detail.html"
     return render(request, f"applications/{template}", context, status=status)
 
@@ -296,9 +299,19 @@ def _render_answers(
                 )
             )
     context = _section_context(application, "answers")
+    contradictions = context["preview"].contradictions
     context.update(
         form=form,
-        items=[(f, upload_errors.get(f.answer.pk, [])) for f in form],
+        # Each requirement's form, its upload errors, and what the portal's data says
+        # against its answer.
+        items=[
+            (
+                f,
+                upload_errors.get(f.answer.pk, []),
+                contradictions.get(f.answer.requirement_id),
+            )
+            for f in form
+        ],
         errors=errors,
         max_file_size=settings.EVIDENCE_MAX_FILE_SIZE,
         allowed_formats=uploads.ALLOWED_FORMATS_LABEL,
@@ -379,34 +392,65 @@ def application_submit(request: AuthenticatedRequest, public_id: UUID) -> HttpRe
     form = SubmitForm(_posted(request))
     issues: list[Issue]
     if request.method == "POST":
-        sworn = form.is_valid() and bool(form.cleaned_data["sworn"])
+        valid = form.is_valid()
         try:
-            drafting.application_submit(application=application, by=request.user, sworn=sworn)
+            drafting.application_submit(
+                application=application,
+                by=request.user,
+                sworn=valid and bool(form.cleaned_data["sworn"]),
+                accept_ineligible=valid and bool(form.cleaned_data["accept_ineligible"]),
+            )
         except SubmissionIncomplete as error:
             issues = list(error.issues)
-            if all(issue.section == "statement" for issue in issues):
-                issues += drafting.application_issues(application)
             for issue in issues:
-                if issue.field == "sworn":
-                    form.add_error("sworn", issue.message)
+                if issue.field in ("sworn", "accept_ineligible"):
+                    form.add_error(issue.field, issue.message)
             context = _section_context(application, "statement")
             context.update(form=form, blocking=_issue_links(application, issues), posted=True)
             return render(request, "applications/application_submit.html", context)
         except ApplicationError as error:
             return _refused(request, application, error)
-        messages.success(
-            request,
-            _(
-                "Votre candidature %(reference)s a été déposée. Vous serez informé par courriel "
-                "de chaque étape de son instruction."
-            )
-            % {"reference": application.reference},
-        )
+        _submitted_message(request, application)
         return redirect("applications:application-detail", application.public_id)
     context = _section_context(application, "statement")
     issues = drafting.application_issues(application)
     context.update(form=form, blocking=_issue_links(application, issues), posted=False)
     return render(request, "applications/application_submit.html", context)
+
+
+def _submitted_message(request: AuthenticatedRequest, application: Application) -> None:
+    """The banner after a submission says the outcome when the scoring has already run
+    (tasks run in process), else that it is running."""
+    values = {"reference": application.reference}
+    if application.status == Status.INELIGIBLE:
+        messages.warning(
+            request,
+            _(
+                "Votre candidature %(reference)s a été déposée, mais elle a été jugée "
+                "inéligible : les raisons et ce que vous pouvez faire sont indiqués ci-dessous."
+            )
+            % values,
+        )
+    elif application.status == Status.SUBMITTED:
+        messages.success(
+            request,
+            _(
+                "Votre candidature %(reference)s a été déposée. La vérification de son "
+                "éligibilité est en cours : son résultat s'affichera sur cette page et vous "
+                "sera envoyé par courriel."
+            )
+            % values,
+        )
+    else:
+        messages.success(
+            request,
+            _(
+                "Votre candidature %(reference)s a été déposée et jugée éligible : elle est "
+                "transmise à votre ARS pour instruction. Vous serez informé par courriel de "
+                "chaque étape."
+            )
+            % values,
+        )
 
 
 # --- Evidence files ---------------------------------------------------------------------
