@@ -395,6 +395,19 @@ def _mean(values: list[float], default: float) -> float:
     return sum(values) / len(values) if values else default
 
 
+def ad_detail(inputs: EligibilityInputs) -> str:
+    """How the AD factor was read: maximum weakness counts only for entities without
+    an audit, and is said only when there are some."""
+    total = len(inputs.covered)
+    missing = sum(1 for fact in inputs.covered if not fact.audit_dates)
+    if not missing:
+        return _("%(n)d entité(s) auditée(s) sur %(n)d") % {"n": total}
+    return _(
+        "%(audited)d entité(s) auditée(s) sur %(n)d ; faiblesse maximale retenue pour "
+        "%(missing)d entité(s) sans audit"
+    ) % {"audited": total - missing, "n": total, "missing": missing}
+
+
 def priority_factors(inputs: EligibilityInputs) -> list[tuple[str, str, float, str]]:
     """(id, label, value 0–1, detail) per factor: higher value, more priority."""
     ad_values = []
@@ -421,7 +434,7 @@ def priority_factors(inputs: EligibilityInputs) -> list[tuple[str, str, float, s
             "ad",
             _("Faiblesse de l'annuaire AD (score PingCastle, niveau ANSSI)"),
             _mean(ad_values, 1.0),
-            _("%(n)d entité(s) ; sans audit, faiblesse maximale") % {"n": len(ad_values)},
+            ad_detail(inputs),
         ),
         (
             "exposure",

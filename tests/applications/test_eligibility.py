@@ -373,3 +373,27 @@ def test_the_preview_runs_a_fixed_number_of_queries(call, django_assert_num_quer
     with django_assert_num_queries(len(queries)):
         # the 10 members without Volet 1 data, and the amount over its ceiling
         assert [p.rule for p in preview(large).problems] == ["E5"] * 10 + ["E7"]
+
+
+def factor(outcome, factor_id):
+    return next(f for f in outcome.factors if f.id == factor_id)
+
+
+def test_the_ad_factor_says_maximum_weakness_only_for_entities_without_an_audit(call):
+    """Issue 12: "sans audit, faiblesse maximale" was said of audited entities too."""
+    audited = make_application(call)  # its candidate has an AD audit
+    detail = factor(evaluate(audited), "ad").detail
+    assert detail == "1 entité(s) auditée(s) sur 1"
+    assert "sans audit" not in detail and "faiblesse maximale" not in detail
+    ght = GHTFactory()
+    support = LegalEntityFactory(ght=ght, is_ght_support=True, staff_count=500)
+    partly = make_application(call, support)
+    Coverage.objects.create(
+        call=call, application=partly, legal_entity=LegalEntityFactory(ght=ght, staff_count=100)
+    )
+    ad = factor(evaluate(partly), "ad")
+    assert ad.detail == (
+        "1 entité(s) auditée(s) sur 2 ; faiblesse maximale retenue pour 1 entité(s) sans audit"
+    )
+    # The entity without an audit counts as fully weak: the mean is above the audited one.
+    assert ad.value > factor(evaluate(audited), "ad").value
