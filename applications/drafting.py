@@ -118,9 +118,32 @@ def covered_entities(candidate: LegalEntity) -> list[LegalEntity]:
     return [candidate]
 
 
+IDENTITY_FIELDS = (
+    "director_name",
+    "director_email",
+    "rssi_name",
+    "rssi_email",
+    "continuity_lead_name",
+    "continuity_lead_email",
+)
+
+
+def previous_contacts(candidate: LegalEntity) -> dict[str, str]:
+    """The contacts of the candidate's most recent application (to any call, in any
+    status), to prefill a new one; empty if it has none."""
+    previous = (
+        Application.objects.filter(candidate=candidate)
+        .order_by("-created_at", "-id")
+        .values(*IDENTITY_FIELDS)
+        .first()
+    )
+    return previous or {}
+
+
 def application_start(*, call: FundingCall, candidate: LegalEntity, by: "User") -> Application:
-    """The candidate's draft for this call, created with its coverage and one blank
-    answer per requirement; a second call returns the same application."""
+    """The candidate's draft for this call, created with its coverage, one blank
+    answer per requirement and the contacts of its previous application; a second call
+    returns the same application."""
     existing = Application.objects.filter(call=call, candidate=candidate).first()
     if existing is not None:
         return existing
@@ -130,6 +153,7 @@ def application_start(*, call: FundingCall, candidate: LegalEntity, by: "User") 
     if problem:
         raise ApplicationError(problem)
     covered = covered_entities(candidate)
+    contacts = {"director_email": "", **previous_contacts(candidate)}
     try:
         with transaction.atomic():
             application = Application.objects.create(
@@ -138,7 +162,7 @@ def application_start(*, call: FundingCall, candidate: LegalEntity, by: "User") 
                 ght=candidate.ght if candidate.is_ght_support else None,
                 reference=f"tmp-{uuid.uuid4().hex}",
                 created_by=by,
-                director_email="",
+                **contacts,
             )
             application.reference = f"{call.code}-{application.pk:06d}"
             application.save(update_fields=["reference"])
@@ -161,16 +185,6 @@ def application_start(*, call: FundingCall, candidate: LegalEntity, by: "User") 
             % {"names": names}
         ) from None
     return application
-
-
-IDENTITY_FIELDS = (
-    "director_name",
-    "director_email",
-    "rssi_name",
-    "rssi_email",
-    "continuity_lead_name",
-    "continuity_lead_email",
-)
 
 
 def application_update_identity(

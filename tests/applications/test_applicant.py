@@ -405,3 +405,39 @@ def test_a_message_on_an_ineligible_application_reaches_the_ministry(
     with django_capture_on_commit_callbacks(execute=True):  # the ministry answers
         message_post(application=application, by=ministry_user, body="Nous réexaminons")
     assert [m.to for m in mail.outbox] == [[hospital_user.email]]
+
+
+def test_a_new_application_takes_the_contacts_of_the_candidates_previous_one(
+    call, hospital, hospital_user, other_hospital
+):
+    older_call = FundingCallFactory(code="D1-2024")
+    last_call = FundingCallFactory(code="D2-2024")
+    first = Application.objects.create(
+        call=older_call, candidate=hospital, reference="D1-2024-000001", rssi_name="Ancien RSSI"
+    )
+    latest = Application.objects.create(
+        call=last_call, candidate=hospital, reference="D2-2024-000001", **IDENTITY
+    )
+    Application.objects.filter(pk=first.pk).update(created_at=latest.created_at - timedelta(days=1))
+    Application.objects.create(  # another candidate's contacts are never taken
+        call=FundingCallFactory(code="D2-2026"),
+        candidate=other_hospital,
+        reference="D2-2026-000001",
+        director_name="Quelqu'un d'autre",
+    )
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    application.refresh_from_db()
+    assert {field: getattr(application, field) for field in IDENTITY} == IDENTITY
+    # The most recent one counts, whatever its call: an older one is not mixed in.
+    latest.rssi_name = ""
+    latest.save(update_fields=["rssi_name"])
+    application.delete()
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    application.refresh_from_db()
+    assert application.rssi_name == "" and application.director_name == "Claire Directrice"
+
+
+def test_a_first_application_starts_without_contacts(call, other_hospital, other_hospital_user):
+    application = application_start(call=call, candidate=other_hospital, by=other_hospital_user)
+    application.refresh_from_db()
+    assert all(getattr(application, field) == "" for field in IDENTITY)
