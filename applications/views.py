@@ -56,6 +56,8 @@ from .templatetags.applications_tags import when
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
+    from accounts.models import User
+
 PAGE_SIZE = 50
 
 
@@ -232,8 +234,8 @@ def _render_detail(
         "can_ask_reconsideration": selectors.can_ask_reconsideration(user, application),
         "message_errors": error_summary([message_form]) if message_form else [],
         "eligibility": selectors.eligibility_explanation(user, application),
-        "dossier_lines": selectors.dossier_lines(application),
         "can_retry_dossier": selectors.can_retry_dossier(user, application),
+        **_dossiers_context(user, application),
     }
     if editable:
         issues = drafting.application_issues(application)
@@ -535,6 +537,59 @@ def evidence_delete(
 
 
 # --- Rendered PDFs (dossiers and decision letters) ----------------------------------------
+
+
+def _dossiers_context(user: "User", application: Application) -> dict[str, Any]:
+    """The documents' part of the application page (its transitions, dossiers and
+    eligibility result loaded)."""
+    lines = selectors.dossier_lines(application)
+    return {
+        "dossier_lines": lines,
+        "can_relaunch_dossier": selectors.can_relaunch_dossier(user, application),
+        "dossiers_polling": selectors.dossiers_polling(application, lines),
+    }
+
+
+@login_required
+def dossier_status(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
+    """The documents' part of the application page, which the page fetches while a
+    document is still to be rendered (or the submission scored) instead of asking for a
+    reload. Without workers (tasks run in process) the request renders what is due."""
+    application = selectors.get_application_for(request.user, public_id)
+    dossiers.dossier_catch_up(application)
+    application.refresh_from_db(fields=["status"])
+    selectors.with_dossiers(application)
+    context = {
+        "application": application,
+        "eligibility": selectors.eligibility_explanation(request.user, application),
+        "can_retry_dossier": selectors.can_retry_dossier(request.user, application),
+        **_dossiers_context(request.user, application),
+    }
+    return render(request, "applications/_dossiers_body.html", context)
+
+
+@login_required
+@require_POST
+def dossier_relaunch(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
+    """The application's users relaunch a document stuck waiting for a worker."""
+    application = selectors.get_application_for(request.user, public_id)
+    kind = str(request.POST.get("kind", ""))
+    if kind not in Dossier.Kind.values:
+        raise Http404
+    try:
+        dossiers.dossier_relaunch(application=application, kind=kind, by=request.user)
+    except TransitionForbidden:
+        raise PermissionDenied from None
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            _("La génération du PDF « %(label)s » est relancée.")
+            % {"label": Dossier.Kind(kind).label},
+        )
+    url = reverse("applications:application-detail", args=[public_id])
+    return HttpResponseRedirect(f"{url}#dossiers")
 
 
 @login_required
