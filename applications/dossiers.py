@@ -5,6 +5,7 @@ advisory lock while rendering, retries), the ministry's relaunch and the sweeper
 of documents due. `pdf.html_to_pdf` turns the HTML into the PDF."""
 
 import hashlib
+import logging
 import re
 import uuid
 from collections import defaultdict
@@ -35,7 +36,7 @@ from django.utils.translation import gettext as _
 from audits.models import DirectoryAudit, ExposureScan
 from audits.status import ScanPoint, Volet1Result, compute_volet1_status
 from care_portal.errors import ApplicationError, TransitionForbidden
-from care_portal.queue import enqueue, enqueue_on_commit
+from care_portal.queue import enqueue, enqueue_on_commit, in_process
 
 from . import pdf
 from .eligibility import factor_rows
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 RENDER_TASK = "applications.render_dossier_task"
+SCORE_TASK = "applications.score_application_task"  # scoring.py's (it imports this module)
+
+logger = logging.getLogger(__name__)
 
 # The decisions that call for a letter: the ministry's, at the end of national review.
 DECISION_STATUSES = (Status.APPROVED.value, Status.REJECTED.value)
@@ -320,6 +324,10 @@ def rendering_lock(dossier_id: int) -> Iterator[bool]:
                 )
 
 
+# A document waiting this long for a worker is stuck (no worker, a lost task): its
+# application's users may relaunch it ("Relancer la génération").
+DOSSIER_STUCK_AFTER = timedelta(minutes=5)
+
 # The sweeper stops re-queuing a dossier that failed this many times; the ministry's
 # "Relancer la génération" button still can.
 DOSSIER_MAX_SWEPT_ATTEMPTS = 5
@@ -426,6 +434,90 @@ def dossier_retry(*, dossier: Dossier, by: "User") -> Dossier:
     queue_dossier(dossier.application_id, dossier.kind, dossier.version)
     dossier.refresh_from_db()
     return dossier
+
+
+def dossier_waiting_since(application_id: int, kind: str, dossier: Dossier | None) -> Any:
+    """Since when a document has waited: its row's last change, or (no row yet) the
+    submission or decision that made it due."""
+    if dossier is not None:
+        return dossier.updated_at
+    transitions = Transition.objects.filter(application_id=application_id)
+    if kind == Dossier.Kind.DECISION:
+        transitions = transitions.filter(
+            from_status=Status.NATIONAL_REVIEW, to_status__in=DECISION_STATUSES
+        )
+    else:
+        transitions = transitions.filter(to_status=Status.SUBMITTED)
+    latest = transitions.order_by("-created_at").values_list("created_at", flat=True).first()
+    return latest or timezone.now()
+
+
+def dossier_relaunch(*, application: Application, kind: str, by: "User") -> None:
+    """The application's users (or the ministry) relaunch a document stuck waiting for
+    a worker (`DOSSIER_STUCK_AFTER`): its rendering is queued again, or the scoring it
+    waits for. Refused while it is done, failed (the ministry's retry) or recently
+    queued."""
+    if not {Actor.ESTABLISHMENT.value, Actor.MINISTRY.value} & actor_roles(by, application):
+        raise TransitionForbidden(_("Vous ne pouvez pas relancer la génération de ce PDF."))
+    kind = Dossier.Kind(kind).value
+    version = dossier_version(application.pk, kind)
+    if version < 1:
+        raise ApplicationError(_("Aucun PDF n'est à générer pour cette candidature."))
+    now = timezone.now()
+    dossier = Dossier.objects.filter(application=application, kind=kind, version=version).first()
+    if dossier is not None and dossier.status == Dossier.Status.DONE:
+        raise ApplicationError(_("Ce PDF est déjà disponible."))
+    if dossier is not None and dossier.status == Dossier.Status.FAILED:
+        raise ApplicationError(
+            _("La génération de ce PDF a échoué : le ministère en est informé et la relancera.")
+        )
+    if dossier_waiting_since(application.pk, kind, dossier) > now - DOSSIER_STUCK_AFTER:
+        raise ApplicationError(
+            _("Ce PDF est en préparation depuis peu : réessayez dans quelques minutes.")
+        )
+    if dossier is None:
+        dossier, _created = Dossier.objects.get_or_create(
+            application=application, kind=kind, version=version
+        )
+    Dossier.objects.filter(pk=dossier.pk).update(updated_at=now)
+    if kind == Dossier.Kind.DOSSIER and application.status == Status.SUBMITTED:
+        # The dossier waits for the eligibility result: the scoring renders it.
+        enqueue_on_commit(SCORE_TASK, application.pk)
+    else:
+        queue_dossier(application.pk, kind, version)
+
+
+def dossier_catch_up(application: Application) -> int:
+    """Without workers (tasks run in process: the embedded default, where no scheduler
+    runs the sweeper), render now this application's documents that are due and neither
+    done nor failed, seeded ones included; returns how many were rendered. With
+    workers, nothing: the sweeper and `dossier_relaunch` see to them."""
+    if not in_process():
+        return 0
+    rendered = 0
+    for kind in (Dossier.Kind.DOSSIER.value, Dossier.Kind.DECISION.value):
+        version = dossier_version(application.pk, kind)
+        if version < 1:
+            continue
+        settled = Dossier.objects.filter(
+            application=application,
+            kind=kind,
+            version=version,
+            status__in=(Dossier.Status.DONE, Dossier.Status.FAILED),
+        )
+        if settled.exists():
+            continue
+        try:
+            dossier = dossier_render(application_id=application.pk, kind=kind, version=version)
+        except DossierNotReady:
+            continue  # scored first, when the submission's task runs
+        except Exception:  # marked failed with its error: the page says so
+            logger.exception(
+                "Rendering %s %s of application %s failed", kind, version, application.pk
+            )
+            continue
+        rendered += dossier is not None
+    return rendered
 
 
 def queue_dossier(application_id: int, kind: str, version: int | None = None) -> None:

@@ -24,6 +24,7 @@ from care_portal.errors import (
 from care_portal.queue import enqueue_on_commit
 from establishments.models import LegalEntity
 
+from .eligibility import preview
 from .lifecycle import (
     EDITABLE_STATUSES,
     Actor,
@@ -117,9 +118,32 @@ def covered_entities(candidate: LegalEntity) -> list[LegalEntity]:
     return [candidate]
 
 
+IDENTITY_FIELDS = (
+    "director_name",
+    "director_email",
+    "rssi_name",
+    "rssi_email",
+    "continuity_lead_name",
+    "continuity_lead_email",
+)
+
+
+def previous_contacts(candidate: LegalEntity) -> dict[str, str]:
+    """The contacts of the candidate's most recent application (to any call, in any
+    status), to prefill a new one; empty if it has none."""
+    previous = (
+        Application.objects.filter(candidate=candidate)
+        .order_by("-created_at", "-id")
+        .values(*IDENTITY_FIELDS)
+        .first()
+    )
+    return previous or {}
+
+
 def application_start(*, call: FundingCall, candidate: LegalEntity, by: "User") -> Application:
-    """The candidate's draft for this call, created with its coverage and one blank
-    answer per requirement; a second call returns the same application."""
+    """The candidate's draft for this call, created with its coverage, one blank
+    answer per requirement and the contacts of its previous application; a second call
+    returns the same application."""
     existing = Application.objects.filter(call=call, candidate=candidate).first()
     if existing is not None:
         return existing
@@ -129,6 +153,7 @@ def application_start(*, call: FundingCall, candidate: LegalEntity, by: "User") 
     if problem:
         raise ApplicationError(problem)
     covered = covered_entities(candidate)
+    contacts = {"director_email": "", **previous_contacts(candidate)}
     try:
         with transaction.atomic():
             application = Application.objects.create(
@@ -137,7 +162,7 @@ def application_start(*, call: FundingCall, candidate: LegalEntity, by: "User") 
                 ght=candidate.ght if candidate.is_ght_support else None,
                 reference=f"tmp-{uuid.uuid4().hex}",
                 created_by=by,
-                director_email="",
+                **contacts,
             )
             application.reference = f"{call.code}-{application.pk:06d}"
             application.save(update_fields=["reference"])
@@ -160,16 +185,6 @@ def application_start(*, call: FundingCall, candidate: LegalEntity, by: "User") 
             % {"names": names}
         ) from None
     return application
-
-
-IDENTITY_FIELDS = (
-    "director_name",
-    "director_email",
-    "rssi_name",
-    "rssi_email",
-    "continuity_lead_name",
-    "continuity_lead_email",
-)
 
 
 def application_update_identity(
@@ -290,21 +305,46 @@ def application_issues(application: Application) -> list[Issue]:
     return issues
 
 
-def application_submit(*, application: Application, by: "User", sworn: bool) -> Application:
+def application_submit(
+    *, application: Application, by: "User", sworn: bool, accept_ineligible: bool = False
+) -> Application:
     """Submit (or resubmit after a return). Idempotent: a replayed POST or a double
-    click on a submitted application changes nothing and raises nothing."""
+    click on a submitted application changes nothing and raises nothing.
+
+    A complete application that the eligibility rules would find ineligible
+    (`eligibility.preview`) is submitted only with `accept_ineligible`: the applicant
+    has seen why and files it anyway."""
     if application.status not in EDITABLE_STATUSES and application.submitted_at is not None:
         return application  # already submitted: nothing to do twice
     require_editor(application, by)
+    statement: list[Issue] = []
     if not sworn:
-        raise SubmissionIncomplete(
-            _("Cochez la déclaration sur l'honneur pour déposer la candidature."),
-            [Issue("statement", _("La déclaration sur l'honneur est obligatoire."), "sworn")],
+        statement.append(
+            Issue("statement", _("La déclaration sur l'honneur est obligatoire."), "sworn")
         )
     issues = application_issues(application)
     if issues:
         raise SubmissionIncomplete(
-            _("La candidature est incomplète : corrigez les points signalés."), issues
+            _("La candidature est incomplète : corrigez les points signalés."),
+            statement + issues,
+        )
+    if not accept_ineligible and not preview(application).eligible:
+        statement.append(
+            Issue(
+                "statement",
+                _(
+                    "Avec les données actuelles, votre candidature serait jugée inéligible : "
+                    "corrigez les points signalés ou confirmez que vous la déposez quand même."
+                ),
+                "accept_ineligible",
+            )
+        )
+    if statement:
+        raise SubmissionIncomplete(
+            _("Cochez la déclaration sur l'honneur pour déposer la candidature.")
+            if not sworn
+            else _("Confirmez le dépôt d'une candidature qui serait jugée inéligible."),
+            statement,
         )
     try:
         with transaction.atomic():

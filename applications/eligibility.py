@@ -3,22 +3,26 @@
 (`FundingCall.parameters`); every result says why, rule by rule.
 
 `gather(application)` reads what the rules need in a fixed number of queries;
-`evaluate_inputs(inputs)` is pure; `evaluate(application)` does both.
+`evaluate_inputs(inputs)` is pure; `evaluate(application)` does both. `preview(application)`
+runs them on a draft as if it were submitted now, saves nothing, and says for each failed
+rule what to fix and where (`RULE_SECTIONS`), and which answers contradict what the portal
+knows (a Volet 1 prerequisite answered "met" while the Volet 1 data says otherwise).
 """
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import Count, Min
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 
 from audits.models import DirectoryAudit, ExposureScan
-from audits.status import ScanPoint, compute_volet1_status
+from audits.status import ScanPoint, compute_volet1_status, exposure_next_step
 from establishments.identifiers import is_valid_finess
 from establishments.models import LegalEntity, StatusGroup
 from establishments.reference import FINESS_CATEGORIES
@@ -40,6 +44,9 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
     "maturity_requirements": ["D2.O3", "D2.O4", "D2.P4"],
     # Staff count at which the size factor is full.
     "size_full_staff": 5000,
+    # Prerequisites the portal checks itself from the Volet 1 data of the covered
+    # entities: an answer "met" that the data contradicts is flagged at the answer.
+    "volet1_requirements": ["D2.P1"],
 }
 
 CENT = Decimal("0.01")
@@ -388,6 +395,19 @@ def _mean(values: list[float], default: float) -> float:
     return sum(values) / len(values) if values else default
 
 
+def ad_detail(inputs: EligibilityInputs) -> str:
+    """How the AD factor was read: maximum weakness counts only for entities without
+    an audit, and is said only when there are some."""
+    total = len(inputs.covered)
+    missing = sum(1 for fact in inputs.covered if not fact.audit_dates)
+    if not missing:
+        return _("%(n)d entité(s) auditée(s) sur %(n)d") % {"n": total}
+    return _(
+        "%(audited)d entité(s) auditée(s) sur %(n)d ; faiblesse maximale retenue pour "
+        "%(missing)d entité(s) sans audit"
+    ) % {"audited": total - missing, "n": total, "missing": missing}
+
+
 def priority_factors(inputs: EligibilityInputs) -> list[tuple[str, str, float, str]]:
     """(id, label, value 0–1, detail) per factor: higher value, more priority."""
     ad_values = []
@@ -414,7 +434,7 @@ def priority_factors(inputs: EligibilityInputs) -> list[tuple[str, str, float, s
             "ad",
             _("Faiblesse de l'annuaire AD (score PingCastle, niveau ANSSI)"),
             _mean(ad_values, 1.0),
-            _("%(n)d entité(s) ; sans audit, faiblesse maximale") % {"n": len(ad_values)},
+            ad_detail(inputs),
         ),
         (
             "exposure",
@@ -476,3 +496,245 @@ def factor_rows(factors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for factor in factors
     ]
+
+
+# --- The applicant's preview: the rules on the current data, nothing saved ---------------
+
+# Where the data each rule reads is put right: the URL name of the page, reversed with
+# the application's public id (answers, budget, submission) or with the public id of the
+# legal entity concerned (its record in the directory, its Volet 1 page).
+RULE_SECTIONS: dict[str, str] = {
+    "E1": "establishments:legalentity-detail",
+    "E2": "establishments:legalentity-detail",
+    "E3": "establishments:legalentity-detail",
+    "E4": "applications:application-submit",
+    "E5": "audits:volet1-detail",
+    "E6": "applications:application-answers",
+    "E7": "applications:application-budget",
+}
+
+
+@dataclass(frozen=True)
+class PreviewProblem:
+    """A rule the application would fail: why, in plain words, and where to fix it."""
+
+    rule: str
+    reason: str
+    where: str  # the name of the page or section that fixes it (a link's text)
+    url: str
+
+
+@dataclass(frozen=True)
+class Volet1Gap:
+    """A covered entity whose Volet 1 objectives are not (yet) reached."""
+
+    entity: LegalEntity
+    ad_missing: bool
+    exposure_missing: bool
+    url: str  # its Volet 1 page
+
+    @property
+    def summary(self) -> str:
+        gaps = []
+        if self.ad_missing:
+            gaps.append(_("aucun audit de l'annuaire Active Directory"))
+        if self.exposure_missing:
+            gaps.append(_("objectif d'exposition D1.O2.B non atteint"))
+        return ", ".join(gaps)
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    """An answer "met" to a requirement the portal checks itself, which its data
+    contradicts."""
+
+    requirement_id: int
+    identifier: str
+    gaps: list[Volet1Gap]
+
+
+@dataclass
+class Preview:
+    """What the eligibility rules would decide if the application were submitted now."""
+
+    outcome: EligibilityOutcome
+    problems: list[PreviewProblem]
+    contradictions: dict[int, Contradiction]  # by requirement id
+
+    @property
+    def eligible(self) -> bool:
+        return self.outcome.eligible
+
+    @property
+    def destinations(self) -> list[tuple[str, str]]:
+        """(where, url) of the pages to visit, each once, in the order of the rules."""
+        seen: dict[str, str] = {}
+        for problem in self.problems:
+            seen.setdefault(problem.url.split("#", 1)[0], problem.where)
+        return [(where, url) for url, where in seen.items()]
+
+
+def volet1_gaps(inputs: EligibilityInputs) -> list[Volet1Gap]:
+    gaps = []
+    for fact in inputs.covered:
+        status = compute_volet1_status(ad_audit_dates=fact.audit_dates, scans=fact.scans)
+        if not (status.ad_audit_done and status.exposure_objective_met):
+            gaps.append(
+                Volet1Gap(
+                    entity=fact.entity,
+                    ad_missing=not status.ad_audit_done,
+                    exposure_missing=not status.exposure_objective_met,
+                    url=reverse(RULE_SECTIONS["E5"], args=[fact.entity.public_id]),
+                )
+            )
+    return gaps
+
+
+def _directory_problem(inputs: EligibilityInputs, result: RuleResult) -> PreviewProblem:
+    candidate = inputs.application.candidate
+    return PreviewProblem(
+        result.id,
+        result.detail
+        + " "
+        + _(
+            "Ces informations viennent de l'annuaire des établissements : si elles sont "
+            "inexactes, signalez-le à votre ARS."
+        ),
+        _("Fiche de %(name)s dans l'annuaire") % {"name": candidate.name},
+        reverse(RULE_SECTIONS[result.id], args=[candidate.public_id]),
+    )
+
+
+def _window_problem(inputs: EligibilityInputs, result: RuleResult) -> PreviewProblem:
+    call = inputs.call
+    values = {
+        "start": date_format(timezone.localtime(call.opens_at), "DATETIME_FORMAT"),
+        "end": date_format(timezone.localtime(call.closes_at), "DATETIME_FORMAT"),
+    }
+    if inputs.application.submitted_at is not None:  # returned: its first submission counts
+        reason = result.detail
+    elif timezone.now() < call.opens_at:
+        reason = (
+            _("L'appel n'ouvre que le %(start)s : une candidature déposée avant serait hors délai.")
+            % values
+        )
+    else:
+        reason = (
+            _(
+                "L'appel est clos depuis le %(end)s : une candidature déposée maintenant "
+                "serait hors délai."
+            )
+            % values
+        )
+    return PreviewProblem(
+        result.id,
+        reason,
+        _("Déclaration sur l'honneur et dépôt"),
+        reverse(RULE_SECTIONS[result.id], args=[inputs.application.public_id]),
+    )
+
+
+def _volet1_problems(inputs: EligibilityInputs, gaps: list[Volet1Gap]) -> list[PreviewProblem]:
+    today = timezone.localdate()
+    scans = {fact.entity.id: fact.scans for fact in inputs.covered}
+    problems = []
+    for gap in gaps:
+        steps = []
+        if gap.ad_missing:
+            steps.append(
+                _("Aucun audit de l'annuaire Active Directory (PingCastle) n'est enregistré.")
+            )
+        if gap.exposure_missing:
+            steps.append(
+                _("Objectif d'exposition D1.O2.B non atteint. %(next)s")
+                % {"next": exposure_next_step(scans[gap.entity.id], today)}
+            )
+        problems.append(
+            PreviewProblem(
+                "E5",
+                " ".join(steps),
+                _("Volet 1 de %(name)s") % {"name": gap.entity.name},
+                gap.url,
+            )
+        )
+    return problems
+
+
+def _answer_problems(inputs: EligibilityInputs) -> list[PreviewProblem]:
+    url = reverse(RULE_SECTIONS["E6"], args=[inputs.application.public_id])
+    problems = []
+    for answer, evidence_count in inputs.answers:
+        requirement = answer.requirement
+        if requirement.kind != Requirement.Kind.PREREQUISITE:
+            continue
+        values = {"id": requirement.identifier, "state": answer.get_state_display()}
+        if not answer.state:
+            reason = _("Le prérequis %(id)s n'a pas de réponse : il doit être atteint.") % values
+        elif answer.state != Answer.State.MET:
+            reason = (
+                _("Le prérequis %(id)s doit être atteint (réponse actuelle : « %(state)s »).")
+                % values
+            )
+        elif (
+            requirement.evidence_stage == Requirement.EvidenceStage.APPLICATION
+            and not evidence_count
+        ):
+            reason = _("Le prérequis %(id)s doit être justifié par une pièce jointe.") % values
+        else:
+            continue
+        problems.append(
+            PreviewProblem(
+                "E6", reason, _("Réponses aux exigences"), f"{url}#answer-{requirement.pk}"
+            )
+        )
+    return problems
+
+
+def _budget_problem(inputs: EligibilityInputs, result: RuleResult) -> PreviewProblem:
+    reason = result.detail
+    if ceiling_for(inputs.brackets, total_staff(inputs)) is not None:
+        reason += " " + _("Réduisez le budget prévisionnel à ce plafond au plus.")
+    return PreviewProblem(
+        result.id,
+        reason,
+        _("Budget prévisionnel"),
+        reverse(RULE_SECTIONS[result.id], args=[inputs.application.public_id]),
+    )
+
+
+def contradictions(inputs: EligibilityInputs, gaps: list[Volet1Gap]) -> dict[int, Contradiction]:
+    """Answers "met" to a Volet 1 prerequisite while a covered entity has not reached
+    the Volet 1 objectives."""
+    if not gaps:
+        return {}
+    checked = set(inputs.parameters.get("volet1_requirements") or [])
+    return {
+        answer.requirement_id: Contradiction(
+            answer.requirement_id, answer.requirement.identifier, gaps
+        )
+        for answer, _count in inputs.answers
+        if answer.requirement.identifier in checked and answer.state == Answer.State.MET
+    }
+
+
+def preview(application: Application) -> Preview:
+    """The rules on the application's current data, as if it were submitted now (or at
+    its first submission, for one returned for complements). Nothing is written."""
+    inputs = gather(application)
+    if inputs.first_submitted_at is None:
+        inputs = replace(inputs, first_submitted_at=timezone.now())
+    outcome = evaluate_inputs(inputs)
+    gaps = volet1_gaps(inputs)
+    problems: list[PreviewProblem] = []
+    for result in outcome.failed:
+        if result.id in ("E1", "E2", "E3"):
+            problems.append(_directory_problem(inputs, result))
+        elif result.id == "E4":
+            problems.append(_window_problem(inputs, result))
+        elif result.id == "E5":
+            problems.extend(_volet1_problems(inputs, gaps))
+        elif result.id == "E6":
+            problems.extend(_answer_problems(inputs))
+        elif result.id == "E7":
+            problems.append(_budget_problem(inputs, result))
+    return Preview(outcome, problems, contradictions(inputs, gaps))

@@ -310,6 +310,14 @@ class SubmitForm(forms.Form):
         ),
         required=False,
     )
+    # Shown only when the eligibility preview says the application would be ineligible;
+    # `drafting.application_submit` then refuses without it.
+    accept_ineligible = forms.BooleanField(
+        label=_(
+            "Je comprends que ma candidature sera jugée inéligible et je la dépose quand même."
+        ),
+        required=False,
+    )
 
 
 class MessageForm(forms.Form):

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import translation
 
@@ -83,7 +84,8 @@ def notify_transition(*, transition_id: int) -> int:
 
 
 def notify_message(*, message_id: int) -> int:
-    """A new message in a thread: tell the other side (applicant users or the ARS)."""
+    """A new message in a thread: tell the other side (applicant users, or the ARS and,
+    on an ineligible application, the ministry)."""
     message = (
         Message.objects.select_related("application__candidate__department", "author")
         .filter(pk=message_id)
@@ -101,18 +103,22 @@ def notify_message(*, message_id: int) -> int:
         ).exists()
     )
     if author_is_applicant:
-        role, scope = (
-            Membership.Role.REGIONAL,
-            {"memberships__region_id": application.candidate.department.region_id},
+        audience = Q(
+            memberships__role=Membership.Role.REGIONAL,
+            memberships__region_id=application.candidate.department.region_id,
         )
+        if application.status == Status.INELIGIBLE:
+            # Only the ministry may reconsider an ineligible application (lifecycle:
+            # "reconsider"): the applicant's request reaches it too.
+            audience |= Q(memberships__role=Membership.Role.MINISTRY)
     else:
-        role, scope = (
-            Membership.Role.ESTABLISHMENT,
-            {"memberships__legal_entity_id": application.candidate_id},
+        audience = Q(
+            memberships__role=Membership.Role.ESTABLISHMENT,
+            memberships__legal_entity_id=application.candidate_id,
         )
     to = sorted(
         set(
-            User.objects.filter(is_active=True, memberships__role=role, **scope)
+            User.objects.filter(audience, is_active=True)
             .exclude(pk=message.author_id or 0)
             .values_list("email", flat=True)
         )

@@ -4,6 +4,7 @@ messages. Data only: the words the pages show are the templates' and
 `templatetags/applications_tags.py`'s."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 from accounts.models import User
 from establishments.models import LegalEntity
 
-from .dossiers import decision_transitions, submission_count
+from .dossiers import DOSSIER_STUCK_AFTER, decision_transitions, submission_count
 from .drafting import candidate_problem
 from .eligibility import factor_rows
 from .lifecycle import EDITABLE_STATUSES, Actor, Status, actor_roles, rule_for
@@ -100,6 +101,17 @@ def with_everything(application: Application) -> Application:
     )
 
 
+def with_dossiers(application: Application) -> Application:
+    """Load what the documents' part of the page reads: the history (the versions due),
+    the dossiers and the eligibility result."""
+    return _prefetch(
+        application,
+        Prefetch("transitions", queryset=Transition.objects.select_related("actor")),
+        "eligibility",
+        Prefetch("dossiers", queryset=Dossier.objects.order_by("kind", "-version")),
+    )
+
+
 def with_messages(application: Application) -> Application:
     """Load the thread (for the return request shown on the section pages)."""
     return _prefetch(
@@ -128,6 +140,14 @@ def can_edit(user: User, application: Application) -> bool:
 def can_withdraw(user: User, application: Application) -> bool:
     rule = rule_for(application.status, Status.WITHDRAWN.value)
     return rule is not None and bool(rule.actors & actor_roles(user, application))
+
+
+def can_ask_reconsideration(user: User, application: Application) -> bool:
+    """An ineligible application's users may ask the ministry, who alone may
+    reconsider it (lifecycle: "reconsider"), in a message."""
+    return application.status == Status.INELIGIBLE and Actor.ESTABLISHMENT.value in actor_roles(
+        user, application
+    )
 
 
 def can_post_message(user: User, application: Application) -> bool:
@@ -239,19 +259,37 @@ class DossierLine:
     version: int
     dossier: Dossier | None  # None: not yet picked up by a worker
     older: list[Dossier]
+    due_since: datetime | None = None  # the submission or decision that made it due
 
     @property
     def status(self) -> str:
         return self.dossier.status if self.dossier else Dossier.Status.PENDING.value
+
+    @property
+    def waiting(self) -> bool:
+        """Still to be rendered (the page polls until it is not)."""
+        return self.status in (Dossier.Status.PENDING, Dossier.Status.RUNNING)
+
+    @property
+    def stuck(self) -> bool:
+        """Waiting for a worker longer than `DOSSIER_STUCK_AFTER`: it may be relaunched."""
+        since = self.dossier.updated_at if self.dossier else self.due_since
+        return self.waiting and since is not None and since < timezone.now() - DOSSIER_STUCK_AFTER
 
 
 def dossier_lines(application: Application) -> list[DossierLine]:
     """From the prefetched transitions and dossiers (`with_everything`)."""
     transitions = list(application.transitions.all())
     dossiers = list(application.dossiers.all())
+    decisions = decision_transitions(transitions)
+    submissions = [t for t in transitions if t.to_status == Status.SUBMITTED]
     expected = {
         Dossier.Kind.DOSSIER.value: submission_count(transitions),
-        Dossier.Kind.DECISION.value: len(decision_transitions(transitions)),
+        Dossier.Kind.DECISION.value: len(decisions),
+    }
+    due_since = {
+        Dossier.Kind.DOSSIER.value: max((t.created_at for t in submissions), default=None),
+        Dossier.Kind.DECISION.value: max((t.created_at for t in decisions), default=None),
     }
     lines = []
     for kind, version in expected.items():
@@ -266,9 +304,22 @@ def dossier_lines(application: Application) -> list[DossierLine]:
                 older=[
                     d for d in of_kind if d.version < version and d.status == Dossier.Status.DONE
                 ],
+                due_since=due_since[kind],
             )
         )
     return lines
+
+
+def can_relaunch_dossier(user: User, application: Application) -> bool:
+    """A document stuck waiting for a worker may be relaunched by the application's
+    users and the ministry (`dossiers.dossier_relaunch`)."""
+    return bool({Actor.ESTABLISHMENT.value, Actor.MINISTRY.value} & actor_roles(user, application))
+
+
+def dossiers_polling(application: Application, lines: list[DossierLine]) -> bool:
+    """Whether the application page should follow its documents' state by itself: one
+    is still to be rendered, or the submission is still being scored."""
+    return application.status == Status.SUBMITTED or any(line.waiting for line in lines)
 
 
 def can_retry_dossier(user: User, application: Application) -> bool:

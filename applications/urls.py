@@ -25,6 +25,8 @@ urlpatterns = [
         views.evidence_delete,
         name="evidence-delete",
     ),
+    path("<uuid:public_id>/dossiers/etat/", views.dossier_status, name="dossier-status"),
+    path("<uuid:public_id>/dossiers/relancer/", views.dossier_relaunch, name="dossier-relaunch"),
     path(
         "<uuid:public_id>/dossiers/<uuid:dossier_id>/",
         views.dossier_download,

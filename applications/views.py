@@ -32,7 +32,7 @@ from care_portal.errors import (
 )
 from establishments.models import LegalEntity
 
-from . import dossiers, drafting, selectors
+from . import dossiers, drafting, eligibility, selectors
 from . import evidence as uploads
 from .downloads import dossier_response, evidence_response
 from .drafting import Issue
@@ -55,6 +55,8 @@ from .templatetags.applications_tags import when
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
+
+    from accounts.models import User
 
 PAGE_SIZE = 50
 
@@ -97,7 +99,7 @@ def _issue_anchor(issue: Issue) -> str:
         return issue.field  # the requirement's fieldset, `answer-<requirement id>`
     if issue.section == "budget":
         return "id_lines-0-category"
-    return "id_sworn"
+    return f"id_{issue.field or 'sworn'}"  # a box of the submit page
 
 
 def _issue_links(application: Application, issues: list[Issue]) -> list[IssueLink]:
@@ -116,6 +118,7 @@ def _section_context(application: Application, key: str) -> dict[str, Any]:
     issues = [i for i in drafting.application_issues(application) if i.section == key]
     return {
         "application": application,
+        "preview": eligibility.preview(application),
         "section": SECTIONS[index],
         "step": index + 1,
         "steps": len(SECTIONS),
@@ -228,10 +231,11 @@ def _render_detail(
         ),
         "message_form": message_form or MessageForm(),
         "can_post_message": selectors.can_post_message(user, application),
+        "can_ask_reconsideration": selectors.can_ask_reconsideration(user, application),
         "message_errors": error_summary([message_form]) if message_form else [],
         "eligibility": selectors.eligibility_explanation(user, application),
-        "dossier_lines": selectors.dossier_lines(application),
         "can_retry_dossier": selectors.can_retry_dossier(user, application),
+        **_dossiers_context(user, application),
     }
     if editable:
         issues = drafting.application_issues(application)
@@ -239,6 +243,7 @@ def _render_detail(
         context["sections"] = [
             (section, sum(1 for i in issues if i.section == section.key)) for section in SECTIONS
         ]
+        context["preview"] = eligibility.preview(application)
     template = "application_overview.html" if editable else "application_detail.html"
     return render(request, f"applications/{template}", context, status=status)
 
@@ -296,9 +301,19 @@ def _render_answers(
                 )
             )
     context = _section_context(application, "answers")
+    contradictions = context["preview"].contradictions
     context.update(
         form=form,
-        items=[(f, upload_errors.get(f.answer.pk, [])) for f in form],
+        # Each requirement's form, its upload errors, and what the portal's data says
+        # against its answer.
+        items=[
+            (
+                f,
+                upload_errors.get(f.answer.pk, []),
+                contradictions.get(f.answer.requirement_id),
+            )
+            for f in form
+        ],
         errors=errors,
         max_file_size=settings.EVIDENCE_MAX_FILE_SIZE,
         allowed_formats=uploads.ALLOWED_FORMATS_LABEL,
@@ -379,34 +394,65 @@ def application_submit(request: AuthenticatedRequest, public_id: UUID) -> HttpRe
     form = SubmitForm(_posted(request))
     issues: list[Issue]
     if request.method == "POST":
-        sworn = form.is_valid() and bool(form.cleaned_data["sworn"])
+        valid = form.is_valid()
         try:
-            drafting.application_submit(application=application, by=request.user, sworn=sworn)
+            drafting.application_submit(
+                application=application,
+                by=request.user,
+                sworn=valid and bool(form.cleaned_data["sworn"]),
+                accept_ineligible=valid and bool(form.cleaned_data["accept_ineligible"]),
+            )
         except SubmissionIncomplete as error:
             issues = list(error.issues)
-            if all(issue.section == "statement" for issue in issues):
-                issues += drafting.application_issues(application)
             for issue in issues:
-                if issue.field == "sworn":
-                    form.add_error("sworn", issue.message)
+                if issue.field in ("sworn", "accept_ineligible"):
+                    form.add_error(issue.field, issue.message)
             context = _section_context(application, "statement")
             context.update(form=form, blocking=_issue_links(application, issues), posted=True)
             return render(request, "applications/application_submit.html", context)
         except ApplicationError as error:
             return _refused(request, application, error)
-        messages.success(
-            request,
-            _(
-                "Votre candidature %(reference)s a été déposée. Vous serez informé par courriel "
-                "de chaque étape de son instruction."
-            )
-            % {"reference": application.reference},
-        )
+        _submitted_message(request, application)
         return redirect("applications:application-detail", application.public_id)
     context = _section_context(application, "statement")
     issues = drafting.application_issues(application)
     context.update(form=form, blocking=_issue_links(application, issues), posted=False)
     return render(request, "applications/application_submit.html", context)
+
+
+def _submitted_message(request: AuthenticatedRequest, application: Application) -> None:
+    """The banner after a submission says the outcome when the scoring has already run
+    (tasks run in process), else that it is running."""
+    values = {"reference": application.reference}
+    if application.status == Status.INELIGIBLE:
+        messages.warning(
+            request,
+            _(
+                "Votre candidature %(reference)s a été déposée, mais elle a été jugée "
+                "inéligible : les raisons et ce que vous pouvez faire sont indiqués ci-dessous."
+            )
+            % values,
+        )
+    elif application.status == Status.SUBMITTED:
+        messages.success(
+            request,
+            _(
+                "Votre candidature %(reference)s a été déposée. La vérification de son "
+                "éligibilité est en cours : son résultat s'affichera sur cette page et vous "
+                "sera envoyé par courriel."
+            )
+            % values,
+        )
+    else:
+        messages.success(
+            request,
+            _(
+                "Votre candidature %(reference)s a été déposée et jugée éligible : elle est "
+                "transmise à votre ARS pour instruction. Vous serez informé par courriel de "
+                "chaque étape."
+            )
+            % values,
+        )
 
 
 # --- Evidence files ---------------------------------------------------------------------
@@ -491,6 +537,59 @@ def evidence_delete(
 
 
 # --- Rendered PDFs (dossiers and decision letters) ----------------------------------------
+
+
+def _dossiers_context(user: "User", application: Application) -> dict[str, Any]:
+    """The documents' part of the application page (its transitions, dossiers and
+    eligibility result loaded)."""
+    lines = selectors.dossier_lines(application)
+    return {
+        "dossier_lines": lines,
+        "can_relaunch_dossier": selectors.can_relaunch_dossier(user, application),
+        "dossiers_polling": selectors.dossiers_polling(application, lines),
+    }
+
+
+@login_required
+def dossier_status(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
+    """The documents' part of the application page, which the page fetches while a
+    document is still to be rendered (or the submission scored) instead of asking for a
+    reload. Without workers (tasks run in process) the request renders what is due."""
+    application = selectors.get_application_for(request.user, public_id)
+    dossiers.dossier_catch_up(application)
+    application.refresh_from_db(fields=["status"])
+    selectors.with_dossiers(application)
+    context = {
+        "application": application,
+        "eligibility": selectors.eligibility_explanation(request.user, application),
+        "can_retry_dossier": selectors.can_retry_dossier(request.user, application),
+        **_dossiers_context(request.user, application),
+    }
+    return render(request, "applications/_dossiers_body.html", context)
+
+
+@login_required
+@require_POST
+def dossier_relaunch(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
+    """The application's users relaunch a document stuck waiting for a worker."""
+    application = selectors.get_application_for(request.user, public_id)
+    kind = str(request.POST.get("kind", ""))
+    if kind not in Dossier.Kind.values:
+        raise Http404
+    try:
+        dossiers.dossier_relaunch(application=application, kind=kind, by=request.user)
+    except TransitionForbidden:
+        raise PermissionDenied from None
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            _("La génération du PDF « %(label)s » est relancée.")
+            % {"label": Dossier.Kind(kind).label},
+        )
+    url = reverse("applications:application-detail", args=[public_id])
+    return HttpResponseRedirect(f"{url}#dossiers")
 
 
 @login_required

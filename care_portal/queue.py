@@ -36,3 +36,10 @@ def enqueue_on_commit(name: str, *args: Any, **kwargs: Any) -> None:
     # The robust handler logs the callback's name: make it say which task it was.
     queue.__qualname__ = queue.__name__ = f"enqueue({name})"
     transaction.on_commit(queue, robust=True)
+
+
+def in_process() -> bool:
+    """Whether queued tasks run in process (CELERY_TASK_ALWAYS_EAGER: the embedded
+    default, no broker, no worker, no scheduler): work nobody queued is then never
+    picked up unless the request that needs it does it."""
+    return bool(current_app.conf.task_always_eager)

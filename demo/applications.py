@@ -530,8 +530,10 @@ def _play(plan: Planned, actors: Actors, requirements: list[m.Requirement], file
                 engine.application_transition(
                     application=app, to=RR, by=actors.ministry, comment=comment
                 )
-        elif target == SUB:  # the applicant's service: sworn statement, completeness checks
-            application_submit(application=app, by=actors.establishment[cand.id], sworn=True)
+        elif target == SUB:  # the applicant's service: sworn statement, completeness checks;
+            # a file the preview finds ineligible is filed anyway, as its path says
+            application_submit(application=app, by=actors.establishment[cand.id], sworn=True,
+                               accept_ineligible=True)  # fmt: skip
         else:
             if target == NR:  # the ARS agent's opinion, then the validation
                 opinion = rng.choices(["favourable", "reserved", "unfavourable"], [80, 15, 5])[0]

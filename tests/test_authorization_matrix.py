@@ -301,6 +301,16 @@ RULES: dict[str, dict[str | None, Rule]] = {
     },
     # Each user's choice of e-mails: an empty POST shows the form again.
     "accounts:notifications": {None: Rule(get=signed_in(), post=signed_in())},
+    # The documents' part of the application page, which the page polls: its readers'.
+    "applications:dossier-status": section(
+        Rule(get=only((ESTABLISHMENT_A,))), Rule(get=only(INSIDERS_A))
+    ),
+    # A document stuck waiting for a worker: its readers may ask (an empty POST names no
+    # document: refused); the relaunch itself is the candidate's and the ministry's.
+    "applications:dossier-relaunch": section(
+        Rule(get=signed_in(NOT_ALLOWED), post=only((ESTABLISHMENT_A,), outcome=REJECTED)),
+        Rule(get=signed_in(NOT_ALLOWED), post=only(INSIDERS_A, outcome=REJECTED)),
+    ),
     # The admin's own pages.
     "admin:index": {None: Rule(get=admin_only(STAFF))},
     # A staff user already signed in is sent on to the index.

@@ -49,7 +49,7 @@ def next_step(application: Application) -> str:
         }
     steps = {
         Status.SUBMITTED: _("Vérification de l'éligibilité en cours"),
-        Status.INELIGIBLE: _("Aucune action attendue : candidature jugée inéligible"),
+        Status.INELIGIBLE: _("Candidature jugée inéligible : réexamen possible à la demande"),
         Status.REGIONAL_REVIEW: _("Instruction par l'ARS"),
         Status.RETURNED: _("Apporter les compléments demandés"),
         Status.NATIONAL_REVIEW: _("Instruction nationale"),

@@ -143,7 +143,9 @@ def test_issues_are_listed_while_drafting_and_block_submission(call, hospital, h
     sections = {i.section for i in issues}
     assert sections == {"identity", "answers", "budget"}
     with pytest.raises(SubmissionIncomplete) as excinfo:
-        application_submit(application=application, by=hospital_user, sworn=True)
+        application_submit(
+            application=application, by=hospital_user, sworn=True, accept_ineligible=True
+        )
     assert excinfo.value.issues
     application.refresh_from_db()
     assert application.status == "draft"
@@ -179,12 +181,16 @@ def test_submission_is_idempotent(call, hospital, hospital_user):
     fill(application, hospital_user)
     with pytest.raises(SubmissionIncomplete):
         application_submit(application=application, by=hospital_user, sworn=False)
-    application_submit(application=application, by=hospital_user, sworn=True)
+    application_submit(
+        application=application, by=hospital_user, sworn=True, accept_ineligible=True
+    )
     replay = Application.objects.get(pk=application.pk)
-    application_submit(application=replay, by=hospital_user, sworn=True)  # double click
+    application_submit(
+        application=replay, by=hospital_user, sworn=True, accept_ineligible=True
+    )  # double click
     stale = Application.objects.get(pk=application.pk)
     stale.status = "draft"  # a replayed POST from an old page
-    application_submit(application=stale, by=hospital_user, sworn=True)
+    application_submit(application=stale, by=hospital_user, sworn=True, accept_ineligible=True)
     application.refresh_from_db()
     assert application.status == "submitted"
     assert application.sworn_statement and application.sworn_by == hospital_user
@@ -196,7 +202,9 @@ def test_return_for_complements_reopens_and_resubmission_goes_back_to_submitted(
 ):
     application = application_start(call=call, candidate=hospital, by=hospital_user)
     fill(application, hospital_user)
-    application_submit(application=application, by=hospital_user, sworn=True)
+    application_submit(
+        application=application, by=hospital_user, sworn=True, accept_ineligible=True
+    )
     application_transition(application=application, to="regional_review", by=None)
     with pytest.raises(ApplicationNotEditable):
         application_update_identity(application=application, by=hospital_user, data=IDENTITY)
@@ -206,7 +214,9 @@ def test_return_for_complements_reopens_and_resubmission_goes_back_to_submitted(
     request = Message.objects.get(application=application, is_return_request=True)
     assert request.body == "Joignez le PRA signé." and request.author == ars_user
     application_update_identity(application=application, by=hospital_user, data=IDENTITY)
-    application_submit(application=application, by=hospital_user, sworn=True)
+    application_submit(
+        application=application, by=hospital_user, sworn=True, accept_ineligible=True
+    )
     application.refresh_from_db()
     assert application.status == "submitted"
     assert list(application.transitions.values_list("to_status", flat=True)) == [
@@ -238,7 +248,9 @@ def test_messages_between_the_establishment_and_its_ars(
     with pytest.raises(ApplicationError):
         message_post(application=application, by=hospital_user, body="Question")  # draft
     fill(application, hospital_user)
-    application_submit(application=application, by=hospital_user, sworn=True)
+    application_submit(
+        application=application, by=hospital_user, sworn=True, accept_ineligible=True
+    )
     with django_capture_on_commit_callbacks(execute=True):
         message_post(application=application, by=hospital_user, body="Une question sur D2.P1")
     assert [m.to for m in mail.outbox] == [[ars_user.email]]
@@ -345,3 +357,87 @@ def test_an_edit_from_a_stale_copy_cannot_land_on_a_withdrawn_application(
     application.refresh_from_db()
     assert application.requested_amount == 0 and application.director_name == ""
     assert not application.budget_lines.exists() and not application.evidence.exists()
+
+
+def test_an_ineligible_file_is_submitted_only_with_the_confirmation(call, hospital, hospital_user):
+    """Without Volet 1 data nor ceiling, the preview finds this complete file ineligible:
+    it is refused, nothing written, until the applicant confirms."""
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    fill(application, hospital_user)
+    with pytest.raises(SubmissionIncomplete) as excinfo:
+        application_submit(application=application, by=hospital_user, sworn=True)
+    assert [i.field for i in excinfo.value.issues] == ["accept_ineligible"]
+    assert "serait jugée inéligible" in excinfo.value.issues[0].message
+    with pytest.raises(SubmissionIncomplete) as excinfo:  # both boxes said at once
+        application_submit(application=application, by=hospital_user, sworn=False)
+    assert [i.field for i in excinfo.value.issues] == ["sworn", "accept_ineligible"]
+    application.refresh_from_db()
+    assert application.status == "draft" and not application.sworn_statement
+    assert not Transition.objects.filter(application=application).exists()
+    application_submit(
+        application=application, by=hospital_user, sworn=True, accept_ineligible=True
+    )
+    application.refresh_from_db()
+    assert application.status == "submitted"
+
+
+def test_a_message_on_an_ineligible_application_reaches_the_ministry(
+    call, hospital, hospital_user, ars_user, ministry_user, django_capture_on_commit_callbacks
+):
+    """Only the ministry may reconsider an ineligible application: the applicant's
+    request in the thread reaches it, not only the ARS."""
+    from django.core import mail
+
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    fill(application, hospital_user)
+    application_submit(
+        application=application, by=hospital_user, sworn=True, accept_ineligible=True
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        message_post(application=application, by=hospital_user, body="Question")
+    assert [m.to for m in mail.outbox] == [[ars_user.email]]  # still submitted
+    application_transition(application=application, to="ineligible", by=None)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        message_post(application=application, by=hospital_user, body="Volet 1 atteint depuis")
+    assert [sorted(m.to) for m in mail.outbox] == [sorted([ars_user.email, ministry_user.email])]
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):  # the ministry answers
+        message_post(application=application, by=ministry_user, body="Nous réexaminons")
+    assert [m.to for m in mail.outbox] == [[hospital_user.email]]
+
+
+def test_a_new_application_takes_the_contacts_of_the_candidates_previous_one(
+    call, hospital, hospital_user, other_hospital
+):
+    older_call = FundingCallFactory(code="D1-2024")
+    last_call = FundingCallFactory(code="D2-2024")
+    first = Application.objects.create(
+        call=older_call, candidate=hospital, reference="D1-2024-000001", rssi_name="Ancien RSSI"
+    )
+    latest = Application.objects.create(
+        call=last_call, candidate=hospital, reference="D2-2024-000001", **IDENTITY
+    )
+    Application.objects.filter(pk=first.pk).update(created_at=latest.created_at - timedelta(days=1))
+    Application.objects.create(  # another candidate's contacts are never taken
+        call=FundingCallFactory(code="D2-2026"),
+        candidate=other_hospital,
+        reference="D2-2026-000001",
+        director_name="Quelqu'un d'autre",
+    )
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    application.refresh_from_db()
+    assert {field: getattr(application, field) for field in IDENTITY} == IDENTITY
+    # The most recent one counts, whatever its call: an older one is not mixed in.
+    latest.rssi_name = ""
+    latest.save(update_fields=["rssi_name"])
+    application.delete()
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    application.refresh_from_db()
+    assert application.rssi_name == "" and application.director_name == "Claire Directrice"
+
+
+def test_a_first_application_starts_without_contacts(call, other_hospital, other_hospital_user):
+    application = application_start(call=call, candidate=other_hospital, by=other_hospital_user)
+    application.refresh_from_db()
+    assert all(getattr(application, field) == "" for field in IDENTITY)

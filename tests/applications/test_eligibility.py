@@ -5,9 +5,10 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.base import ContentFile
+from django.urls import reverse
 from django.utils import timezone
 
-from applications.eligibility import RULES_VERSION, evaluate
+from applications.eligibility import RULE_SECTIONS, RULES_VERSION, evaluate, preview
 from applications.models import (
     Answer,
     Application,
@@ -272,3 +273,127 @@ def test_score_applications_command_rescores_a_whole_call(call):
     with pytest.raises(CommandError) as excinfo:
         call_command("score_applications", "--call", "NOPE")
     assert "Appel inconnu" in str(excinfo.value) and call.code in str(excinfo.value)
+
+
+# --- The applicant's preview: the rules on a draft, nothing saved --------------------------
+
+
+def make_draft(call, candidate=None, **kw):
+    """A complete draft, never submitted (no submission in its history)."""
+    application = make_application(call, candidate, status="draft", **kw)
+    Transition.objects.filter(application=application).delete()
+    return application
+
+
+def test_the_preview_of_an_eligible_draft_writes_nothing(call):
+    application = make_draft(call)
+    before = (Transition.objects.count(), EligibilityResult.objects.count())
+    result = preview(application)
+    assert result.eligible and result.problems == [] and result.contradictions == {}
+    assert rule(result.outcome, "E4").passed  # as if submitted now, inside the window
+    assert (Transition.objects.count(), EligibilityResult.objects.count()) == before
+    application.refresh_from_db()
+    assert application.status == "draft" and application.submitted_at is None
+
+
+def test_the_preview_says_why_and_where_each_failure_is_fixed(call):
+    volet1_requirement = RequirementFactory(call=call, identifier="D2.P1", kind="prerequisite")
+    entity = LegalEntityFactory(staff_count=800, name="CH de Tarare")
+    application = make_draft(call, entity, amount="400000")
+    ExposureScan.objects.filter(legal_entity=entity).update(minimum_level_met=False)
+    result = preview(application)
+    assert not result.eligible
+    by_rule = {p.rule: p for p in result.problems}
+    assert set(by_rule) == {"E5", "E7"}
+    e5 = by_rule["E5"]
+    assert e5.where == "Volet 1 de CH de Tarare"
+    assert e5.url == reverse("audits:volet1-detail", args=[entity.public_id])
+    assert "D1.O2.B" in e5.reason and "niveau minimal" in e5.reason  # the next step
+    e7 = by_rule["E7"]
+    assert e7.url == reverse("applications:application-budget", args=[application.public_id])
+    assert "plafond" in e7.reason and "Réduisez" in e7.reason
+    assert RULE_SECTIONS["E5"] == "audits:volet1-detail"
+    # D2.P1 is checked by the portal from the Volet 1 data: "met" contradicts it.
+    contradiction = result.contradictions[volet1_requirement.pk]
+    assert contradiction.identifier == "D2.P1"
+    assert [gap.entity for gap in contradiction.gaps] == [entity]
+    assert contradiction.gaps[0].summary == "objectif d'exposition D1.O2.B non atteint"
+    assert [where for where, _url in result.destinations] == [
+        "Volet 1 de CH de Tarare",
+        "Budget prévisionnel",
+    ]
+    assert not EligibilityResult.objects.exists()
+
+
+def test_the_preview_links_answers_directory_and_a_closed_call(call):
+    candidate = LegalEntityFactory(staff_count=800, active=False)
+    application = make_draft(call, candidate, answers="in_progress")
+    Application.objects.filter(pk=application.pk).update(submitted_at=None)
+    FundingCallFactory._meta.model.objects.filter(pk=call.pk).update(
+        opens_at=timezone.now() - timedelta(days=30), closes_at=timezone.now() - timedelta(days=1)
+    )
+    result = preview(Application.objects.get(pk=application.pk))
+    by_rule = {p.rule: p for p in result.problems}
+    assert set(by_rule) == {"E1", "E4", "E6"}
+    assert by_rule["E1"].url == reverse(
+        "establishments:legalentity-detail", args=[candidate.public_id]
+    )
+    assert "signalez-le à votre ARS" in by_rule["E1"].reason
+    assert "clos depuis" in by_rule["E4"].reason
+    p2 = call.requirements.get(identifier="D2.P2")
+    answers_url = reverse("applications:application-answers", args=[application.public_id])
+    assert by_rule["E6"].url == f"{answers_url}#answer-{p2.pk}"
+    assert "En cours" in by_rule["E6"].reason
+
+
+def test_an_answer_not_met_or_a_reached_volet1_is_no_contradiction(call):
+    requirement = RequirementFactory(call=call, identifier="D2.P1", kind="prerequisite")
+    application = make_draft(call)  # Volet 1 reached
+    assert preview(application).contradictions == {}
+    DirectoryAudit.objects.filter(legal_entity=application.candidate).delete()
+    assert requirement.pk in preview(application).contradictions
+    Answer.objects.filter(application=application, requirement=requirement).update(state="not_met")
+    assert preview(application).contradictions == {}
+
+
+def test_the_preview_runs_a_fixed_number_of_queries(call, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    small = make_draft(call, LegalEntityFactory(ght=GHTFactory(), is_ght_support=True))
+    for i in range(15):
+        RequirementFactory(call=call, identifier=f"D2.Y{i}", kind="prerequisite")
+    ght = GHTFactory()
+    large = make_draft(call, LegalEntityFactory(ght=ght, is_ght_support=True), amount="900000")
+    for _ in range(10):
+        member = LegalEntityFactory(ght=ght)
+        Coverage.objects.create(call=call, application=large, legal_entity=member)
+    with CaptureQueriesContext(connection) as queries:
+        assert preview(small).eligible
+    with django_assert_num_queries(len(queries)):
+        # the 10 members without Volet 1 data, and the amount over its ceiling
+        assert [p.rule for p in preview(large).problems] == ["E5"] * 10 + ["E7"]
+
+
+def factor(outcome, factor_id):
+    return next(f for f in outcome.factors if f.id == factor_id)
+
+
+def test_the_ad_factor_says_maximum_weakness_only_for_entities_without_an_audit(call):
+    """Issue 12: "sans audit, faiblesse maximale" was said of audited entities too."""
+    audited = make_application(call)  # its candidate has an AD audit
+    detail = factor(evaluate(audited), "ad").detail
+    assert detail == "1 entité(s) auditée(s) sur 1"
+    assert "sans audit" not in detail and "faiblesse maximale" not in detail
+    ght = GHTFactory()
+    support = LegalEntityFactory(ght=ght, is_ght_support=True, staff_count=500)
+    partly = make_application(call, support)
+    Coverage.objects.create(
+        call=call, application=partly, legal_entity=LegalEntityFactory(ght=ght, staff_count=100)
+    )
+    ad = factor(evaluate(partly), "ad")
+    assert ad.detail == (
+        "1 entité(s) auditée(s) sur 2 ; faiblesse maximale retenue pour 1 entité(s) sans audit"
+    )
+    # The entity without an audit counts as fully weak: the mean is above the audited one.
+    assert ad.value > factor(evaluate(audited), "ad").value

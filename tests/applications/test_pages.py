@@ -3,6 +3,7 @@ files through scoped views, and a constant number of queries per page."""
 
 import io
 from datetime import timedelta
+from decimal import Decimal
 
 import pikepdf
 import pytest
@@ -16,7 +17,15 @@ from django.utils import timezone
 from accounts.models import AuditEvent, Membership
 from applications.drafting import application_start, application_submit
 from applications.lifecycle import application_transition
-from applications.models import Answer, Application, Evidence, Message, Transition
+from applications.models import (
+    Answer,
+    Application,
+    CeilingBracket,
+    Evidence,
+    Message,
+    Transition,
+)
+from applications.scoring import application_score
 
 from ..factories import (
     ApplicationFactory,
@@ -29,6 +38,7 @@ from ..factories import (
     make_finess,
 )
 from .test_applicant import IDENTITY, fill
+from .test_eligibility import volet1
 
 OBJECT_PAGES = (
     "application-detail",
@@ -70,7 +80,7 @@ def draft(call, hospital, hospital_user):
 @pytest.fixture
 def submitted(draft, hospital_user):
     fill(draft, hospital_user)
-    application_submit(application=draft, by=hospital_user, sworn=True)
+    application_submit(application=draft, by=hospital_user, sworn=True, accept_ineligible=True)
     draft.refresh_from_db()
     return draft
 
@@ -130,7 +140,7 @@ def test_a_draft_is_404_for_everyone_but_the_candidates_users(client, request, d
         url("evidence-upload", draft): {"answer": evidence.answer_id},
         url("evidence-delete", draft, evidence.public_id): {},
         url("application-withdraw", draft): {},
-        url("application-submit", draft): {"sworn": "on"},
+        url("application-submit", draft): {"sworn": "on", "accept_ineligible": "on"},
         url("application-identity", draft): IDENTITY,
     }
     for target, data in posts.items():
@@ -509,7 +519,9 @@ def test_submitting_an_incomplete_application_shows_the_error_summary(client, dr
     page = client.get(url("application-submit", draft)).content.decode()
     assert "Avant de déposer, corrigez les points suivants" in page
     assert url("application-identity", draft) + "#id_director_name" in page
-    response = client.post(url("application-submit", draft), {"sworn": "on"})
+    response = client.post(
+        url("application-submit", draft), {"sworn": "on", "accept_ineligible": "on"}
+    )
     assert response.status_code == 200
     content = response.content.decode()
     assert 'id="error-summary"' in content and 'role="alert"' in content
@@ -536,18 +548,168 @@ def test_submitting_without_the_sworn_statement_points_to_the_checkbox(
 def test_a_complete_application_is_submitted_once(client, draft, hospital_user):
     fill(draft, hospital_user)
     client.force_login(hospital_user)
-    response = client.post(url("application-submit", draft), {"sworn": "on"})
+    response = client.post(
+        url("application-submit", draft), {"sworn": "on", "accept_ineligible": "on"}
+    )
     assert response.status_code == 302
     assert response["Location"] == url("application-detail", draft)
     draft.refresh_from_db()
     assert draft.status == "submitted" and draft.sworn_by == hospital_user
     # A replayed POST (double click, back button) redirects with an information.
-    response = client.post(url("application-submit", draft), {"sworn": "on"}, follow=True)
+    response = client.post(
+        url("application-submit", draft), {"sworn": "on", "accept_ineligible": "on"}, follow=True
+    )
     assert response.redirect_chain == [(url("application-detail", draft), 302)]
     assert "a déjà été déposée" in response.content.decode()
     assert Transition.objects.filter(application=draft).count() == 1
     # The history shows the submission.
     assert "Brouillon" in response.content.decode() and "Déposée" in response.content.decode()
+
+
+# --- The eligibility preview and the outcome after submission ------------------------------
+
+
+def make_eligible(application):
+    """Volet 1 reached by the candidate and a ceiling above the requested amount."""
+    volet1(application.candidate)
+    CeilingBracket.objects.create(call=application.call, min_staff=0, ceiling=Decimal("900000"))
+
+
+def test_the_submit_page_previews_an_ineligible_file_and_asks_for_a_confirmation(
+    client, draft, hospital, hospital_user
+):
+    fill(draft, hospital_user)  # complete, but no Volet 1 data and no ceiling
+    client.force_login(hospital_user)
+    page = client.get(url("application-submit", draft)).content.decode()
+    assert "Avec les données actuelles, votre candidature serait jugée inéligible :" in page
+    volet1_url = reverse("audits:volet1-detail", args=[hospital.public_id])
+    assert f'<a href="{volet1_url}">Volet 1 de {hospital.name}</a>' in page
+    assert f'<a href="{url("application-budget", draft)}">Budget prévisionnel</a>' in page
+    assert "Je comprends que ma candidature sera jugée inéligible" in page
+    # Sworn but not confirmed: refused at the box, nothing written.
+    response = client.post(url("application-submit", draft), {"sworn": "on"})
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "#id_accept_ineligible" in content
+    assert 'id="id_accept_ineligible"' in content and 'aria-invalid="true"' in content
+    draft.refresh_from_db()
+    assert draft.status == "draft" and not draft.sworn_statement
+    assert not Transition.objects.filter(application=draft).exists()
+    response = client.post(
+        url("application-submit", draft), {"sworn": "on", "accept_ineligible": "on"}
+    )
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.status == "submitted"
+
+
+def test_an_eligible_file_is_said_so_and_needs_no_confirmation(client, draft, hospital_user):
+    fill(draft, hospital_user)
+    make_eligible(draft)
+    client.force_login(hospital_user)
+    page = client.get(url("application-submit", draft)).content.decode()
+    assert "Avec les données actuelles, votre candidature serait jugée éligible." in page
+    assert "id_accept_ineligible" not in page
+    response = client.post(url("application-submit", draft), {"sworn": "on"})
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.status == "submitted"
+
+
+@pytest.mark.parametrize(
+    "page",
+    ["application-detail", "application-identity", "application-answers", "application-budget"],
+)
+def test_each_section_summarises_the_preview(client, draft, hospital, hospital_user, page):
+    fill(draft, hospital_user)
+    client.force_login(hospital_user)
+    content = client.get(url(page, draft)).content.decode()
+    assert "Avec les données actuelles, votre candidature serait jugée inéligible" in content
+    assert reverse("audits:volet1-detail", args=[hospital.public_id]) in content
+    assert url("application-submit", draft) + "#eligibility-preview" in content
+    make_eligible(draft)
+    content = client.get(url(page, draft)).content.decode()
+    assert "Avec les données actuelles, votre candidature serait jugée éligible." in content
+
+
+def test_a_met_answer_the_volet1_data_contradicts_is_flagged_at_the_answer(
+    client, draft, hospital, hospital_user
+):
+    fill(draft, hospital_user)  # D2.P1 "met"; the hospital has no Volet 1 data
+    p1 = draft.answers.get(requirement__identifier="D2.P1")
+    o1 = draft.answers.get(requirement__identifier="D2.O1")
+    client.force_login(hospital_user)
+    content = client.get(url("application-answers", draft)).content.decode()
+    assert f'id="contradiction-{p1.requirement_id}"' in content
+    assert f'id="contradiction-{o1.requirement_id}"' not in content
+    assert "contredit les données du portail" in content
+    fieldset = content.split(f'id="answer-{p1.requirement_id}"', 1)[1].split("</fieldset>")[0]
+    assert (
+        "contradiction-" in fieldset
+        and "aucun audit de l&#x27;annuaire Active Directory" in fieldset
+    )
+    volet1(hospital)
+    content = client.get(url("application-answers", draft)).content.decode()
+    assert "contradiction-" not in content
+
+
+@pytest.mark.django_db(transaction=True)  # commits for real: the scoring runs in the request
+@pytest.mark.parametrize(
+    ("eligible", "status", "banner"),
+    [
+        (False, "ineligible", "a été déposée, mais elle a été jugée inéligible"),
+        (True, "regional_review", "a été déposée et jugée éligible"),
+    ],
+)
+def test_the_banner_after_submission_tells_the_outcome_when_known(
+    client, draft, hospital_user, eligible, status, banner
+):
+    fill(draft, hospital_user)
+    if eligible:
+        make_eligible(draft)
+    client.force_login(hospital_user)
+    response = client.post(
+        url("application-submit", draft), {"sworn": "on", "accept_ineligible": "on"}, follow=True
+    )
+    draft.refresh_from_db()
+    assert draft.status == status
+    content = response.content.decode()
+    assert f"Votre candidature {draft.reference} {banner}" in content
+    assert "La vérification de son éligibilité est en cours" not in content
+
+
+def test_the_banner_says_scoring_is_running_when_a_worker_has_it(client, draft, hospital_user):
+    fill(draft, hospital_user)
+    client.force_login(hospital_user)
+    response = client.post(
+        url("application-submit", draft), {"sworn": "on", "accept_ineligible": "on"}, follow=True
+    )
+    draft.refresh_from_db()
+    assert draft.status == "submitted"  # the scoring task has not run yet
+    content = response.content.decode()
+    assert "La vérification de son éligibilité est en cours" in content
+    assert "jugée éligible" not in content and "jugée inéligible" not in content
+
+
+def test_an_ineligible_application_says_what_its_users_can_do(
+    client, submitted, hospital_user, ars_user, ministry_user
+):
+    application_score(application_id=submitted.pk)  # no Volet 1 data, no ceiling
+    submitted.refresh_from_db()
+    assert submitted.status == "ineligible"
+    client.force_login(hospital_user)
+    content = client.get(url("application-detail", submitted)).content.decode()
+    assert "Candidature inéligible" in content and "Volet 1 incomplet" in content
+    assert "Que pouvez-vous faire ?" in content
+    assert "demandez au ministère de réexaminer votre candidature" in content
+    assert 'href="#id_body"' in content and 'id="id_body"' in content  # the message form
+    assert "réexamen possible à la demande" in content  # the next step
+    for instructor in (ars_user, ministry_user):
+        client.force_login(instructor)
+        assert (
+            "Que pouvez-vous faire ?"
+            not in client.get(url("application-detail", submitted)).content.decode()
+        )
 
 
 def test_withdrawal_asks_for_confirmation_then_withdraws(client, submitted, hospital_user):
@@ -623,7 +785,9 @@ def test_a_returned_application_shows_the_request_and_is_resubmitted(
         "Joignez le PRA signé."
         in client.get(url("application-answers", submitted)).content.decode()
     )
-    response = client.post(url("application-submit", submitted), {"sworn": "on"})
+    response = client.post(
+        url("application-submit", submitted), {"sworn": "on", "accept_ineligible": "on"}
+    )
     assert response.status_code == 302
     submitted.refresh_from_db()
     assert submitted.status == "submitted"
@@ -793,7 +957,7 @@ def test_a_covered_member_reads_its_ghts_application_without_writing(client, cal
     client.force_login(member_user)
     assert client.get(url("application-detail", application)).status_code == 404  # a draft
     fill(application, support_user)
-    application_submit(application=application, by=support_user, sworn=True)
+    application_submit(application=application, by=support_user, sworn=True, accept_ineligible=True)
     response = client.get(url("application-detail", application))
     assert response.status_code == 200
     content = response.content.decode()

@@ -744,8 +744,10 @@ def test_only_the_ministry_relaunches_a_failed_rendering(
 
 def test_the_page_shows_the_rendering_status(client, hospital_user, application, renders):
     client.force_login(hospital_user)
+    Transition.objects.filter(application=application).update(created_at=timezone.now())
     page = client.get(detail_url(application)).content.decode()
     assert "Dossier PDF" in page and "En attente" in page and "en préparation" in page
+    assert "cette page se met à jour" in page and "rechargez" not in page
     dossier = dossier_render(application_id=application.pk)
     page = client.get(detail_url(application)).content.decode()
     assert "Disponible" in page and download_url(application, dossier) in page
@@ -787,3 +789,124 @@ def test_the_candidate_sees_only_what_failed(client, hospital_user, application)
     assert "Candidature inéligible" in page and "Montant au-delà du plafond" in page
     assert escape(rules[0]["detail"]) not in page
     assert "Décomposition" not in page
+
+
+# --- No dossier stuck pending -------------------------------------------------------------
+
+
+def status_url(application):
+    return reverse("applications:dossier-status", args=[application.public_id])
+
+
+def relaunch_url(application):
+    return reverse("applications:dossier-relaunch", args=[application.public_id])
+
+
+def seeded_pending(application, *, minutes_ago=60):
+    """A dossier row left pending, as the demo seeds them (nobody queued it)."""
+    dossier = Dossier.objects.create(application=application, kind="dossier", version=1)
+    Dossier.objects.filter(pk=dossier.pk).update(
+        updated_at=timezone.now() - timedelta(minutes=minutes_ago)
+    )
+    return dossier
+
+
+def test_without_workers_the_pages_poll_renders_a_seeded_dossier(
+    client, hospital_user, application, renders
+):
+    """The embedded default (tasks in process, no scheduler): the page follows its
+    documents and its poll renders what nobody will, seeded rows included."""
+    dossier = seeded_pending(application)
+    client.force_login(hospital_user)
+    page = client.get(detail_url(application)).content.decode()
+    assert f'data-poll-url="{status_url(application)}"' in page and "fetch(" in page
+    response = client.get(status_url(application))
+    assert response.status_code == 200
+    fragment = response.content.decode()
+    dossier.refresh_from_db()
+    assert dossier.status == "done" and len(renders) == 1
+    assert download_url(application, dossier) in fragment and "data-poll-url" not in fragment
+    assert 'id="dossiers-body"' in fragment and "<html" not in fragment
+    assert client.get(status_url(application)).status_code == 200 and len(renders) == 1
+    page = client.get(detail_url(application)).content.decode()
+    assert "data-poll-url" not in page and "fetch(" not in page  # nothing left to follow
+
+
+def test_with_workers_the_poll_only_reads(client, hospital_user, application, renders, monkeypatch):
+    monkeypatch.setattr(dossiers, "in_process", lambda: False)
+    dossier = seeded_pending(application, minutes_ago=1)
+    client.force_login(hospital_user)
+    fragment = client.get(status_url(application)).content.decode()
+    dossier.refresh_from_db()
+    assert dossier.status == "pending" and renders == []
+    assert f'data-poll-url="{status_url(application)}"' in fragment
+
+
+@pytest.mark.parametrize("persona", ["other_hospital_user", "other_region_ars_user"])
+def test_outsiders_neither_poll_nor_relaunch(client, request, application, persona, renders):
+    seeded_pending(application)
+    client.force_login(request.getfixturevalue(persona))
+    assert client.get(status_url(application)).status_code == 404
+    assert client.post(relaunch_url(application), {"kind": "dossier"}).status_code == 404
+    assert renders == []
+
+
+def test_a_dossier_stuck_for_minutes_offers_its_owner_a_relaunch(
+    client, application, hospital_user, ars_user, ministry_user, monkeypatch,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    queued = []
+    monkeypatch.setattr(dossiers, "in_process", lambda: False)  # workers, but none answers
+    monkeypatch.setattr(render_dossier_task, "delay", lambda *args: queued.append(args))
+    dossier = seeded_pending(application, minutes_ago=2)
+    client.force_login(hospital_user)
+    page = client.get(detail_url(application)).content.decode()
+    assert relaunch_url(application) not in page  # waiting for two minutes only
+    response = client.post(relaunch_url(application), {"kind": "dossier"}, follow=True)
+    assert "réessayez dans quelques minutes" in response.content.decode() and queued == []
+    Dossier.objects.filter(pk=dossier.pk).update(updated_at=timezone.now() - timedelta(minutes=6))
+    for user, offered in ((ars_user, False), (ministry_user, True), (hospital_user, True)):
+        client.force_login(user)
+        page = client.get(detail_url(application)).content.decode()
+        assert (relaunch_url(application) in page) is offered, user
+        assert ("attend depuis plusieurs minutes" in page) is offered, user
+    client.force_login(ars_user)
+    assert client.post(relaunch_url(application), {"kind": "dossier"}).status_code == 403
+    client.force_login(hospital_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(relaunch_url(application), {"kind": "dossier"})
+    assert response.status_code == 302 and response["Location"].endswith("#dossiers")
+    assert queued == [(application.pk, "dossier", 1)]
+    # Relaunched just now: a second click waits.
+    response = client.post(relaunch_url(application), {"kind": "dossier"}, follow=True)
+    assert "réessayez dans quelques minutes" in response.content.decode()
+    assert len(queued) == 1
+    assert client.post(relaunch_url(application), {"kind": "nope"}).status_code == 404
+    assert client.get(relaunch_url(application)).status_code == 405
+
+
+def test_a_relaunch_without_workers_renders_at_once_and_a_done_one_is_refused(
+    client, application, hospital_user, renders, django_capture_on_commit_callbacks
+):
+    dossier = seeded_pending(application)
+    client.force_login(hospital_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(relaunch_url(application), {"kind": "dossier"}, follow=True)
+    assert "est relancée" in response.content.decode()
+    dossier.refresh_from_db()
+    assert dossier.status == "done" and len(renders) == 1
+    response = client.post(relaunch_url(application), {"kind": "dossier"}, follow=True)
+    assert "déjà disponible" in response.content.decode() and len(renders) == 1
+
+
+def test_a_relaunch_of_an_unscored_submission_queues_its_scoring(
+    hospital, hospital_user, monkeypatch
+):
+    application = make_dossier_application(hospital, score=False)  # submitted 2 hours ago
+    queued = []
+    monkeypatch.setattr(dossiers, "in_process", lambda: False)
+    monkeypatch.setattr(
+        dossiers, "enqueue_on_commit", lambda name, *args: queued.append((name, args))
+    )
+    dossiers.dossier_relaunch(application=application, kind="dossier", by=hospital_user)
+    assert queued == [("applications.score_application_task", (application.pk,))]

@@ -23,6 +23,7 @@ from applications.models import (
     Transition,
 )
 
+from ..applications.test_eligibility import volet1
 from ..factories import ApplicationFactory, FundingCallFactory, RequirementFactory
 from .conftest import assert_accessible, log_in
 
@@ -113,6 +114,7 @@ def requirement_fieldset(page, identifier: str):
 def test_establishment_user_files_an_application(
     page, axe, hospital_user, hospital, call, tmp_path, broker_without_worker
 ):
+    volet1(hospital)  # Volet 1 reached: the file will be eligible
     # Log in and reach "Mes candidatures" through the main navigation.
     log_in(page, hospital_user.email)
     page.get_by_role("navigation", name="Menu principal").get_by_role(
@@ -229,6 +231,12 @@ def test_establishment_user_files_an_application(
     # 4. The sworn statement: submitting without it is refused, and said so.
     page.wait_for_url(re.compile(r"/depot/(#.*)?$"))
     expect(page.get_by_role("heading", name="Toutes les sections sont complètes")).to_be_visible()
+    expect(
+        page.get_by_text("Avec les données actuelles, votre candidature serait jugée éligible.")
+    ).to_be_visible()
+    expect(
+        page.get_by_label("Je comprends que ma candidature sera jugée inéligible")
+    ).to_have_count(0)
     expect(page.get_by_text("Montant demandé : 128")).to_contain_text("500,50 € HT")
     page.get_by_role("button", name="Déposer la candidature").click()
     summary = page.get_by_role("alert").filter(
@@ -469,6 +477,8 @@ def test_submission_survives_a_broker_outage(page, hospital_user, hospital, call
     page.goto(f"/candidatures/{application.public_id}/depot/")
     expect(page.get_by_role("heading", name="Toutes les sections sont complètes")).to_be_visible()
     page.get_by_text("Je certifie sur l'honneur l'exactitude des informations").click()
+    # No Volet 1 data: the file would be ineligible, and is filed anyway.
+    page.get_by_text("Je comprends que ma candidature sera jugée inéligible").click()
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         page.get_by_role("button", name="Déposer la candidature").click()
     application.refresh_from_db()

@@ -1,0 +1,194 @@
+"""The eligibility preview in Chromium: a hospital whose Volet 1 exposure objective is
+not reached, with every section complete and D2.P1 answered "met", sees before
+submitting that its file would be ineligible and why (at the answer, on each section,
+in full on the submit page), must confirm to file it anyway, and is then told the real
+outcome and what it can do. Each page visited is checked with axe."""
+
+import re
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import expect
+
+from applications.lifecycle import Status
+from applications.models import (
+    Answer,
+    Application,
+    BudgetLine,
+    CeilingBracket,
+    Coverage,
+    Evidence,
+    Transition,
+)
+from audits.models import DirectoryAudit, ExposureScan
+
+from ..factories import ApplicationFactory, FundingCallFactory, RequirementFactory
+from .conftest import assert_accessible, log_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DETAIL_URL = re.compile(r"/candidatures/[0-9a-f-]{36}/(#.*)?$")
+WOULD_BE_INELIGIBLE = "Avec les données actuelles, votre candidature serait jugée inéligible"
+CONFIRM = "Je comprends que ma candidature sera jugée inéligible et je la dépose quand même."
+SWORN = "Je certifie sur l'honneur l'exactitude des informations"
+
+
+@pytest.fixture
+def call(db):
+    """An open D2 call: D2.P1 checked by the portal from the Volet 1 data, D2.P2 with
+    its evidence due with the application, a ceiling well above the request."""
+    call = FundingCallFactory(code="D2-PREVIEW", title="Continuité et reprise d'activité (essai)")
+    RequirementFactory(
+        call=call,
+        identifier="D2.P1",
+        label="Audit Volet 1 réalisé (annuaire AD et exposition)",
+        evidence="Aucune pièce : vérifié par le portail à partir des résultats du Volet 1.",
+        evidence_stage="none",
+        position=1,
+    )
+    RequirementFactory(
+        call=call,
+        identifier="D2.P2",
+        label="Analyse d'impact sur l'activité (BIA)",
+        evidence="Rapport de BIA",
+        position=2,
+    )
+    CeilingBracket.objects.create(call=call, min_staff=0, ceiling=Decimal("500000.00"))
+    return call
+
+
+def complete_draft(call, candidate, user) -> Application:
+    application = ApplicationFactory(
+        call=call,
+        candidate=candidate,
+        created_by=user,
+        director_name="Claire Dubois",
+        director_email="direction@ch-villefranche.test",
+        rssi_name="Karim Benali",
+        rssi_email="rssi@ch-villefranche.test",
+        continuity_lead_name="Sophie Laurent",
+        continuity_lead_email="pca@ch-villefranche.test",
+        requested_amount=Decimal("120000.00"),
+    )
+    Coverage.objects.create(call=call, application=application, legal_entity=candidate)
+    for requirement in call.requirements.all():
+        answer = Answer.objects.create(
+            application=application, requirement=requirement, state=Answer.State.MET
+        )
+        if requirement.evidence_stage == "application":
+            Evidence.objects.create(
+                application=application,
+                answer=answer,
+                file=f"evidence/{requirement.identifier}.pdf",
+                original_name=f"{requirement.identifier}.pdf",
+                content_type="application/pdf",
+                size=1024,
+                sha256="0" * 64,
+                uploaded_by=user,
+            )
+    BudgetLine.objects.create(
+        application=application,
+        category="hardware",
+        description="Baie de sauvegarde hors ligne",
+        amount=Decimal("120000.00"),
+    )
+    return application
+
+
+def test_the_eligibility_preview_appears_before_submitting_a_file_that_would_be_ineligible(
+    page, axe, hospital_user, hospital, call
+):
+    # The AD audit is done; the last exposure scan misses the minimum level.
+    DirectoryAudit.objects.create(
+        legal_entity=hospital, audit_date=date(2025, 1, 10), tool="pingcastle",
+        domain="ch.local", global_score=40, maturity_level=3,
+    )  # fmt: skip
+    ExposureScan.objects.create(
+        legal_entity=hospital, scan_date=date(2025, 2, 1), minimum_level_met=False,
+        vulns_critical=2, vulns_high=3,
+    )  # fmt: skip
+    application = complete_draft(call, hospital, hospital_user)
+    log_in(page, hospital_user.email)
+
+    # At the answer: D2.P1 "met" contradicts the Volet 1 data.
+    page.goto(f"/candidatures/{application.public_id}/reponses/")
+    p1 = page.locator("#answers-form fieldset[id^='answer-']").filter(
+        has=page.locator("legend", has_text="D2.P1")
+    )
+    flag = p1.locator("[id^='contradiction-']")
+    expect(flag).to_contain_text("Votre réponse « Atteint » contredit les données du portail")
+    expect(flag).to_contain_text("objectif d'exposition D1.O2.B non atteint")
+    expect(flag.get_by_role("link", name=hospital.name)).to_have_attribute(
+        "href", f"/volet1/{hospital.public_id}/"
+    )
+    p2 = page.locator("#answers-form fieldset[id^='answer-']").filter(
+        has=page.locator("legend", has_text="D2.P2")
+    )
+    expect(p2.locator("[id^='contradiction-']")).to_have_count(0)
+    assert_accessible(axe, page)
+
+    # On a section: a short summary, with the pages to visit.
+    page.goto(f"/candidatures/{application.public_id}/budget/")
+    summary = page.locator("#eligibility-preview")
+    expect(summary.get_by_role("heading", name=WOULD_BE_INELIGIBLE)).to_be_visible()
+    expect(summary.get_by_role("link", name=f"Volet 1 de {hospital.name}")).to_be_visible()
+    assert_accessible(axe, page)
+    summary.get_by_role("link", name="Le détail de chaque point est sur la page de dépôt").click()
+
+    # On the submit page: every reason, with its link, and the confirmation box.
+    page.wait_for_url(re.compile(r"/depot/#eligibility-preview$"))
+    preview = page.locator("#eligibility-preview")
+    expect(preview.get_by_role("heading", name=f"{WOULD_BE_INELIGIBLE} :")).to_be_visible()
+    reason = preview.get_by_role("listitem").filter(has_text=f"Volet 1 de {hospital.name}")
+    expect(reason).to_contain_text("Objectif d'exposition D1.O2.B non atteint.")
+    expect(reason).to_contain_text("n'atteint pas le niveau minimal de sécurité")
+    expect(page.get_by_role("heading", name="Toutes les sections sont complètes")).to_be_visible()
+    confirm = page.get_by_label(CONFIRM)
+    expect(confirm).not_to_be_checked()
+    assert_accessible(axe, page)
+
+    # Its link leads to the Volet 1 page of the entity, and back.
+    reason.get_by_role("link", name=f"Volet 1 de {hospital.name}").click()
+    page.wait_for_url(f"**/volet1/{hospital.public_id}/")
+    expect(page.get_by_role("heading", name=f"Volet 1 : {hospital.name}", level=1)).to_be_visible()
+    page.go_back()
+    page.wait_for_url(re.compile(r"/depot/#eligibility-preview$"))
+
+    # Sworn but not confirmed: refused, said at the box, nothing written.
+    page.get_by_text(SWORN).click()
+    page.get_by_role("button", name="Déposer la candidature").click()
+    errors = page.get_by_role("alert").filter(
+        has_text="La candidature n'a pas été déposée : corrigez les points suivants"
+    )
+    expect(errors).to_be_focused()
+    expect(errors.get_by_role("link")).to_have_attribute(
+        "href", re.compile(r"/depot/#id_accept_ineligible$")
+    )
+    expect(page).to_have_title(re.compile(r"^Erreur : "))
+    expect(confirm).to_have_attribute("aria-invalid", "true")
+    assert_accessible(axe, page)
+    application.refresh_from_db()
+    assert application.status == Status.DRAFT and not application.sworn_statement
+    assert not Transition.objects.filter(application=application).exists()
+
+    # Confirmed: filed, scored in process (the embedded default), and said so.
+    expect(page.get_by_label(SWORN)).to_be_checked()
+    page.get_by_text(CONFIRM).click()
+    page.get_by_role("button", name="Déposer la candidature").click()
+    page.wait_for_url(DETAIL_URL)
+    expect(
+        page.get_by_role("status").filter(
+            has_text=f"Votre candidature {application.reference} a été déposée, mais elle a "
+            "été jugée inéligible"
+        )
+    ).to_be_visible()
+    expect(page.locator("main p .fr-badge").first).to_have_text(str(Status.INELIGIBLE.label))
+    next_steps = page.locator("#ineligible-next")
+    expect(next_steps.get_by_role("heading", name="Que pouvez-vous faire ?")).to_be_visible()
+    next_steps.get_by_role("link", name="Demander un réexamen au ministère").click()
+    expect(page).to_have_url(re.compile(r"#id_body$"))
+    expect(page.get_by_label("Votre message")).to_be_visible()
+    assert_accessible(axe, page)
+    application.refresh_from_db()
+    assert application.status == Status.INELIGIBLE
