@@ -96,6 +96,16 @@ def _can_become_editable(status: str, seen: frozenset[str] = frozenset()) -> boo
 EDITABLE_AGAIN = {status for status in TRANSITIONS if _can_become_editable(status)}
 
 
+def test_seeding_sends_no_mail_and_queues_no_work(
+    db, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        seed_demo(seed=2025, legal_entities=60)
+    assert Transition.objects.exists()
+    assert not callbacks
+    assert not mailoutbox
+
+
 def test_the_d2_call_is_open_and_the_d1_call_closed(seeded):
     d2 = FundingCall.objects.get(code=D2_CODE)
     d1 = FundingCall.objects.get(code=D1_CODE)
@@ -358,16 +368,6 @@ def test_dossiers_are_pending_one_per_submission_and_decision(seeded):
         expected = {("dossier", n, "pending") for n in range(1, submissions + 1)}
         expected |= {("decision", n, "pending") for n in range(1, decisions + 1)}
         assert dossiers == expected, application.reference
-
-
-def test_seeding_sends_no_mail_and_queues_no_work(
-    db, mailoutbox, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks() as callbacks:
-        seed_demo(seed=2025, legal_entities=60)
-    assert Transition.objects.exists()
-    assert not callbacks
-    assert not mailoutbox
 
 
 # --------------------------------------------------------------------------- D1

@@ -121,6 +121,24 @@ def test_about_85_percent_of_the_entities_have_results_with_every_level():
     assert "etablissement@demo.test : Audit AD réalisé" in output
 
 
+@pytest.mark.django_db
+def test_entities_not_seeded_or_with_results_are_left_alone():
+    hospital = LegalEntityFactory(name="Centre hospitalier de Villefranche")
+    imported = LegalEntityFactory(name="Clinique importée")
+    ExposureScan.objects.create(
+        legal_entity=imported, scan_date=date(2025, 1, 6), minimum_level_met=False
+    )
+
+    seed_demo(legal_entities=60)  # only the demo entities get results
+    assert not hospital.directory_audits.exists() and not hospital.exposure_scans.exists()
+    assert not Volet1Status.objects.filter(legal_entity=hospital).exists()
+
+    summary = seed_volet1(seed=DEFAULT_SEED)  # all entities: the imported one is kept
+    assert imported.exposure_scans.count() == 1 and not imported.directory_audits.exists()
+    assert summary["volet1_skipped"] >= 1
+    assert Volet1Status.objects.filter(legal_entity=hospital).exists()
+
+
 def test_ad_audits_are_plausible(seeded):
     audits = list(DirectoryAudit.objects.all())
     tools = Counter(a.tool for a in audits)
@@ -242,21 +260,3 @@ def test_second_run_creates_nothing(seeded):
     assert snapshot() == before
     assert summary.created[DirectoryAudit] == summary.created[ExposureScan] == 0
     assert summary.created["volet1_skipped"] == len({row[0] for row in before[0] + before[1]})
-
-
-@pytest.mark.django_db
-def test_entities_not_seeded_or_with_results_are_left_alone():
-    hospital = LegalEntityFactory(name="Centre hospitalier de Villefranche")
-    imported = LegalEntityFactory(name="Clinique importée")
-    ExposureScan.objects.create(
-        legal_entity=imported, scan_date=date(2025, 1, 6), minimum_level_met=False
-    )
-
-    seed_demo(legal_entities=60)  # only the demo entities get results
-    assert not hospital.directory_audits.exists() and not hospital.exposure_scans.exists()
-    assert not Volet1Status.objects.filter(legal_entity=hospital).exists()
-
-    summary = seed_volet1(seed=DEFAULT_SEED)  # all entities: the imported one is kept
-    assert imported.exposure_scans.count() == 1 and not imported.directory_audits.exists()
-    assert summary["volet1_skipped"] >= 1
-    assert Volet1Status.objects.filter(legal_entity=hospital).exists()
