@@ -45,16 +45,16 @@ def parse_rings(d: str) -> list[Ring]:
     command = ""
     index = 0
     while index < len(tokens):
-        token = tokens[index]
-        if token in "MmLl":
-            command = token
+        part = tokens[index]
+        if part in "MmLl":
+            command = part
             index += 1
-            if token in "Mm":
+            if part in "Mm":
                 if current:
                     rings.append(current)
                 current = []
             continue
-        if token in "Zz":
+        if part in "Zz":
             if current:
                 rings.append(current)
             current = []
@@ -62,8 +62,8 @@ def parse_rings(d: str) -> list[Ring]:
             index += 1
             continue
         if not command or index + 1 >= len(tokens) or tokens[index + 1] in "MmLlZz":
-            raise GeometryError(f"unexpected token {token!r}")
-        dx, dy = float(token), float(tokens[index + 1])
+            raise GeometryError(f"unexpected token {part!r}")
+        dx, dy = float(part), float(tokens[index + 1])
         index += 2
         relative = command in "ml"
         x, y = (x + dx, y + dy) if relative else (dx, dy)

@@ -64,9 +64,7 @@ ZERO = Decimal("0")
 
 # Filed and not withdrawn: the entity "applied" (a draft is nobody's business but its
 # authors', Application.objects.visible_to; a withdrawn application is no longer one).
-APPLIED_STATUSES = tuple(
-    s.value for s in Status if s not in (Status.DRAFT, Status.WITHDRAWN)
-)
+APPLIED_STATUSES = tuple(s.value for s in Status if s not in (Status.DRAFT, Status.WITHDRAWN))
 # Granted and committed against the envelope (applications.decisions.COMMITTED_STATUSES).
 APPROVED_STATUSES = (
     Status.APPROVED.value,
@@ -484,9 +482,7 @@ def _application_cells(call: FundingCall, place: Place) -> dict[Cell, dict[str, 
 def _payment_cells(call: FundingCall, place: Place) -> dict[Cell, dict[str, Any]]:
     queryset = Payment.objects.filter(application__call=call)
     if place.department_ids is not None:
-        queryset = queryset.filter(
-            application__candidate__department_id__in=place.department_ids
-        )
+        queryset = queryset.filter(application__candidate__department_id__in=place.department_ids)
     rows = (
         queryset.annotate(stat_group=statistics_group("application__candidate__"))
         .order_by()
@@ -610,9 +606,7 @@ def _medians_postgresql(call: FundingCall, place: Place) -> Medians:
         department=Department._meta.db_table,
         region=Region._meta.db_table,
         place_filter=(
-            "AND e.department_id = ANY(%(departments)s)"
-            if place.department_ids is not None
-            else ""
+            "AND e.department_id = ANY(%(departments)s)" if place.department_ids is not None else ""
         ),
     )
     medians = Medians()

@@ -72,9 +72,7 @@ def build_monitoring_world(*, finess_offset: int = 0) -> MonitoringWorld:
     ght = GHTFactory(code="GHT-MON", name="GHT du Rhône de test", region=dept["69"].region)
     n = iter(range(finess_offset + 700, finess_offset + 800))
 
-    def entity(
-        name: str, code: str, status_group: str, **extra: object
-    ) -> LegalEntity:
+    def entity(name: str, code: str, status_group: str, **extra: object) -> LegalEntity:
         return LegalEntityFactory(
             name=name,
             department=dept[code],
@@ -143,7 +141,10 @@ def build_monitoring_world(*, finess_offset: int = 0) -> MonitoringWorld:
             )
         if submitted:
             Transition.objects.create(
-                application=app, from_status="draft", to_status="submitted", created_at=at(submitted)
+                application=app,
+                from_status="draft",
+                to_status="submitted",
+                created_at=at(submitted),
             )
         a[key] = app
         return app

@@ -203,9 +203,7 @@ def test_medians_without_sql_give_the_same_figures(world, is_postgresql):
     assert national.by_area == {"84": (1, pytest.approx(10)), "53": (1, pytest.approx(20))}
 
 
-def test_participation_runs_a_constant_number_of_queries(
-    world, django_assert_num_queries
-):
+def test_participation_runs_a_constant_number_of_queries(world, django_assert_num_queries):
     # Territory, entities, applications, payments, medians.
     with django_assert_num_queries(5):
         selectors.participation(scope=NATION, code=None, call=world.call)
@@ -237,9 +235,7 @@ def test_unknown_places_are_not_found(world):
 # --- Who sees what -----------------------------------------------------------------------------
 
 
-def test_visibility_of_each_persona(
-    db, ministry_user, ars_user, hospital_user, django_user_model
-):
+def test_visibility_of_each_persona(db, ministry_user, ars_user, hospital_user, django_user_model):
     where = selectors.territory()
     nation = selectors.resolve_place(NATION, None, where)
     ara = selectors.resolve_place(REGION, "84", where)
