@@ -132,7 +132,7 @@ def entity_rows(call: FundingCall, place: Place, filters: EntityFilters) -> Quer
     if flag is not None:
         queryset = queryset.filter(**{flag[0]: flag[1]})
     if filters.group:
-        queryset = queryset.filter(stat_group=filters.group)
+        queryset = queryset.filter(Q(stat_group=filters.group))
     if filters.volet1 == NO_VOLET1_STATUS:
         queryset = queryset.filter(Q(volet1__isnull=True) | Q(volet1__level=Volet1Level.NONE))
     elif filters.volet1:

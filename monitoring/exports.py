@@ -22,7 +22,7 @@ from typing import Any
 
 import xlsxwriter
 from django.http import FileResponse, StreamingHttpResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from .tables import AMOUNT, COUNT, DATE, DAYS, RATE, Cell, Column
 
@@ -84,10 +84,18 @@ def csv_lines(columns: Sequence[Column], rows: Iterable[Sequence[Cell]]) -> Iter
         yield "".join(buffer)
 
 
+def _in_language(lines: Iterator[str], language: str | None) -> Iterator[str]:
+    """The lines written in the request's language: a streamed body is produced after the
+    language middleware has returned (labels such as statuses are translated lazily)."""
+    with translation.override(language):
+        yield from lines
+
+
 def csv_response(
     columns: Sequence[Column], rows: Iterable[Sequence[Cell]], name: str
 ) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(csv_lines(columns, rows), content_type=CSV_CONTENT_TYPE)
+    lines = _in_language(csv_lines(columns, rows), translation.get_language())
+    response = StreamingHttpResponse(lines, content_type=CSV_CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "no-store"
     return response

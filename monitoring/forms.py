@@ -1,7 +1,7 @@
 """The GET forms of the monitoring pages: the call, the map's rate, the list filters.
 An invalid value shows its error at its field and is left out (the page still shows)."""
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.http import QueryDict
@@ -33,13 +33,17 @@ def with_defaults(data: QueryDict, **defaults: str | None) -> QueryDict:
     return data
 
 
+def choice(form: forms.Form, name: str) -> forms.ChoiceField:
+    return cast(forms.ChoiceField, form.fields[name])
+
+
 class CallForm(forms.Form):
     appel = forms.ChoiceField(label=_("Appel à financement"), required=False)
 
     def __init__(self, *args: Any, calls: list[FundingCall], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.calls = {c.code: c for c in calls}
-        self.fields["appel"].choices = [(c.code, f"{c.code} – {c.title}") for c in calls]
+        choice(self, "appel").choices = [(c.code, f"{c.code} – {c.title}") for c in calls]
 
     def chosen(self, default: FundingCall | None) -> FundingCall | None:
         """The call asked for, else `default` (an unknown code shows its error)."""
@@ -99,8 +103,8 @@ class EntityFilterForm(CallForm):
     ) -> None:
         super().__init__(*args, **kwargs)
         everyone = [("", _("Toute la France"))] if national else []
-        self.fields["region"].choices = [*everyone, *regions]
-        self.fields["departement"].choices = [("", _("Tous les départements")), *departments]
+        choice(self, "region").choices = [*everyone, *regions]
+        choice(self, "departement").choices = [("", _("Tous les départements")), *departments]
 
     def filters(self) -> EntityFilters:
         if not self.is_bound:

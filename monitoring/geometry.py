@@ -27,7 +27,7 @@ SNAP = 1
 Point = tuple[float, float]
 Ring = list[Point]
 
-_TOKEN = re.compile(r"[MmLlZz]|-?(?:\d+\.?\d*|\.\d+)(?:[eE]-?\d+)?")
+_TOKEN = re.compile(r"[A-DF-Za-df-z]|-?(?:\d+\.?\d*|\.\d+)(?:[eE]-?\d+)?")
 
 
 class GeometryError(ValueError):
@@ -46,6 +46,8 @@ def parse_rings(d: str) -> list[Ring]:
     index = 0
     while index < len(tokens):
         part = tokens[index]
+        if part.isalpha() and part not in "MmLlZz":
+            raise GeometryError(f"unsupported path command {part!r}")
         if part in "MmLl":
             command = part
             index += 1

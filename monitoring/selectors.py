@@ -385,7 +385,7 @@ def eligible_entities(call: FundingCall, place: Place | None = None) -> QuerySet
             stat_group=statistics_group(),
             cov=FilteredRelation("coverages", condition=Q(coverages__call=call)),
         )
-        .filter(stat_group__in=list(call.eligible_groups or []))
+        .filter(Q(stat_group__in=list(call.eligible_groups or [])))
     )
     if place is not None and place.department_ids is not None:
         queryset = queryset.filter(department_id__in=place.department_ids)
@@ -413,6 +413,7 @@ ENTITY_CONDITIONS: dict[str, Q | None] = {
 }
 
 Cell = tuple[int, str]  # (département id, statistics group)
+ENTITY_CELL = ("department_id", "stat_group")
 
 
 def _entity_cells(call: FundingCall, place: Place) -> dict[Cell, dict[str, Any]]:
@@ -420,12 +421,7 @@ def _entity_cells(call: FundingCall, place: Place) -> dict[Cell, dict[str, Any]]
         name: Count("pk", filter=condition) if condition is not None else Count("pk")
         for name, condition in ENTITY_CONDITIONS.items()
     }
-    rows = (
-        eligible_entities(call, place)
-        .order_by()
-        .values("department_id", "stat_group")
-        .annotate(**aggregates)
-    )
+    rows = eligible_entities(call, place).order_by().values(*ENTITY_CELL).annotate(**aggregates)
     return {
         (row["department_id"], row["stat_group"]): {name: row[name] for name in aggregates}
         for row in rows

@@ -4,9 +4,12 @@ exports (CSV, XLSX) and a region's PDF report. Each page resolves its place with
 `selectors.place_for` (404 outside the user's scope) and reads in a constant number of
 queries."""
 
+from collections.abc import Iterator, Sequence
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
@@ -180,14 +183,15 @@ def entities(request: AuthenticatedRequest) -> HttpResponse:
     call = form.chosen(selectors.default_call(form.calls.values()))
     filters = form.filters()
     page = None
+    rows: list[drilldown.EntityRow] = []
     if call is not None:
         queryset = drilldown.with_contacts(drilldown.entity_rows(call, place, filters))
         page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-        page.object_list = drilldown.rows(page.object_list)
+        rows = drilldown.rows(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     code = call.code if call else None
-    extra = {k: v for k, v in query.items() if k in ("liste", "groupe", "volet1", "q") and v}
+    extra = {k: str(query.get(k)) for k in ("liste", "groupe", "volet1", "q") if query.get(k)}
     return render(
         request,
         "monitoring/entity_list.html",
@@ -198,6 +202,7 @@ def entities(request: AuthenticatedRequest) -> HttpResponse:
             "filters": filters,
             "kind_label": dict(drilldown.EntityList.CHOICES).get(filters.kind, ""),
             "page_obj": page,
+            "rows": rows,
             "query_string": query.urlencode(),
             "dashboard_url": panels.dashboard_url(place.scope, place.code, code),
             "csv_url": panels.export_url(place, code, "entites", "csv", **extra),
@@ -211,7 +216,7 @@ def entities(request: AuthenticatedRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def export(request: AuthenticatedRequest, table: str, fmt: str) -> HttpResponse:
+def export(request: AuthenticatedRequest, table: str, fmt: str) -> HttpResponseBase:
     """A table of a dashboard, or a list, as CSV or XLSX (file name: table, place, call
     and date); the place comes from `region` / `departement` as for the lists."""
     if fmt not in ("csv", "xlsx") or table not in (*panels.EXPORT_TABLES, "entites"):
@@ -220,10 +225,12 @@ def export(request: AuthenticatedRequest, table: str, fmt: str) -> HttpResponse:
     place = _list_place(request, where)
     form, call = _dashboard_form(request)
     name = exports.filename(table, place.slug, call.code if call else None, fmt)
+    rows_iter: Iterator[Sequence[tables.Cell]]
+    columns: list[tables.Column]
     if table == "entites":
         filters = _list_form(request, where, place).filters()
         if call is None:
-            rows_iter: object = iter(())
+            rows_iter = iter(())
         else:
             queryset = drilldown.with_contacts(drilldown.entity_rows(call, place, filters))
             rows_iter = (
@@ -248,8 +255,8 @@ def export(request: AuthenticatedRequest, table: str, fmt: str) -> HttpResponse:
         call=call.code if call else None,
     )
     if fmt == "csv":
-        return exports.csv_response(columns, rows_iter, name)  # type: ignore[arg-type]
-    return exports.xlsx_response(title, columns, rows_iter, name)  # type: ignore[arg-type]
+        return exports.csv_response(columns, rows_iter, name)
+    return exports.xlsx_response(title, columns, rows_iter, name)
 
 
 @login_required

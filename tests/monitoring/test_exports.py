@@ -247,3 +247,13 @@ def test_region_report_is_a_pdf_of_its_figures(client, world, ministry_user, ars
     assert "Isère" in text and "Rhône" in text  # its départements
     assert "Finistère" not in text
     assert "CC BY 4.0" in text
+
+
+def test_exports_speak_the_language_of_the_page(client, world, ars_user, settings):
+    client.force_login(ars_user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    rows = csv_rows(client.get("/suivi/export/entites.csv?appel=D2-MON"))
+    assert rows[0][:2] == ["Legal entity", "FINESS EJ"]
+    e3 = rows[3]
+    assert e3[3] == "Public outside a GHT"
+    assert "(Portal account)" in e3[7]

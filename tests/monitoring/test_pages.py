@@ -185,7 +185,7 @@ def test_navigation_leads_agents_to_the_monitoring(
 
 
 def _names(response) -> list[str]:
-    return [e.name for e in (row.entity for row in response.context["page_obj"].object_list)]
+    return [row.entity.name for row in response.context["rows"]]
 
 
 def test_eligible_without_application_with_contacts(client, world, ars_user):
@@ -312,3 +312,11 @@ def test_list_page_runs_the_same_queries_for_any_number_of_rows(
         assert client.get(url).status_code == 200
     with django_assert_num_queries(small):
         assert client.get(url + "&page=3").status_code == 200
+
+
+def test_the_dashboard_speaks_english(client, world, ministry_user, settings):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = text_of(get(client, ministry_user, NATIONAL + "?appel=D2-MON"))
+    assert "National participation monitoring" in page
+    assert "Application rate by region" in page
+    assert "62.5\u00a0%" in page
