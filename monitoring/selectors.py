@@ -578,7 +578,7 @@ SELECT GROUPING(k.grp), GROUPING(k.area), k.grp, k.area, COUNT(*),
 """
 
 
-def _median_parameters(call: FundingCall, place: Place) -> dict[str, Any]:
+def _median_parameters(call: FundingCall, place: Place, by_region: bool) -> dict[str, Any]:
     return {
         "submitted": Status.SUBMITTED.value,
         "national": Status.NATIONAL_REVIEW.value,
@@ -587,12 +587,12 @@ def _median_parameters(call: FundingCall, place: Place) -> dict[str, Any]:
         "public": StatusGroup.PUBLIC.value,
         "ght": StatisticsGroup.GHT.value,
         "outside": StatisticsGroup.PUBLIC_OUTSIDE_GHT.value,
-        "by_region": place.scope == NATION,
+        "by_region": by_region,
         "departments": sorted(place.department_ids or ()),
     }
 
 
-def _medians_postgresql(call: FundingCall, place: Place) -> Medians:
+def _medians_postgresql(call: FundingCall, place: Place, by_region: bool) -> Medians:
     from establishments.models import Region
 
     sql = _MEDIAN_SQL.format(
@@ -607,7 +607,7 @@ def _medians_postgresql(call: FundingCall, place: Place) -> Medians:
     )
     medians = Medians()
     with connection.cursor() as cursor:
-        cursor.execute(sql, _median_parameters(call, place))
+        cursor.execute(sql, _median_parameters(call, place, by_region))
         for no_group, no_area, group, area, n, median in cursor.fetchall():
             value = (n, float(median) if median is not None else None)
             if no_group and no_area:
@@ -619,18 +619,14 @@ def _medians_postgresql(call: FundingCall, place: Place) -> Medians:
     return medians
 
 
-def _medians_python(call: FundingCall, place: Place) -> Medians:
+def _medians_python(call: FundingCall, place: Place, by_region: bool) -> Medians:
     """The same figures on any database: one row per decided application."""
     moves = Q(transitions__to_status=Status.SUBMITTED.value)
     decisions = Q(
         transitions__from_status=Status.NATIONAL_REVIEW.value,
         transitions__to_status__in=DECISION_TARGETS,
     )
-    area = (
-        "candidate__department__region__code"
-        if place.scope == NATION
-        else "candidate__department__code"
-    )
+    area = "candidate__department__region__code" if by_region else "candidate__department__code"
     rows = (
         applications_in(call, place)
         .annotate(
@@ -660,11 +656,21 @@ def _medians_python(call: FundingCall, place: Place) -> Medians:
     )
 
 
-def medians(call: FundingCall, place: Place, *, use_sql: bool | None = None) -> Medians:
-    """One query: percentile_cont on PostgreSQL, else the durations read and sorted."""
+def medians(
+    call: FundingCall,
+    place: Place,
+    *,
+    area_level: str | None = None,
+    use_sql: bool | None = None,
+) -> Medians:
+    """One query: percentile_cont on PostgreSQL, else the durations read and sorted. The
+    areas are regions or départements (`area_level`, by default the place's own)."""
     if use_sql is None:
         use_sql = connection.vendor == "postgresql"
-    return _medians_postgresql(call, place) if use_sql else _medians_python(call, place)
+    by_region = (area_level or place.area_level) == REGION
+    if use_sql:
+        return _medians_postgresql(call, place, by_region)
+    return _medians_python(call, place, by_region)
 
 
 def _with_median(figures: Figures, value: tuple[int, float | None] | None) -> Figures:
@@ -698,14 +704,22 @@ def _group_rows(data: Cube, found: Medians) -> list[BreakdownRow]:
     ]
 
 
-def _area_rows(data: Cube, found: Medians, place: Place, where: Territory) -> list[BreakdownRow]:
-    """Every area of the place, those without any figure included (a zero is a figure)."""
+def _area_rows(
+    data: Cube, found: Medians, place: Place, where: Territory, level: str | None = None
+) -> list[BreakdownRow]:
+    """Every area of the place, those without any figure included (a zero is a figure):
+    the regions or the départements of the nation, the départements of a region."""
+    level = level or place.area_level
     departments = where.department_by_id
-    if place.scope == NATION:
+    if level == REGION and place.scope == NATION:
         areas = list(where.regions.values())
         by_area = data.rollup(lambda cell: departments[cell[0]].region_code)
-    elif place.scope == REGION and place.code:
-        areas = where.departments_of(place.code)
+    elif level == DEPARTEMENT and place.scope in (NATION, REGION):
+        areas = (
+            list(where.departments.values())
+            if place.scope == NATION
+            else where.departments_of(place.code or "")
+        )
         by_area = data.rollup(lambda cell: departments[cell[0]].code)
     else:
         return []
@@ -853,16 +867,17 @@ def participation(*, scope: str, code: str | None, call: FundingCall) -> Partici
 
 
 def breakdown(*, scope: str, code: str | None, call: FundingCall, by: str) -> list[BreakdownRow]:
-    """The place's figures by statistics group (`by="group"`), or by its areas
-    (`by="region"` for the nation, `by="departement"` for a region)."""
+    """The place's figures by statistics group (`by="group"`), or by its areas: the
+    nation by "region" or "departement", a region by "departement"."""
     place, where = _place(scope, code)
+    allowed = {NATION: (REGION, DEPARTEMENT), REGION: (DEPARTEMENT,)}.get(place.scope, ())
+    if by != BY_GROUP and by not in allowed:
+        raise ValueError(f"a {place.scope} does not break down by {by}")
     data = cube(call, place)
-    found = medians(call, place)
+    found = medians(call, place, area_level=by if by != BY_GROUP else None)
     if by == BY_GROUP:
         return _group_rows(data, found)
-    if by != place.area_level:
-        raise ValueError(f"a {place.scope} does not break down by {by}")
-    return _area_rows(data, found, place, where)
+    return _area_rows(data, found, place, where, by)
 
 
 def series(*, scope: str, code: str | None, call: FundingCall) -> list[Week]:

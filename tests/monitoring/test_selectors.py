@@ -150,6 +150,18 @@ def test_breakdown_by_departement_of_a_region(world):
     assert by_code["01"].eligible == 0
     with pytest.raises(ValueError):
         selectors.breakdown(scope=REGION, code="84", call=world.call, by="region")
+    with pytest.raises(ValueError):
+        selectors.breakdown(scope=DEPARTEMENT, code="69", call=world.call, by="departement")
+
+
+def test_national_breakdown_by_departement(world):
+    rows = selectors.breakdown(scope=NATION, code=None, call=world.call, by="departement")
+    assert len(rows) == 101
+    by_code = {r.key: r.figures for r in rows}
+    assert (by_code["69"].eligible, by_code["38"].eligible, by_code["29"].eligible) == (4, 2, 2)
+    assert by_code["69"].median_days_to_decision == pytest.approx(10)  # A1
+    assert by_code["29"].median_days_to_decision == pytest.approx(20)  # A7
+    assert sum(f.eligible for f in by_code.values()) == 8
 
 
 def test_weekly_series(world):
@@ -195,9 +207,10 @@ def test_medians_without_sql_give_the_same_figures(world, is_postgresql):
     where = selectors.territory()
     for scope, code in ((NATION, None), (REGION, "84"), (REGION, "53")):
         place = selectors.resolve_place(scope, code, where)
-        found = selectors.medians(world.call, place, use_sql=False)
-        if is_postgresql:
-            assert found == selectors.medians(world.call, place, use_sql=True)
+        for level in (None, DEPARTEMENT):
+            found = selectors.medians(world.call, place, area_level=level, use_sql=False)
+            if is_postgresql:
+                assert found == selectors.medians(world.call, place, area_level=level, use_sql=True)
     national = selectors.medians(world.call, selectors.resolve_place(NATION, None, where))
     assert national.total == (2, pytest.approx(15))
     assert national.by_area == {"84": (1, pytest.approx(10)), "53": (1, pytest.approx(20))}
