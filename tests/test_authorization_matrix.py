@@ -77,6 +77,8 @@ PROGRAMME = (MINISTRY, SUPERUSER)  # the admin's programme data (accounts.backen
 # Who sees hospital A and its submitted applications: its users, the ARS of its
 # region, the ministry (and the superuser, national).
 INSIDERS_A = (ESTABLISHMENT_A, ARS_X, MINISTRY, SUPERUSER)
+# Who follows the participation of A's region: its ARS, the ministry, the superuser.
+MONITORS_A = (ARS_X, MINISTRY, SUPERUSER)
 # B's objects are requested with the personas swapped.
 MIRROR = {
     ESTABLISHMENT_A: ESTABLISHMENT_B,
@@ -311,6 +313,20 @@ RULES: dict[str, dict[str | None, Rule]] = {
         Rule(get=signed_in(NOT_ALLOWED), post=only((ESTABLISHMENT_A,), outcome=REJECTED)),
         Rule(get=signed_in(NOT_ALLOWED), post=only(INSIDERS_A, outcome=REJECTED)),
     ),
+    # Monitoring: the dashboards, lists, exports and reports of a place (A's region and
+    # département; B's with the personas swapped) are its ARS's and the ministry's; an
+    # ARS agent asking for the national page is sent to their region; GET only.
+    "monitoring:national": {
+        None: Rule(get=only((ARS_X, ARS_Y, MINISTRY, SUPERUSER)), post=signed_in(NOT_ALLOWED))
+    },
+    **{
+        f"monitoring:{name}": {None: Rule(get=only(MONITORS_A), post=signed_in(NOT_ALLOWED))}
+        for name in ("region", "region-report", "department", "entities")
+    },
+    "monitoring:export": {
+        variant: Rule(get=only(MONITORS_A), post=signed_in(NOT_ALLOWED))
+        for variant in ("entites.csv", "chiffres.xlsx")
+    },
     # The admin's own pages.
     "admin:index": {None: Rule(get=admin_only(STAFF))},
     # A staff user already signed in is sent on to the index.
@@ -609,6 +625,20 @@ URLS: dict[str, UrlBuilder] = {
     "applications:evidence-delete": _evidence_url("applications:evidence-delete"),
     "applications:dossier-download": _dossier_url("applications:dossier-download"),
     "applications:dossier-retry": _dossier_url("applications:dossier-retry"),
+    # Monitoring: the place of the hospital (its region or département).
+    "monitoring:region": lambda w, s, v: reverse("monitoring:region", args=[s.region.code]),
+    "monitoring:region-report": lambda w, s, v: reverse(
+        "monitoring:region-report", args=[s.region.code]
+    ),
+    "monitoring:department": lambda w, s, v: reverse(
+        "monitoring:department", args=[s.entity.department.code]
+    ),
+    "monitoring:entities": lambda w, s, v: (
+        reverse("monitoring:entities") + f"?region={s.region.code}"
+    ),
+    "monitoring:export": lambda w, s, v: (
+        reverse("monitoring:export", args=str(v).split(".")) + f"?region={s.region.code}"
+    ),
     "admin:autocomplete": lambda w, s, v: (
         reverse("admin:autocomplete")
         + "?app_label=accounts&model_name=membership&field_name=legal_entity&term=A"
@@ -669,7 +699,7 @@ def build_url(world: World, key: str, side: Side, variant: str | None) -> str:
 
 # Scoped pages are also requested with B's objects (personas swapped); pages that
 # are not about one hospital's objects only with A's.
-SCOPED_PREFIXES = ("establishments:", "audits:", "applications:", "instruction:")
+SCOPED_PREFIXES = ("establishments:", "audits:", "applications:", "instruction:", "monitoring:")
 
 
 def sides_of(key: str) -> tuple[str, ...]:
