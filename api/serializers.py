@@ -10,24 +10,39 @@ from rest_framework import serializers
 
 from applications.models import Application, FundingCall
 from audits.models import Volet1Level
-from establishments.models import Department, LegalEntity, Region, StatisticsGroup, StatusGroup
+from establishments.models import LegalEntity, StatisticsGroup, StatusGroup
+from establishments.reference import DEPARTMENTS, REGIONS
 
 # --- Query parameters ----------------------------------------------------------------------
 
 
-def _code_field(model: Any, label: Any) -> serializers.SlugRelatedField:
+# Regions and départements are reference data (a data migration): their codes are
+# listed in the schema.
+REGION_CODES = [(code, name) for code, name, _ars in REGIONS]
+DEPARTMENT_CODES = [(code, name) for code, name, _region, _chef_lieu in DEPARTMENTS]
+
+
+def _region_field(label: Any) -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=REGION_CODES, required=False, help_text=label)
+
+
+def _department_field(label: Any) -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=DEPARTMENT_CODES, required=False, help_text=label)
+
+
+def _call_field(label: Any) -> serializers.SlugRelatedField:
     return serializers.SlugRelatedField(
         slug_field="code",
-        queryset=model.objects.all(),
+        queryset=FundingCall.objects.all(),
         required=False,
         help_text=label,
-        error_messages={"does_not_exist": _("Code inconnu : %(value)s.")},
+        error_messages={"does_not_exist": _("Appel inconnu : {value}.")},
     )
 
 
 class LegalEntityFilters(serializers.Serializer):
-    region = _code_field(Region, _("Code INSEE de la région, par exemple 84."))
-    department = _code_field(Department, _("Code du département, par exemple 69 ou 2A."))
+    region = _region_field(_("Code INSEE de la région, par exemple 84."))
+    department = _department_field(_("Code du département, par exemple 69 ou 2A."))
     statistics_group = serializers.ChoiceField(
         choices=StatisticsGroup.choices, required=False, help_text=_("Groupe statistique.")
     )
@@ -41,28 +56,16 @@ class LegalEntityFilters(serializers.Serializer):
             "false : couverte par aucune. Avec `call`, dans cet appel seulement."
         ),
     )
-    call = serializers.SlugRelatedField(
-        slug_field="code",
-        queryset=FundingCall.objects.all(),
-        required=False,
-        help_text=_("Code de l'appel, par exemple D2-2025 (pour `applied`)."),
-        error_messages={"does_not_exist": _("Code inconnu : %(value)s.")},
-    )
+    call = _call_field(_("Code de l'appel, par exemple D2-2025 (pour `applied`)."))
 
 
 class ApplicationFilters(serializers.Serializer):
-    call = serializers.SlugRelatedField(
-        slug_field="code",
-        queryset=FundingCall.objects.all(),
-        required=False,
-        help_text=_("Code de l'appel, par exemple D2-2025."),
-        error_messages={"does_not_exist": _("Code inconnu : %(value)s.")},
-    )
+    call = _call_field(_("Code de l'appel, par exemple D2-2025."))
     status = serializers.ChoiceField(
         choices=Application.Status.choices, required=False, help_text=_("État de la candidature.")
     )
-    region = _code_field(Region, _("Code INSEE de la région du candidat."))
-    department = _code_field(Department, _("Code du département du candidat."))
+    region = _region_field(_("Code INSEE de la région du candidat."))
+    department = _department_field(_("Code du département du candidat."))
 
 
 # --- Legal entities ------------------------------------------------------------------------

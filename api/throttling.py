@@ -20,5 +20,7 @@ class TokenRateThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request: Request, view: Any) -> str:
         token = request.auth
-        ident = f"token-{token.pk}" if isinstance(token, ApiToken) else self.get_ident(request)
+        ident = (
+            f"token-{token.public_id}" if isinstance(token, ApiToken) else self.get_ident(request)
+        )
         return self.cache_format % {"scope": self.scope, "ident": ident}

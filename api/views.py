@@ -9,6 +9,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
 from accounts import audit
@@ -26,6 +27,7 @@ from .serializers import (
     LegalEntitySerializer,
 )
 
+PAGINATION_PARAMETERS = ("page", "page_size")
 # An application counts as "applied" from its submission, unless withdrawn.
 NOT_APPLIED_STATUSES = (Application.Status.DRAFT, Application.Status.WITHDRAWN)
 
@@ -66,7 +68,21 @@ class AuditedReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
         """The query parameters, validated (a 400 naming the wrong ones)."""
         if self.action != "list":
             return {}
-        serializer = serializer_class(data=self.request.query_params.dict())
+        params = self.request.query_params
+        serializer = serializer_class(data=params.dict())
+        # A misspelt filter would silently return everything: name it instead.
+        known = {*serializer.fields, *PAGINATION_PARAMETERS}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValidationError(
+                {
+                    name: [
+                        _("Paramètre inconnu. Attendus : %(known)s.")
+                        % {"known": ", ".join(sorted(known))}
+                    ]
+                    for name in unknown
+                }
+            )
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
@@ -106,10 +122,15 @@ class LegalEntityViewSet(AuditedReadOnlyViewSet):
 
     def get_queryset(self) -> QuerySet[LegalEntity]:
         filters = self.query_filters(LegalEntityFilters)
+        # The directory's own list (scope, joins, order, the Volet 1 column's filter).
         qs = directory_entities(
-            user=self.request.user,  # type: ignore[arg-type]
-            filters={key: filters.get(key) for key in ("region", "department", "volet1")},
+            user=self.request.user,
+            filters={"volet1": filters.get("volet1")},
         )
+        if region := filters.get("region"):
+            qs = qs.filter(department__region__code=region)
+        if department := filters.get("department"):
+            qs = qs.filter(department__code=department)
         if group := filters.get("statistics_group"):
             qs = _statistics_group(qs, group)
         applied = filters.get("applied")
@@ -123,7 +144,7 @@ class LegalEntityViewSet(AuditedReadOnlyViewSet):
         return qs
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
-        instance = args[0] if args else None
+        instance: Any = args[0] if args else None
         entities = list(instance) if kwargs.get("many") else [instance] if instance else []
         context = self.get_serializer_context()
         context["volet2"] = self._volet2([e.pk for e in entities]) if entities else {}
@@ -189,7 +210,7 @@ class ApplicationViewSet(AuditedReadOnlyViewSet):
     def get_queryset(self) -> QuerySet[Application]:
         filters = self.query_filters(ApplicationFilters)
         qs = (
-            applications_for_list(self.request.user)  # type: ignore[arg-type]
+            applications_for_list(self.request.user)
             .select_related("candidate__department__region", "eligibility")
             .prefetch_related("coverages__legal_entity")
         )
@@ -198,7 +219,7 @@ class ApplicationViewSet(AuditedReadOnlyViewSet):
         if status := filters.get("status"):
             qs = qs.filter(status=status)
         if region := filters.get("region"):
-            qs = qs.filter(candidate__department__region=region)
+            qs = qs.filter(candidate__department__region__code=region)
         if department := filters.get("department"):
-            qs = qs.filter(candidate__department=department)
+            qs = qs.filter(candidate__department__code=department)
         return qs
