@@ -75,3 +75,52 @@ class NotificationsForm(forms.ModelForm):
                 "dépassée, et la date limite de déclaration des objectifs."
             ),
         }
+
+
+# How long a new API token lives (accounts/api_tokens.py: one year at most).
+API_TOKEN_LIFETIMES = [
+    (30, _("30 jours")),
+    (90, _("90 jours")),
+    (180, _("180 jours")),
+    (365, _("1 an")),
+]
+API_TOKENS_MAX_ACTIVE = 10
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        label=_("Nom du jeton"),
+        max_length=100,
+        help_text=_("Pour le reconnaître ensuite, par exemple « Tableau de bord régional »."),
+    )
+    days = forms.TypedChoiceField(
+        label=_("Durée de validité"),
+        choices=API_TOKEN_LIFETIMES,
+        coerce=int,
+        initial=90,
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError(_("Donnez un nom au jeton."))
+        return name
+
+    def clean(self) -> dict[str, Any]:
+        from django.utils import timezone
+
+        cleaned = super().clean() or {}
+        active = self.user.api_tokens.filter(revoked_at=None, expires_at__gt=timezone.now()).count()
+        if active >= API_TOKENS_MAX_ACTIVE:
+            raise forms.ValidationError(
+                _(
+                    "Vous avez déjà %(count)d jetons actifs : révoquez-en un avant d'en créer "
+                    "un autre."
+                )
+                % {"count": active}
+            )
+        return cleaned

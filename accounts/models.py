@@ -257,6 +257,9 @@ class AuditEvent(models.Model):
         EVIDENCE_DELETED = "evidence_deleted", _("Pièce supprimée")
         EXPORT = "export", _("Export")
         ADMIN_CHANGE = "admin_change", _("Modification dans l'administration")
+        API_TOKEN_CREATED = "api_token_created", _("Jeton d'API créé")
+        API_TOKEN_REVOKED = "api_token_revoked", _("Jeton d'API révoqué")
+        API_READ = "api_read", _("Lecture par l'API")
 
     created_at = models.DateTimeField(_("date"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -283,3 +286,31 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.get_action_display()}"
+
+
+class ApiToken(PublicModel):
+    """A personal token of the read-only API (accounts/api_tokens.py): it reads what
+    its user may see, until it expires or is revoked. Only its SHA-256 is stored; the
+    token itself is shown once, when it is created, and its prefix names it after."""
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("utilisateur")
+    )
+    name = models.CharField(_("nom"), max_length=100)
+    prefix = models.CharField(_("début du jeton"), max_length=16)
+    key_hash = models.CharField(_("empreinte SHA-256"), max_length=64, unique=True)
+    expires_at = models.DateTimeField(_("expire le"))
+    last_used_at = models.DateTimeField(_("dernière utilisation"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("révoqué le"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("jeton d'API")
+        verbose_name_plural = _("jetons d'API")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_usable(self, at: Any = None) -> bool:
+        moment = at or timezone.now()
+        return self.revoked_at is None and self.expires_at > moment

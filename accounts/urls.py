@@ -19,6 +19,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("securite/", views.account_security, name="security"),
     path("notifications/", views.account_notifications, name="notifications"),
+    path("api/", views.account_api, name="api-tokens"),
+    path("api/revoquer/", views.account_api_revoke, name="api-token-revoke"),
     path("double-authentification/", views.two_factor_verify, name="2fa-verify"),
     path("double-authentification/activer/", views.two_factor_setup, name="2fa-setup"),
     path(

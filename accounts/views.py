@@ -1,23 +1,27 @@
 """Account pages beyond Django's own: throttled password reset, the account's
-security page ("log out of every device"), two-factor enrolment and verification."""
+security page ("log out of every device"), two-factor enrolment and verification, the
+personal API tokens."""
 
 from typing import Any
+from uuid import UUID
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 
-from . import twofactor
+from . import api_tokens, twofactor
 from .audit import Action, record
-from .forms import NotificationsForm
+from .forms import ApiTokenForm, NotificationsForm
+from .models import ApiToken
 from .security import new_session_token, reset_request_allowed
 from .typing import AuthenticatedRequest
 
@@ -154,3 +158,52 @@ def recovery_codes_renew(request: AuthenticatedRequest) -> HttpResponse:
     codes = twofactor.recovery_codes_renew(request.user)
     record(Action.RECOVERY_CODES_RENEWED, request=request)
     return render(request, "accounts/2fa_codes.html", {"codes": codes, "next": ""})
+
+
+@login_required
+@never_cache  # the page that shows a new token once must not be kept anywhere
+@require_http_methods(["GET", "POST"])
+def account_api(request: AuthenticatedRequest) -> HttpResponse:
+    """The user's API tokens: create one (shown once), see when each was last used,
+    revoke. An agent who must give the second factor gives it first."""
+    user = request.user
+    second_factor_missing = twofactor.two_factor_required(user) and not twofactor.is_verified(user)
+    form = ApiTokenForm(request.POST or None, user=user)
+    created: tuple[ApiToken, str] | None = None
+    if request.method == "POST":
+        if second_factor_missing:
+            return redirect("accounts:2fa-verify")
+        if form.is_valid():
+            created = api_tokens.api_token_create(
+                user=user,
+                name=form.cleaned_data["name"],
+                days=form.cleaned_data["days"],
+                request=request,
+            )
+            form = ApiTokenForm(user=user)
+    context = {
+        "form": form,
+        "tokens": user.api_tokens.all(),
+        "created": created,
+        "second_factor_missing": second_factor_missing,
+        "now": timezone.now(),
+    }
+    return render(request, "accounts/api_tokens.html", context)
+
+
+@login_required
+@require_POST
+def account_api_revoke(request: AuthenticatedRequest) -> HttpResponse:
+    """Revoke one of the user's own tokens (anyone else's is "not found")."""
+    try:
+        public_id = UUID(request.POST.get("token", ""))
+    except ValueError:
+        raise Http404 from None
+    token = ApiToken.objects.filter(user=request.user, public_id=public_id).first()
+    if token is None:
+        raise Http404
+    if api_tokens.api_token_revoke(token=token, by=request.user, request=request):
+        messages.success(request, _("Le jeton « %(name)s » est révoqué.") % {"name": token.name})
+    else:
+        messages.info(request, _("Ce jeton était déjà révoqué."))
+    return redirect("accounts:api-tokens")

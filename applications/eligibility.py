@@ -2,11 +2,12 @@
 "Eligibility and priority"). Rules are code with per-call parameters
 (`FundingCall.parameters`); every result says why, rule by rule.
 
-`gather(application)` reads what the rules need in a fixed number of queries;
-`evaluate_inputs(inputs)` is pure; `evaluate(application)` does both. `preview(application)`
-runs them on a draft as if it were submitted now, saves nothing, and says for each failed
-rule what to fix and where (`RULE_SECTIONS`), and which answers contradict what the portal
-knows (a Volet 1 prerequisite answered "met" while the Volet 1 data says otherwise).
+`gather_many(ids)` reads what the rules need for a batch of applications in a fixed
+number of queries (`gather(application)`: a batch of one); `evaluate_inputs(inputs)`
+is pure; `evaluate(application)` does both. `preview(application)` runs them on a draft
+as if it were submitted now, saves nothing, and says for each failed rule what to fix
+and where (`RULE_SECTIONS`), and which answers contradict what the portal knows (a
+Volet 1 prerequisite answered "met" while the Volet 1 data says otherwise).
 """
 
 from collections.abc import Sequence
@@ -28,7 +29,15 @@ from establishments.models import LegalEntity, StatusGroup
 from establishments.reference import FINESS_CATEGORIES
 
 from .lifecycle import Status
-from .models import Answer, Application, CeilingBracket, Coverage, FundingCall, Requirement
+from .models import (
+    Answer,
+    Application,
+    CeilingBracket,
+    Coverage,
+    FundingCall,
+    Requirement,
+    Transition,
+)
 
 # Bump when a rule or the score changes meaning: stored results say which rules made them.
 RULES_VERSION = "2025.1"
@@ -123,71 +132,132 @@ def call_parameters(call: FundingCall) -> dict[str, Any]:
 
 
 def gather(application: Application) -> EligibilityInputs:
-    """Everything the rules read, in 8 queries whatever the size of the application."""
-    application = Application.objects.select_related(
-        "call", "candidate__department", "candidate__ght"
-    ).get(pk=application.pk)
-    call = application.call
-    coverages = list(
-        Coverage.objects.filter(application=application).select_related("legal_entity__ght")
+    """Everything the rules read, in 8 queries whatever the size of the application
+    (9 for a GHT's application): `gather_many` on a batch of one."""
+    gathered = gather_many([application.pk])
+    if application.pk not in gathered:
+        raise Application.DoesNotExist(f"No application {application.pk}.")
+    return gathered[application.pk]
+
+
+def gather_many(application_ids: Sequence[int]) -> dict[int, EligibilityInputs]:
+    """What the rules read for a batch of applications, by application id, in the same
+    fixed number of queries whatever the size of the batch or of its applications:
+    scoring a call goes through batches of these (scoring.py)."""
+    applications = list(
+        Application.objects.select_related("call", "candidate__department", "candidate__ght")
+        .filter(pk__in=list(application_ids))
+        .order_by("pk")
     )
-    facts = {c.legal_entity_id: EntityFacts(c.legal_entity) for c in coverages}
-    if not facts:  # an application always covers at least its candidate
-        facts[application.candidate_id] = EntityFacts(application.candidate)
-    ids = list(facts)
+    if not applications:
+        return {}
+    app_ids = [a.pk for a in applications]
+    # Covered entities per application, in a stable order (the rules list them).
+    covered: dict[int, dict[int, LegalEntity]] = {pk: {} for pk in app_ids}
+    for coverage in (
+        Coverage.objects.filter(application_id__in=app_ids)
+        .select_related("legal_entity__ght")
+        .order_by("application_id", "id")
+    ):
+        covered[coverage.application_id][coverage.legal_entity_id] = coverage.legal_entity
+    for application in applications:
+        if not covered[application.pk]:  # an application always covers at least its candidate
+            covered[application.pk][application.candidate_id] = application.candidate
+    # Volet 1 facts per entity, shared by the applications of the batch that cover it.
+    facts_of = {
+        entity_id: EntityFacts(entity)
+        for entities in covered.values()
+        for entity_id, entity in entities.items()
+    }
+    entity_ids = sorted(facts_of)
     for entity_id, audit_date, score, level in (
-        DirectoryAudit.objects.filter(legal_entity_id__in=ids)
+        DirectoryAudit.objects.filter(legal_entity_id__in=entity_ids)
         .order_by("legal_entity_id", "audit_date", "id")
         .values_list("legal_entity_id", "audit_date", "global_score", "maturity_level")
     ):
-        fact = facts[entity_id]
+        fact = facts_of[entity_id]
         fact.audit_dates.append(audit_date)
         fact.latest_global_score = score if score is not None else fact.latest_global_score
         fact.latest_maturity = level if level is not None else fact.latest_maturity
     for entity_id, scan_date, met, critical, high in (
-        ExposureScan.objects.filter(legal_entity_id__in=ids)
+        ExposureScan.objects.filter(legal_entity_id__in=entity_ids)
         .order_by("legal_entity_id", "scan_date")
         .values_list(
             "legal_entity_id", "scan_date", "minimum_level_met", "vulns_critical", "vulns_high"
         )
     ):
-        fact = facts[entity_id]
+        fact = facts_of[entity_id]
         fact.scans.append(ScanPoint(scan_date, met))
         fact.last_scan_critical, fact.last_scan_high = critical, high
-    answers = [
-        (answer, answer.evidence_count)
-        for answer in Answer.objects.filter(application=application)
+
+    answers: dict[int, list[tuple[Answer, int]]] = {pk: [] for pk in app_ids}
+    for answer in (
+        Answer.objects.filter(application_id__in=app_ids)
         .select_related("requirement")
         .annotate(evidence_count=Count("evidence"))
-        .order_by("requirement__position", "requirement__identifier")
-    ]
-    first_submitted = application.transitions.filter(to_status=Status.SUBMITTED).aggregate(
-        first=Min("created_at")
-    )["first"]
-    ght_members: set[int] = set()
-    candidate = application.candidate
-    if candidate.is_ght_support and candidate.ght_id:
-        ght_members = set(
-            LegalEntity.objects.filter(ght_id=candidate.ght_id, active=True).values_list(
-                "id", flat=True
-            )
+        .order_by("application_id", "requirement__position", "requirement__identifier")
+    ):
+        answers[answer.application_id].append((answer, answer.evidence_count))
+    first_submitted = dict(
+        Transition.objects.filter(application_id__in=app_ids, to_status=Status.SUBMITTED)
+        .values("application_id")
+        .annotate(first=Min("created_at"))
+        .values_list("application_id", "first")
+    )
+    # The active members of the GHTs whose support establishment applies (E3).
+    ght_ids = {
+        a.candidate.ght_id
+        for a in applications
+        if a.candidate.is_ght_support and a.candidate.ght_id
+    }
+    ght_members: dict[int, set[int]] = {ght_id: set() for ght_id in ght_ids}
+    if ght_ids:
+        for entity_id, ght_id in LegalEntity.objects.filter(
+            ght_id__in=ght_ids, active=True
+        ).values_list("id", "ght_id"):
+            ght_members[ght_id].add(entity_id)
+    # The coverages of the same entities in the same calls, by (call, entity) (E3).
+    call_ids = sorted({a.call_id for a in applications})
+    covering: dict[tuple[int, int], list[tuple[int, str]]] = {}
+    for call_id, entity_id, application_id, name in Coverage.objects.filter(
+        call_id__in=call_ids, legal_entity_id__in=entity_ids
+    ).values_list("call_id", "legal_entity_id", "application_id", "legal_entity__name"):
+        covering.setdefault((call_id, entity_id), []).append((application_id, name))
+    brackets: dict[int, list[CeilingBracket]] = {call_id: [] for call_id in call_ids}
+    for bracket in CeilingBracket.objects.filter(call_id__in=call_ids).order_by(
+        "call_id", "min_staff"
+    ):
+        brackets[bracket.call_id].append(bracket)
+
+    parameters: dict[int, dict[str, Any]] = {}
+    gathered: dict[int, EligibilityInputs] = {}
+    for application in applications:
+        call = application.call
+        if call.pk not in parameters:
+            parameters[call.pk] = call_parameters(call)
+        entities = covered[application.pk]
+        candidate = application.candidate
+        members: set[int] = set()
+        if candidate.is_ght_support and candidate.ght_id:
+            members = set(ght_members[candidate.ght_id])
+        elsewhere = sorted(
+            name
+            for entity_id in entities
+            for other_id, name in covering.get((call.pk, entity_id), [])
+            if other_id != application.pk
         )
-    elsewhere = sorted(
-        Coverage.objects.filter(call=call, legal_entity_id__in=ids)
-        .exclude(application=application)
-        .values_list("legal_entity__name", flat=True)
-    )
-    return EligibilityInputs(
-        application=application,
-        call=call,
-        parameters=call_parameters(call),
-        covered=list(facts.values()),
-        answers=answers,
-        brackets=list(call.brackets.order_by("min_staff")),
-        first_submitted_at=first_submitted or application.submitted_at,
-        ght_active_member_ids=ght_members,
-        covered_elsewhere=list(elsewhere),
-    )
+        gathered[application.pk] = EligibilityInputs(
+            application=application,
+            call=call,
+            parameters=parameters[call.pk],
+            covered=[facts_of[entity_id] for entity_id in entities],
+            answers=answers[application.pk],
+            brackets=brackets[call.pk],
+            first_submitted_at=first_submitted.get(application.pk) or application.submitted_at,
+            ght_active_member_ids=members,
+            covered_elsewhere=elsewhere,
+        )
+    return gathered
 
 
 def _euros(value: Decimal) -> str:

@@ -1,10 +1,12 @@
 """Eligibility scoring, run by the workers: evaluate the rules of `eligibility.py` on
 an application and store the result, move a fresh submission on (through
-`lifecycle.application_transition`), rescore a whole call with its progress, and list
-the applications the sweeper must score again."""
+`lifecycle.application_transition`), rescore a whole call in batches with its
+progress, and list the applications the sweeper must score again."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
@@ -13,11 +15,34 @@ from django.utils import timezone
 from care_portal.queue import enqueue
 
 from .dossiers import queue_dossier
-from .eligibility import evaluate
+from .eligibility import EligibilityOutcome, evaluate, evaluate_inputs, gather_many
 from .lifecycle import Status, application_transition, on_enter
 from .models import Application, Dossier, EligibilityResult, FundingCall
 
 SCORE_TASK = "applications.score_application_task"
+SCORE_BATCH_TASK = "applications.score_applications_batch_task"
+# Applications scored together by `applications_score_batch` when a call is rescored.
+RESCORE_BATCH_SIZE = 200
+_RESULT_FIELDS = ("rules_version", "eligible", "score", "rules", "factors")
+
+
+def _result_values(outcome: EligibilityOutcome) -> dict[str, Any]:
+    return {
+        "rules_version": outcome.rules_version,
+        "eligible": outcome.eligible,
+        "score": outcome.score,
+        "rules": outcome.rules_json(),
+        "factors": outcome.factors_json(),
+    }
+
+
+def _move_on(application: Application, outcome: EligibilityOutcome) -> None:
+    """A submitted application, once scored, goes to regional review or is ineligible."""
+    target = Status.REGIONAL_REVIEW if outcome.eligible else Status.INELIGIBLE
+    summary = "; ".join(f"{r.id} : {r.detail}" for r in outcome.failed)
+    application_transition(application=application, to=target, by=None, comment=summary)
+    # The dossier includes the eligibility result: it is rendered once scored.
+    queue_dossier(application.pk, Dossier.Kind.DOSSIER.value)
 
 
 def application_score(*, application_id: int) -> EligibilityResult | None:
@@ -35,13 +60,7 @@ def application_score(*, application_id: int) -> EligibilityResult | None:
         if application is None or application.status == Status.DRAFT:
             return None
         outcome = evaluate(application)
-        values = {
-            "rules_version": outcome.rules_version,
-            "eligible": outcome.eligible,
-            "score": outcome.score,
-            "rules": outcome.rules_json(),
-            "factors": outcome.factors_json(),
-        }
+        values = _result_values(outcome)
         result = EligibilityResult.objects.filter(application=application).first()
         if result is None:
             result = EligibilityResult.objects.create(
@@ -53,26 +72,78 @@ def application_score(*, application_id: int) -> EligibilityResult | None:
             result.computed_at = timezone.now()
             result.save()
         if application.status == Status.SUBMITTED:
-            target = Status.REGIONAL_REVIEW if outcome.eligible else Status.INELIGIBLE
-            summary = "; ".join(f"{r.id} : {r.detail}" for r in outcome.failed)
-            application_transition(application=application, to=target, by=None, comment=summary)
-            # The dossier includes the eligibility result: it is rendered once scored.
-            queue_dossier(application.pk, Dossier.Kind.DOSSIER.value)
+            _move_on(application, outcome)
     return result
+
+
+def applications_score_batch(*, application_ids: Sequence[int]) -> int:
+    """Score a batch of applications exactly as `application_score` scores each one
+    (same results, same moves, nothing written when nothing changed), in a number of
+    queries that does not depend on the size of the batch: the rows locked in one
+    query, the rules' data read by `eligibility.gather_many`, the results written by one
+    bulk insert and one bulk update. Only an application still "submitted" costs more:
+    its move through the lifecycle engine. Drafts are skipped. Returns how many
+    applications were scored."""
+    with transaction.atomic():
+        # Locked in a fixed order: two batches, or a batch and a single scoring, queue
+        # behind each other instead of deadlocking.
+        locked = list(
+            Application.objects.select_for_update()
+            .filter(pk__in=list(application_ids))
+            .exclude(status=Status.DRAFT)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not locked:
+            return 0
+        gathered = gather_many(locked)
+        existing = {
+            result.application_id: result
+            for result in EligibilityResult.objects.filter(application_id__in=locked)
+        }
+        now = timezone.now()
+        created: list[EligibilityResult] = []
+        changed: list[EligibilityResult] = []
+        moves: list[tuple[Application, EligibilityOutcome]] = []
+        for application_id in locked:
+            inputs = gathered[application_id]
+            outcome = evaluate_inputs(inputs)
+            values = _result_values(outcome)
+            result = existing.get(application_id)
+            if result is None:
+                created.append(
+                    EligibilityResult(application_id=application_id, computed_at=now, **values)
+                )
+            elif any(getattr(result, key) != value for key, value in values.items()):
+                for key, value in values.items():
+                    setattr(result, key, value)
+                result.computed_at = result.updated_at = now
+                changed.append(result)
+            if inputs.application.status == Status.SUBMITTED:
+                moves.append((inputs.application, outcome))
+        if created:
+            EligibilityResult.objects.bulk_create(created)
+        if changed:
+            EligibilityResult.objects.bulk_update(
+                changed, [*_RESULT_FIELDS, "computed_at", "updated_at"]
+            )
+        for application, outcome in moves:
+            _move_on(application, outcome)
+    return len(locked)
 
 
 def _rescoring_key(run: str) -> str:
     return f"rescoring:{run}:done"
 
 
-def rescoring_progress_tick(run: str) -> None:
-    """Count one scored application of a bulk rescoring run (in the shared cache)."""
+def rescoring_progress_tick(run: str, count: int = 1) -> None:
+    """Count `count` scored applications of a bulk rescoring run (in the shared cache)."""
     key = _rescoring_key(run)
     try:
-        cache.incr(key)
+        cache.incr(key, count)
     except ValueError:  # first of the run, or the key expired
         cache.add(key, 0, timeout=24 * 3600)
-        cache.incr(key)
+        cache.incr(key, count)
 
 
 def rescoring_progress(run: str) -> int:
@@ -83,8 +154,9 @@ def rescore_call(
     *, call: FundingCall | None, application_ids: list[int] | None = None
 ) -> tuple[str, int]:
     """Queue the scoring of every submitted application of a call (never the drafts)
-    to the workers; returns the run id whose progress `rescoring_progress` reads, and
-    how many were queued."""
+    to the workers, in batches of RESCORE_BATCH_SIZE (`applications_score_batch`);
+    returns the run id whose progress `rescoring_progress` reads (in applications),
+    and how many were queued."""
     if application_ids is None:
         if call is None:
             raise ValueError("rescore_call needs a call or application ids")
@@ -96,8 +168,8 @@ def rescore_call(
         )
     run = uuid.uuid4().hex
     cache.set(_rescoring_key(run), 0, timeout=24 * 3600)
-    for application_id in application_ids:
-        enqueue(SCORE_TASK, application_id, run=run)
+    for start in range(0, len(application_ids), RESCORE_BATCH_SIZE):
+        enqueue(SCORE_BATCH_TASK, application_ids[start : start + RESCORE_BATCH_SIZE], run=run)
     return run, len(application_ids)
 
 

@@ -36,6 +36,23 @@ def score_application_task(application_id: int, run: str = "") -> None:
         rescoring_progress_tick(run)
 
 
+@shared_task(
+    name="applications.score_applications_batch_task",
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=8,
+)
+def score_applications_batch_task(application_ids: list[int], run: str = "") -> None:
+    """A batch of a call's rescoring: one transaction, a fixed number of queries."""
+    from .scoring import applications_score_batch, rescoring_progress_tick
+
+    applications_score_batch(application_ids=application_ids)
+    if run:
+        rescoring_progress_tick(run, len(application_ids))
+
+
 @shared_task(name="applications.sweep_unfinished_task", acks_late=True)
 def sweep_unfinished_task() -> int:
     """Re-queue the work a broker outage or a killed worker left undone: the

@@ -20,6 +20,7 @@ urlpatterns = [
     path("volet1/", include("audits.urls")),
     path("candidatures/", include("applications.urls")),
     path("instruction/", include("applications.instruction_urls")),
+    path("api/v1/", include("api.urls")),
     path("admin/", admin.site.urls),
 ]
 

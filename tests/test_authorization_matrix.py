@@ -691,6 +691,45 @@ for _label in ADMIN_MODELS:
         URLS[admin_model_key(_label, _action)] = _admin_model_url(_label, _action)
 
 
+# API
+# The personal tokens' page (accounts) and the read-only API (api/). The API reads
+# only a token (Authorization: Bearer): a session, whoever holds it, gets 401 (the
+# tokens' own scoping is tested in tests/api/); its schema and docs are public.
+UNAUTHENTICATED = "401"
+RULES.update(
+    {
+        # An empty POST is an invalid form (a name is required): nothing is created.
+        "accounts:api-tokens": {None: Rule(get=signed_in(), post=signed_in())},
+        "accounts:api-token-revoke": {
+            None: Rule(get=signed_in(NOT_ALLOWED), post=signed_in(NOT_FOUND))
+        },
+        "api:schema": {None: Rule(get=everyone())},
+        "api:docs": {None: Rule(get=everyone())},
+        **{
+            f"api:{name}": {
+                None: Rule(get=everyone(UNAUTHENTICATED), post=everyone(UNAUTHENTICATED))
+            }
+            for name in (
+                "legal-entity-list",
+                "legal-entity-detail",
+                "application-list",
+                "application-detail",
+            )
+        },
+    }
+)
+URLS.update(
+    {
+        "api:legal-entity-detail": lambda w, s, v: reverse(
+            "api:legal-entity-detail", args=[s.entity.public_id]
+        ),
+        "api:application-detail": lambda w, s, v: reverse(
+            "api:application-detail", args=[s.submitted.public_id]
+        ),
+    }
+)
+
+
 def build_url(world: World, key: str, side: Side, variant: str | None) -> str:
     if key in URLS:
         return URLS[key](world, side, variant)

@@ -34,11 +34,15 @@ INSTALLED_APPS = [
     "crispy_forms",
     "dsfr",
     "crispy_dsfr",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from the package (no CDN)
     "accounts",
     "establishments",
     "audits",
     "applications",
     "monitoring",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -271,6 +275,38 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [SELF],
         "frame-ancestors": [NONE],
     }
+}
+
+# The read-only API (api/, README "API"): personal tokens only (Authorization: Bearer),
+# throttled per token in the default cache (Redis when REDIS_URL is set).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+# Requests per token (or per address without one), e.g. "120/min", "5000/day".
+CARE_API_THROTTLE_RATE = env_str("CARE_API_THROTTLE_RATE", "120/min")
+SPECTACULAR_SETTINGS = {
+    "TITLE": _("API du portail CaRE"),
+    "DESCRIPTION": _(
+        "API en lecture seule du portail CaRE : les entités juridiques avec leur statut "
+        "Volet 1 et Volet 2, et les candidatures, chacune dans le périmètre exact des "
+        "pages du portail. Authentification par jeton personnel : "
+        "`Authorization: Bearer <jeton>` (créé sur la page « API » de votre compte)."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
 }
 
 # Refuse to fall back to SQLite or eager tasks (CI sets this).

@@ -1,0 +1,225 @@
+"""The API's endpoints: read-only, each scoped exactly as the portal's pages (the same
+`visible_to` querysets, through the same selectors), a fixed number of queries per
+page, every request by a token recorded in the audit trail."""
+
+from collections import defaultdict
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+
+from accounts import audit
+from applications.models import Application, Coverage
+from applications.selectors import applications_for_list
+from establishments.models import LegalEntity, StatisticsGroup, StatusGroup
+from establishments.selectors import directory_entities
+
+from .serializers import (
+    PARAMETER_ERRORS_SCHEMA,
+    ApplicationFilters,
+    ApplicationSerializer,
+    ErrorSerializer,
+    LegalEntityFilters,
+    LegalEntitySerializer,
+)
+
+PAGINATION_PARAMETERS = ("page", "page_size")
+# An application counts as "applied" from its submission, unless withdrawn.
+NOT_APPLIED_STATUSES = (Application.Status.DRAFT, Application.Status.WITHDRAWN)
+
+ERRORS = {
+    401: OpenApiResponse(ErrorSerializer, description=_("Pas de jeton, ou un jeton inutilisable.")),
+    429: OpenApiResponse(ErrorSerializer, description=_("Trop de requêtes pour ce jeton.")),
+}
+LIST_ERRORS = {
+    **ERRORS,
+    400: OpenApiResponse(PARAMETER_ERRORS_SCHEMA, description=_("Un paramètre est invalide.")),
+    404: OpenApiResponse(ErrorSerializer, description=_("Page inexistante.")),
+}
+DETAIL_ERRORS = {
+    **ERRORS,
+    404: OpenApiResponse(
+        ErrorSerializer, description=_("Introuvable, ou hors de votre périmètre.")
+    ),
+}
+
+
+class AuditedReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = "[^/]+"
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authentication, permission, throttle
+        audit.record(
+            audit.Action.API_READ,
+            request=request._request,
+            actor=request.user,
+            path=request.path,
+            query=request.GET.urlencode()[:500],
+            token=getattr(request.auth, "prefix", ""),
+        )
+
+    def query_filters(self, serializer_class: Any) -> dict[str, Any]:
+        """The query parameters, validated (a 400 naming the wrong ones)."""
+        if self.action != "list":
+            return {}
+        params = self.request.query_params
+        serializer = serializer_class(data=params.dict())
+        # A misspelt filter would silently return everything: name it instead.
+        known = {*serializer.fields, *PAGINATION_PARAMETERS}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValidationError(
+                {
+                    name: [
+                        _("Paramètre inconnu. Attendus : %(known)s.")
+                        % {"known": ", ".join(sorted(known))}
+                    ]
+                    for name in unknown
+                }
+            )
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+
+def _statistics_group(qs: QuerySet[LegalEntity], group: str) -> QuerySet[LegalEntity]:
+    if group == StatisticsGroup.GHT:
+        return qs.filter(status_group=StatusGroup.PUBLIC, ght__isnull=False)
+    if group == StatisticsGroup.PUBLIC_OUTSIDE_GHT:
+        return qs.filter(status_group=StatusGroup.PUBLIC, ght__isnull=True)
+    return qs.filter(status_group=group)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=_(
+            "Les entités juridiques que vous pouvez voir, avec leur statut Volet 1 et Volet 2"
+        ),
+        description=_(
+            "Comme l'annuaire du portail : le ministère voit toutes les entités, une ARS "
+            "celles de sa région, un établissement la sienne (et les membres de son GHT "
+            "pour un établissement support)."
+        ),
+        parameters=[LegalEntityFilters],
+        responses={200: LegalEntitySerializer(many=True), **LIST_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary=_("Une entité juridique"), responses={200: LegalEntitySerializer, **DETAIL_ERRORS}
+    ),
+)
+class LegalEntityViewSet(AuditedReadOnlyViewSet):
+    """The directory's entities (`LegalEntity.objects.visible_to`): the ministry all,
+    an ARS its region, an establishment its own (and its GHT's members for a support
+    establishment)."""
+
+    serializer_class = LegalEntitySerializer
+    queryset = LegalEntity.objects.none()  # the schema's model; get_queryset scopes
+
+    def get_queryset(self) -> QuerySet[LegalEntity]:
+        filters = self.query_filters(LegalEntityFilters)
+        # The directory's own list (scope, joins, order, the Volet 1 column's filter).
+        qs = directory_entities(
+            user=self.request.user,
+            filters={"volet1": filters.get("volet1")},
+        )
+        if region := filters.get("region"):
+            qs = qs.filter(department__region__code=region)
+        if department := filters.get("department"):
+            qs = qs.filter(department__code=department)
+        if group := filters.get("statistics_group"):
+            qs = _statistics_group(qs, group)
+        applied = filters.get("applied")
+        if applied is not None:
+            applications = Application.objects.filter(
+                Q(candidate=OuterRef("pk")) | Q(coverages__legal_entity=OuterRef("pk"))
+            ).exclude(status__in=NOT_APPLIED_STATUSES)
+            if call := filters.get("call"):
+                applications = applications.filter(call=call)
+            qs = qs.filter(Exists(applications)) if applied else qs.exclude(Exists(applications))
+        return qs
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        instance: Any = args[0] if args else None
+        entities = list(instance) if kwargs.get("many") else [instance] if instance else []
+        context = self.get_serializer_context()
+        context["volet2"] = self._volet2([e.pk for e in entities]) if entities else {}
+        return self.get_serializer_class()(*args, context=context, **kwargs)
+
+    def _volet2(self, entity_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        """The applications the user may see that cover (or are filed by) these
+        entities, by entity: two queries for a page."""
+        visible = Application.objects.visible_to(self.request.user)
+        fields = ("public_id", "reference", "status", "call__code", "candidate_id")
+        rows: list[tuple[int, tuple[Any, ...]]] = [
+            (entity_id, rest)
+            for entity_id, *rest in Coverage.objects.filter(
+                legal_entity_id__in=entity_ids, application__in=visible
+            )
+            .order_by("application__call__code", "application_id")
+            .values_list("legal_entity_id", *(f"application__{f}" for f in fields))
+        ]
+        rows += [
+            (row[4], row)
+            for row in visible.filter(candidate_id__in=entity_ids)
+            .order_by("call__code", "id")
+            .values_list(*fields)
+        ]
+        by_entity: dict[int, dict[Any, dict[str, Any]]] = defaultdict(dict)
+        for entity_id, (public_id, reference, status, call, candidate_id) in rows:
+            by_entity[entity_id][public_id] = {
+                "call": call,
+                "application": public_id,
+                "reference": reference,
+                "status": status,
+                "candidate": candidate_id == entity_id,
+            }
+        return {
+            entity_id: sorted(entries.values(), key=lambda e: (e["call"], e["reference"]))
+            for entity_id, entries in by_entity.items()
+        }
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=_("Les candidatures que vous pouvez voir"),
+        description=_(
+            "Comme la page « Mes candidatures » : un établissement voit les siennes "
+            "(brouillons compris) et celles qui le couvrent, une ARS les candidatures "
+            "déposées de sa région, le ministère toutes les candidatures déposées."
+        ),
+        parameters=[ApplicationFilters],
+        responses={200: ApplicationSerializer(many=True), **LIST_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary=_("Une candidature"), responses={200: ApplicationSerializer, **DETAIL_ERRORS}
+    ),
+)
+class ApplicationViewSet(AuditedReadOnlyViewSet):
+    """`Application.objects.visible_to`, as "Mes candidatures" lists them: an
+    establishment its own (drafts included) and those covering it, an ARS the
+    submitted ones of its region, the ministry every submitted one."""
+
+    serializer_class = ApplicationSerializer
+    queryset = Application.objects.none()
+
+    def get_queryset(self) -> QuerySet[Application]:
+        filters = self.query_filters(ApplicationFilters)
+        qs = (
+            applications_for_list(self.request.user)
+            .select_related("candidate__department__region", "eligibility")
+            .prefetch_related("coverages__legal_entity")
+        )
+        if call := filters.get("call"):
+            qs = qs.filter(call=call)
+        if status := filters.get("status"):
+            qs = qs.filter(status=status)
+        if region := filters.get("region"):
+            qs = qs.filter(candidate__department__region__code=region)
+        if department := filters.get("department"):
+            qs = qs.filter(candidate__department__code=department)
+        return qs
