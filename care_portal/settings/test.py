@@ -5,6 +5,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from . import base as _base
 from .base import *  # noqa: F403
 
 CARE_ENVIRONMENT = "test"
@@ -23,15 +24,22 @@ STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
 
+
 # Under pytest-xdist (`make test` runs two test processes), each process has its own
 # Redis database, as pytest-django gives it its own PostgreSQL database: their queues,
 # caches and locks never meet. A real worker started by a test inherits the URL
 # already chosen (tests/worker.py drops PYTEST_XDIST_WORKER from its environment).
-_XDIST_WORKER = env_str("PYTEST_XDIST_WORKER")  # noqa: F405 - "gw0", "gw1"...
-if REDIS_URL and _XDIST_WORKER.startswith("gw"):  # noqa: F405
-    _url = urlsplit(REDIS_URL)  # noqa: F405
-    _index = (int(_url.path.strip("/") or 0) + 1 + int(_XDIST_WORKER[2:])) % 16
-    REDIS_URL = urlunsplit(_url._replace(path=f"/{_index}"))
+def _redis_url_of_this_process(url: str) -> str:
+    worker = env_str("PYTEST_XDIST_WORKER")  # noqa: F405 - "gw0", "gw1"... or unset
+    if not url or not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    index = (int(parts.path.strip("/") or 0) + 1 + int(worker[2:])) % 16
+    return urlunsplit(parts._replace(path=f"/{index}"))
+
+
+REDIS_URL = _redis_url_of_this_process(_base.REDIS_URL)
+if REDIS_URL != _base.REDIS_URL:
     CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
     CELERY_BROKER_URL = REDIS_URL
 
