@@ -7,11 +7,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help venv run test lint format bench worker pdf-worker beat services migrate demo clean
+.PHONY: help venv run test journey lint format bench worker pdf-worker beat services migrate demo clean
 
 help:
 	@echo "make run      start the portal on http://$(HOST):$(PORT) (SQLite, eager tasks, demo data)"
 	@echo "make test     run the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)"
+	@echo "make journey  the end-to-end journey alone: Chromium, live server, a real worker (PostgreSQL, Redis)"
 	@echo "make lint     ruff (lint + format check), mypy and the import contracts (lint-imports)"
 	@echo "make bench    benchmarks, ratios against a baseline (bench/results.json)"
 	@echo "make worker   a Celery worker (needs REDIS_URL); make pdf-worker: the PDF queue; make beat: the scheduler"
@@ -41,6 +42,15 @@ TEST_PROCESSES ?= 2
 
 test: venv
 	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
+
+# The end-to-end journey across all roles (also part of `make test`): Chromium, the live
+# server and a real Celery worker, so PostgreSQL and Redis are required (.ci/run starts
+# them); the URLs default to those of .ci/run. Screenshots of a failed run stay in
+# journey-screenshots/.
+journey: venv
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/care_portal} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} CARE_REQUIRE_SERVICES=1 \
+	$(BIN)/python -m pytest tests/e2e/test_journey_browser.py $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

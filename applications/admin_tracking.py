@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -227,7 +228,7 @@ class FundedApplicationAdmin(_NoWrites, admin.ModelAdmin):
                     request,
                     _("Paiement de %(amount)s € enregistré pour %(reference)s (%(status)s).")
                     % {
-                        "amount": payment.amount,
+                        "amount": number_format(payment.amount, decimal_pos=2, force_grouping=True),
                         "reference": application.reference,
                         "status": application.get_status_display(),
                     },

@@ -569,6 +569,23 @@ def test_check_page_is_for_the_regions_ars_only(client, declared, request):
     assert status_of(declared) == "objectives_declared"
 
 
+def test_the_instruction_page_leads_the_ars_to_the_objectives_check(
+    client, declared, ars_user, django_assert_max_num_queries
+):
+    """The queue's tab "Objectifs à vérifier" opens the instruction page: it shows the
+    tracking panel, with the link to the check."""
+    client.force_login(ars_user)
+    with django_assert_max_num_queries(40):
+        response = client.get(reverse("instruction:detail", args=[declared.public_id]))
+    page = response.content.decode()
+    assert "Étape 2 sur 5" in page
+    assert f'href="{url("objectives-check", declared)}"' in page
+    # Before approval, no tracking panel.
+    Application.objects.filter(pk=declared.pk).update(status="regional_review")
+    page = client.get(reverse("instruction:detail", args=[declared.public_id])).content.decode()
+    assert url("objectives-check", declared) not in page
+
+
 def test_check_page_return_without_a_reason_is_an_error_at_the_field(client, declared, ars_user):
     client.force_login(ars_user)
     o1, o2 = objective(declared.call, "D2.O1"), objective(declared.call, "D2.O2")

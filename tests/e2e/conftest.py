@@ -52,9 +52,15 @@ def axe():
     return Axe()
 
 
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
 def assert_accessible(axe, page) -> None:
     """No serious or critical axe violation on the page (WCAG 2.1 A and AA rules)."""
-    results = axe.run(page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]})
+    # Every node of every violation, but only one node of the other result types: the
+    # result crosses from the browser much faster (28 kB instead of 450 kB on a table).
+    options = {"runOnly": WCAG_21_AA, "resultTypes": ["violations"]}
+    results = axe.run(page, options=options)
     serious = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
     assert not serious, results.generate_report()
 
