@@ -173,7 +173,8 @@ def gather(application: Application) -> EligibilityInputs:
             )
         )
     elsewhere = sorted(
-        Coverage.objects.filter(call=call, legal_entity_id__in=ids)
+        Coverage.objects.held()  # a withdrawn application's entities are free again
+        .filter(call=call, legal_entity_id__in=ids)
         .exclude(application=application)
         .values_list("legal_entity__name", flat=True)
     )
