@@ -155,7 +155,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 class CoverageInline(ReadOnlyInline):
     model = Coverage
-    fields = ["legal_entity"]
+    fields = ["legal_entity", "released_at"]
 
 
 class AnswerInline(ReadOnlyInline):

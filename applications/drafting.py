@@ -32,6 +32,7 @@ from .lifecycle import (
     actor_roles,
     application_transition,
     lock_status,
+    on_enter,
 )
 from .models import (
     Answer,
@@ -143,12 +144,16 @@ def previous_contacts(candidate: LegalEntity) -> dict[str, str]:
 def application_start(*, call: FundingCall, candidate: LegalEntity, by: "User") -> Application:
     """The candidate's draft for this call, created with its coverage, one blank
     answer per requirement and the contacts of its previous application; a second call
-    returns the same application."""
-    existing = Application.objects.filter(call=call, candidate=candidate).first()
-    if existing is not None:
-        return existing
+    returns the same draft (a double click).
+
+    A withdrawn application no longer holds the candidate's place: the candidate may
+    start again (the withdrawn one stays in its history). Any other application to the
+    call, past the draft, is refused with its reference and status."""
     if candidate.id not in by.scope.legal_entity_ids:
         raise TransitionForbidden(_("Vous ne pouvez candidater que pour votre établissement."))
+    existing = _active_application(call=call, candidate=candidate)
+    if existing is not None:
+        return _resume(existing)
     problem = candidate_problem(call=call, candidate=candidate)
     if problem:
         raise ApplicationError(problem)
@@ -156,6 +161,9 @@ def application_start(*, call: FundingCall, candidate: LegalEntity, by: "User") 
     contacts = {"director_email": "", **previous_contacts(candidate)}
     try:
         with transaction.atomic():
+            # A withdrawal releases its coverages after its commit (`coverage_release`):
+            # make sure it did before taking the places again.
+            _release_withdrawn(call=call, entities=covered)
             application = Application.objects.create(
                 call=call,
                 candidate=candidate,
@@ -173,18 +181,67 @@ def application_start(*, call: FundingCall, candidate: LegalEntity, by: "User") 
                 [Answer(application=application, requirement=r) for r in call.requirements.all()]
             )
     except IntegrityError:
-        existing = Application.objects.filter(call=call, candidate=candidate).first()
+        existing = _active_application(call=call, candidate=candidate)
         if existing is not None:  # a double click: the other request created it
-            return existing
-        taken = Coverage.objects.filter(call=call, legal_entity__in=covered).select_related(
-            "application", "legal_entity"
-        )
-        names = ", ".join(sorted({c.legal_entity.name for c in taken}))
+            return _resume(existing)
+        taken = Coverage.objects.held().filter(call=call, legal_entity__in=covered)
+        names = ", ".join(sorted(taken.values_list("legal_entity__name", flat=True).distinct()))
         raise ApplicationError(
             _("Ces entités sont déjà couvertes par une autre candidature à cet appel : %(names)s.")
             % {"names": names}
         ) from None
     return application
+
+
+def _active_application(*, call: FundingCall, candidate: LegalEntity) -> Application | None:
+    """The candidate's application to the call that holds its place (not withdrawn):
+    at most one (the constraint `one_application_per_call`)."""
+    return (
+        Application.objects.filter(call=call, candidate=candidate)
+        .exclude(status=Status.WITHDRAWN)
+        .select_related("candidate")
+        .first()
+    )
+
+
+def _resume(existing: Application) -> Application:
+    """A draft (or one returned for complements) is the candidate's to continue; past
+    that, a second application to the call is refused."""
+    if existing.is_editable:
+        return existing
+    raise ApplicationError(
+        _(
+            "%(candidate)s a déjà une candidature à cet appel : %(reference)s, à l'état "
+            "« %(status)s ». Une seule candidature par appel est possible : pour en déposer "
+            "une nouvelle, retirez d'abord celle-ci (si son état le permet)."
+        )
+        % {
+            "candidate": existing.candidate.name,  # loaded by `_active_application`
+            "reference": existing.reference,
+            "status": Status(existing.status).label,
+        }
+    )
+
+
+def _release_withdrawn(*, call: FundingCall, entities: list[LegalEntity]) -> int:
+    """Release the coverages of these entities still held by withdrawn applications."""
+    return Coverage.objects.filter(
+        call=call,
+        legal_entity__in=entities,
+        released_at__isnull=True,
+        application__status=Status.WITHDRAWN,
+    ).update(released_at=timezone.now())
+
+
+@on_enter(Status.WITHDRAWN)
+def coverage_release(application_id: int) -> None:
+    """A withdrawn application no longer covers its entities in its call: they may be
+    covered by a new application (run after the withdrawal's commit; idempotent)."""
+    Coverage.objects.filter(
+        application_id=application_id,
+        application__status=Status.WITHDRAWN,
+        released_at__isnull=True,
+    ).update(released_at=timezone.now())
 
 
 def application_update_identity(

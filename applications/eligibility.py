@@ -219,9 +219,12 @@ def gather_many(application_ids: Sequence[int]) -> dict[int, EligibilityInputs]:
     # The coverages of the same entities in the same calls, by (call, entity) (E3).
     call_ids = sorted({a.call_id for a in applications})
     covering: dict[tuple[int, int], list[tuple[int, str]]] = {}
-    for call_id, entity_id, application_id, name in Coverage.objects.filter(
-        call_id__in=call_ids, legal_entity_id__in=entity_ids
-    ).values_list("call_id", "legal_entity_id", "application_id", "legal_entity__name"):
+    # A withdrawn application's entities are free again (`held()`).
+    for call_id, entity_id, application_id, name in (
+        Coverage.objects.held()
+        .filter(call_id__in=call_ids, legal_entity_id__in=entity_ids)
+        .values_list("call_id", "legal_entity_id", "application_id", "legal_entity__name")
+    ):
         covering.setdefault((call_id, entity_id), []).append((application_id, name))
     brackets: dict[int, list[CeilingBracket]] = {call_id: [] for call_id in call_ids}
     for bracket in CeilingBracket.objects.filter(call_id__in=call_ids).order_by(

@@ -92,6 +92,9 @@ RULES: tuple[Rule, ...] = (
     _rule(S.SUBMITTED, S.WITHDRAWN, {E}, "withdraw"),
     _rule(S.RETURNED, S.WITHDRAWN, {E}, "withdraw"),
     _rule(S.REGIONAL_REVIEW, S.WITHDRAWN, {E}, "withdraw"),
+    # Found ineligible, the candidate may withdraw and start again once its data is
+    # fixed (a withdrawn application no longer holds its place in the call).
+    _rule(S.INELIGIBLE, S.WITHDRAWN, {E}, "withdraw"),
     _rule(S.APPROVED, S.OBJECTIVES_DECLARED, {E}, "declare_objectives"),
     _rule(S.OBJECTIVES_DECLARED, S.OBJECTIVES_CHECKED, {R}, "check_objectives"),
     _rule(S.OBJECTIVES_CHECKED, S.OBJECTIVES_VALIDATED, {M}, "validate_objectives"),

@@ -263,7 +263,17 @@ class Application(PublicModel):
         verbose_name = _("candidature")
         verbose_name_plural = _("candidatures")
         constraints = [
-            models.UniqueConstraint(fields=["call", "candidate"], name="one_application_per_call")
+            # One application per candidate and call, a withdrawn one aside: a candidate
+            # may withdraw (an ineligible application, say) and start again.
+            models.UniqueConstraint(
+                fields=["call", "candidate"],
+                condition=~models.Q(status=Status.WITHDRAWN),
+                name="one_application_per_call",
+                violation_error_message=_(
+                    "Ce candidat a déjà une candidature à cet appel : une seule est possible "
+                    "tant qu'elle n'est pas retirée."
+                ),
+            )
         ]
         indexes = [models.Index(fields=["call", "status"])]
 
@@ -275,21 +285,46 @@ class Application(PublicModel):
         return self.status in EDITABLE_STATUSES
 
 
+class CoverageQuerySet(models.QuerySet):
+    def held(self) -> "CoverageQuerySet":
+        """The coverages that still hold their entity's place in the call: neither
+        released nor of a withdrawn application (released after the withdrawal's commit,
+        `drafting.coverage_release`)."""
+        return self.filter(released_at__isnull=True).exclude(application__status=Status.WITHDRAWN)
+
+
 class Coverage(TimeStampedModel):
-    """A legal entity covered by an application. Unique per call: an entity is covered
-    by one application of a call at most (E3: a GHT member is covered by its GHT's)."""
+    """A legal entity covered by an application. Unique per call among the coverages
+    not released: an entity is covered by one application of a call at most (E3: a GHT
+    member is covered by its GHT's); the withdrawal of an application releases its
+    coverages (`released_at`), so that a new application may cover them."""
 
     call = models.ForeignKey(FundingCall, on_delete=models.CASCADE, related_name="+")
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="coverages")
     legal_entity = models.ForeignKey(
         "establishments.LegalEntity", on_delete=models.PROTECT, related_name="coverages"
     )
+    released_at = models.DateTimeField(
+        _("libérée le"),
+        null=True,
+        blank=True,
+        help_text=_("La candidature a été retirée : l'entité peut être couverte à nouveau."),
+    )
+
+    objects = CoverageQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("entité couverte")
         verbose_name_plural = _("entités couvertes")
         constraints = [
-            models.UniqueConstraint(fields=["call", "legal_entity"], name="covered_once_per_call")
+            models.UniqueConstraint(
+                fields=["call", "legal_entity"],
+                condition=models.Q(released_at__isnull=True),
+                name="covered_once_per_call",
+                violation_error_message=_(
+                    "Cette entité est déjà couverte par une autre candidature à cet appel."
+                ),
+            )
         ]
 
     def __str__(self) -> str:

@@ -76,6 +76,8 @@ def notify_transition(*, transition_id: int) -> int:
             "is_decision": transition.from_status == Status.NATIONAL_REVIEW
             and transition.to_status in (Status.APPROVED, Status.REJECTED),
             "site_url": settings.SITE_URL,
+            # Only its users hear of it: the page says what they can do.
+            "is_ineligible": transition.to_status == Status.INELIGIBLE,
         }
         subject = render_to_string("applications/email/transition_subject.txt", context).strip()
         body = render_to_string("applications/email/transition_body.txt", context)

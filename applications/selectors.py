@@ -150,6 +150,47 @@ def can_ask_reconsideration(user: User, application: Application) -> bool:
     )
 
 
+def can_withdraw_and_restart(user: User, application: Application) -> bool:
+    """An ineligible application's users may also withdraw it and, the call still open,
+    start a new one once their data is fixed (lifecycle: "withdraw")."""
+    return (
+        application.status == Status.INELIGIBLE
+        and can_withdraw(user, application)
+        and application.call.is_open()
+    )
+
+
+@dataclass(frozen=True)
+class Restart:
+    """After a withdrawal, for the candidate's users: the application that took its
+    place in the call, or whether a new one may be started."""
+
+    newer: Application | None = None
+    possible: bool = False
+
+
+def restart_after_withdrawal(user: User, application: Application) -> Restart:
+    """For a withdrawn application's page: its successor in the call, or whether its
+    candidate may start a new application to the call now (`drafting.application_start`
+    checks it again)."""
+    if application.status != Status.WITHDRAWN or Actor.ESTABLISHMENT.value not in actor_roles(
+        user, application
+    ):
+        return Restart()
+    newer = (
+        Application.objects.filter(
+            call_id=application.call_id, candidate_id=application.candidate_id
+        )
+        .exclude(status=Status.WITHDRAWN)
+        .first()
+    )
+    if newer is not None:
+        return Restart(newer=newer)
+    return Restart(
+        possible=candidate_problem(call=application.call, candidate=application.candidate) is None
+    )
+
+
 def can_post_message(user: User, application: Application) -> bool:
     """The thread opens at submission, to the candidate's users and its instructors
     (the users of covered entities read it)."""
@@ -175,6 +216,7 @@ class CallEntry:
     application: Application | None = None  # its own application to the call
     covered_by: Application | None = None  # another's application covering it (GHT)
     problem: str | None = None  # why it cannot file (French)
+    withdrawn: Application | None = None  # its latest withdrawn application to the call
 
 
 @dataclass
@@ -185,7 +227,9 @@ class OpenCall:
 
 def open_calls_for(user: User) -> list[OpenCall]:
     """Open calls (opens_at ≤ now < closes_at) and, for each of the user's legal
-    entities, its application, the application covering it, or why it cannot file."""
+    entities, its application, the application covering it, or why it cannot file.
+    A withdrawn application no longer holds the entity's place: it is shown beside the
+    button that starts a new one."""
     entity_ids = user.scope.legal_entity_ids
     now = timezone.now()
     calls = list(FundingCall.objects.filter(opens_at__lte=now, closes_at__gt=now))
@@ -194,23 +238,26 @@ def open_calls_for(user: User) -> list[OpenCall]:
     entities = list(
         LegalEntity.objects.filter(id__in=entity_ids).select_related("ght").order_by("name")
     )
-    own = {
-        (a.call_id, a.candidate_id): a
-        for a in Application.objects.filter(call__in=calls, candidate_id__in=entity_ids)
-    }
+    own: dict[tuple[int, int], Application] = {}
+    withdrawn: dict[tuple[int, int], Application] = {}
+    for a in Application.objects.filter(call__in=calls, candidate_id__in=entity_ids).order_by(
+        "created_at", "id"
+    ):  # the latest withdrawn one last
+        (withdrawn if a.status == Status.WITHDRAWN else own)[(a.call_id, a.candidate_id)] = a
     covering = {
         (c.call_id, c.legal_entity_id): c.application
-        for c in Coverage.objects.filter(
-            call__in=calls, legal_entity_id__in=entity_ids
-        ).select_related("application__candidate")
+        for c in Coverage.objects.held()
+        .filter(call__in=calls, legal_entity_id__in=entity_ids)
+        .select_related("application__candidate")
     }
     result = []
     for call in calls:
         entries = []
         for entity in entities:
-            entry = CallEntry(entity)
-            entry.application = own.get((call.id, entity.id))
-            entry.covered_by = covering.get((call.id, entity.id))
+            key = (call.id, entity.id)
+            entry = CallEntry(entity, withdrawn=withdrawn.get(key))
+            entry.application = own.get(key)
+            entry.covered_by = covering.get(key)
             if entry.application is None and entry.covered_by is None:
                 entry.problem = candidate_problem(call=call, candidate=entity)
             entries.append(entry)

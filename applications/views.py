@@ -232,6 +232,8 @@ def _render_detail(
         "message_form": message_form or MessageForm(),
         "can_post_message": selectors.can_post_message(user, application),
         "can_ask_reconsideration": selectors.can_ask_reconsideration(user, application),
+        "can_withdraw_and_restart": selectors.can_withdraw_and_restart(user, application),
+        "restart": selectors.restart_after_withdrawal(user, application),
         "message_errors": error_summary([message_form]) if message_form else [],
         "eligibility": selectors.eligibility_explanation(user, application),
         "can_retry_dossier": selectors.can_retry_dossier(user, application),

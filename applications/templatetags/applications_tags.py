@@ -49,7 +49,10 @@ def next_step(application: Application) -> str:
         }
     steps = {
         Status.SUBMITTED: _("Vérification de l'éligibilité en cours"),
-        Status.INELIGIBLE: _("Candidature jugée inéligible : réexamen possible à la demande"),
+        Status.INELIGIBLE: _(
+            "Candidature jugée inéligible : réexamen possible à la demande, ou retrait "
+            "puis nouvelle candidature"
+        ),
         Status.REGIONAL_REVIEW: _("Instruction par l'ARS"),
         Status.RETURNED: _("Apporter les compléments demandés"),
         Status.NATIONAL_REVIEW: _("Instruction nationale"),

@@ -4,7 +4,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Membership
@@ -15,6 +17,7 @@ from applications.drafting import (
     application_start,
     application_submit,
     application_update_identity,
+    application_withdraw,
     message_post,
 )
 from applications.lifecycle import application_transition
@@ -441,3 +444,117 @@ def test_a_first_application_starts_without_contacts(call, other_hospital, other
     application = application_start(call=call, candidate=other_hospital, by=other_hospital_user)
     application.refresh_from_db()
     assert all(getattr(application, field) == "" for field in IDENTITY)
+
+
+# --- Withdraw and start again: a withdrawn application no longer holds its place --------
+
+
+def ineligible(call, candidate, user):
+    """A complete application, submitted and found ineligible."""
+    application = application_start(call=call, candidate=candidate, by=user)
+    fill(application, user)
+    application_submit(application=application, by=user, sworn=True, accept_ineligible=True)
+    application_transition(application=application, to="ineligible", by=None)
+    application.refresh_from_db()
+    return application
+
+
+def test_an_ineligible_application_withdrawn_frees_the_call_for_a_new_one(
+    call, hospital, hospital_user, django_capture_on_commit_callbacks
+):
+    first = ineligible(call, hospital, hospital_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        application_withdraw(application=first, by=hospital_user, comment="Volet 1 à corriger")
+    assert first.coverages.get().released_at is not None
+    second = application_start(call=call, candidate=hospital, by=hospital_user)
+    assert second.pk != first.pk and second.status == "draft"
+    assert second.reference == f"D2-2025-{second.pk:06d}" != first.reference
+    second.refresh_from_db()
+    # The contacts of the withdrawn one are taken; the answers start blank.
+    assert {field: getattr(second, field) for field in IDENTITY} == IDENTITY
+    assert second.answers.count() == 2 and not second.answers.exclude(state="").exists()
+    assert list(Coverage.objects.held().values_list("application", "legal_entity")) == [
+        (second.pk, hospital.pk)
+    ]
+    # A double click on "start" returns the same new draft; the withdrawn one stays.
+    assert application_start(call=call, candidate=hospital, by=hospital_user) == second
+    assert set(Application.objects.filter(call=call, candidate=hospital)) == {first, second}
+    first.refresh_from_db()
+    assert first.status == "withdrawn"
+
+
+def test_a_second_application_is_refused_while_the_first_holds_its_place(
+    call, hospital, hospital_user
+):
+    first = ineligible(call, hospital, hospital_user)
+    with pytest.raises(ApplicationError) as excinfo:
+        application_start(call=call, candidate=hospital, by=hospital_user)
+    message = excinfo.value.message
+    assert first.reference in message and "« Inéligible »" in message
+    assert "retirez d'abord celle-ci" in message
+    assert Application.objects.filter(call=call, candidate=hospital).count() == 1
+    # The database refuses it too, and the model's validation says why.
+    duplicate = Application(call=call, candidate=hospital, reference="D2-2025-DOUBLON")
+    with pytest.raises(ValidationError) as validation:
+        duplicate.validate_constraints()
+    assert "une seule est possible tant qu'elle n'est pas retirée" in str(validation.value)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        duplicate.save()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Coverage.objects.create(
+            call=call, application=Application.objects.create(
+                call=call, candidate=LegalEntityFactory(), reference="D2-2025-AUTRE"
+            ), legal_entity=hospital,
+        )  # fmt: skip
+    # Withdrawn ones are many; released coverages too.
+    Application.objects.create(
+        call=call, candidate=hospital, reference="D2-2025-R1", status="withdrawn"
+    ).coverages.create(call=call, legal_entity=hospital, released_at=timezone.now())
+    Application.objects.create(
+        call=call, candidate=hospital, reference="D2-2025-R2", status="withdrawn"
+    )
+    assert Application.objects.filter(call=call, candidate=hospital).count() == 3
+
+
+def test_a_submitted_application_is_not_reopened_by_start(call, hospital, hospital_user):
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    fill(application, hospital_user)
+    application_submit(
+        application=application, by=hospital_user, sworn=True, accept_ineligible=True
+    )
+    with pytest.raises(ApplicationError) as excinfo:
+        application_start(call=call, candidate=hospital, by=hospital_user)
+    assert "« Déposée »" in excinfo.value.message
+
+
+def test_start_releases_the_coverages_a_lost_hook_left_held(call, hospital, hospital_user):
+    """The release runs after the withdrawal's commit: if it never ran (a crash between
+    the two), starting again releases them first."""
+    first = ineligible(call, hospital, hospital_user)
+    application_withdraw(application=first, by=hospital_user)  # its on-commit hooks never run
+    held = first.coverages.get()
+    assert held.released_at is None
+    assert not Coverage.objects.held().exists()  # a withdrawn application holds nothing
+    second = application_start(call=call, candidate=hospital, by=hospital_user)
+    held.refresh_from_db()
+    assert held.released_at is not None
+    assert second.coverages.get().legal_entity == hospital
+
+
+def test_a_ght_restarts_with_its_members(call, django_capture_on_commit_callbacks):
+    from applications.eligibility import gather
+
+    ght = GHTFactory()
+    support = LegalEntityFactory(ght=ght, is_ght_support=True)
+    members = LegalEntityFactory.create_batch(2, ght=ght)
+    user = UserFactory()
+    MembershipFactory(user=user, role=Membership.Role.ESTABLISHMENT, legal_entity=support)
+    first = ineligible(call, support, user)
+    with django_capture_on_commit_callbacks(execute=True):
+        application_withdraw(application=first, by=user)
+    assert not first.coverages.filter(released_at__isnull=True).exists()
+    second = application_start(call=call, candidate=support, by=user)
+    covered = set(second.coverages.values_list("legal_entity", flat=True))
+    assert covered == {support.id, *(m.id for m in members)}
+    # E3: the withdrawn application does not count as covering them elsewhere.
+    assert gather(second).covered_elsewhere == []

@@ -191,3 +191,76 @@ def test_mail_subjects_are_plain_text(db, hospital_user, hospital):
     assert "Instruction par l'ARS" in subject
     assert "&#x27;" not in subject
     assert "\n" not in subject
+
+
+# --- Withdrawing an ineligible application, and the places it held ---------------------
+
+
+def test_an_ineligible_application_is_withdrawn_by_its_users_only(
+    db, hospital, hospital_user, ars_user, ministry_user, other_hospital_user
+):
+    application = ApplicationFactory(candidate=hospital, status="ineligible")
+    assert "withdrawn" in TRANSITIONS["ineligible"]
+    for user in (ars_user, ministry_user, other_hospital_user, None):
+        with pytest.raises(TransitionForbidden):
+            application_transition(application=application, to="withdrawn", by=user)
+    application.refresh_from_db()
+    assert application.status == "ineligible" and not application.transitions.exists()
+    record = application_transition(
+        application=application, to="withdrawn", by=hospital_user, comment="Données à corriger"
+    )
+    application.refresh_from_db()
+    assert application.status == "withdrawn"
+    assert (record.from_status, record.actor, record.comment) == (
+        "ineligible",
+        hospital_user,
+        "Données à corriger",
+    )
+
+
+def test_entering_withdrawn_releases_the_coverages_after_the_commit(
+    db, hospital, hospital_user, django_capture_on_commit_callbacks
+):
+    from applications.drafting import coverage_release
+    from applications.models import Coverage
+
+    from ..factories import LegalEntityFactory
+
+    application = ApplicationFactory(candidate=hospital, status="ineligible")
+    member = LegalEntityFactory()
+    for entity in (hospital, member):
+        Coverage.objects.create(call=application.call, application=application, legal_entity=entity)
+    other = ApplicationFactory(call=application.call, status="ineligible")
+    kept = Coverage.objects.create(call=other.call, application=other, legal_entity=other.candidate)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        application_transition(application=application, to="withdrawn", by=hospital_user)
+    # Not before the commit: the hook runs after it.
+    assert not Coverage.objects.filter(released_at__isnull=False).exists()
+    assert Coverage.objects.held().filter(application=application).count() == 0  # withdrawn
+    for callback in callbacks:
+        callback()
+    released = Coverage.objects.filter(application=application)
+    assert released.count() == 2 and all(c.released_at for c in released)
+    kept.refresh_from_db()
+    assert kept.released_at is None
+    first = {c.pk: c.released_at for c in released}
+    coverage_release(application.pk)  # idempotent: a replay changes nothing
+    assert {c.pk: c.released_at for c in Coverage.objects.filter(application=application)} == first
+    # An application not withdrawn is never released by the hook.
+    coverage_release(other.pk)
+    kept.refresh_from_db()
+    assert kept.released_at is None
+
+
+def test_the_ineligible_mail_says_what_the_applicant_can_do(
+    db, hospital_user, hospital, django_capture_on_commit_callbacks
+):
+    application = ApplicationFactory(candidate=hospital, status="submitted")
+    with django_capture_on_commit_callbacks(execute=True):
+        application_transition(
+            application=application, to="ineligible", by=None, comment="E2 : Volet 1 incomplet"
+        )
+    [message] = [m for m in mail.outbox if m.to == [hospital_user.email]]
+    assert "demander un réexamen au ministère" in message.body
+    assert "retirer la candidature et en commencer une nouvelle" in message.body
+    assert f"/candidatures/{application.public_id}/#ineligible-next" in message.body

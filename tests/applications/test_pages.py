@@ -701,9 +701,13 @@ def test_an_ineligible_application_says_what_its_users_can_do(
     content = client.get(url("application-detail", submitted)).content.decode()
     assert "Candidature inéligible" in content and "Volet 1 incomplet" in content
     assert "Que pouvez-vous faire ?" in content
-    assert "demandez au ministère de réexaminer votre candidature" in content
-    assert 'href="#id_body"' in content and 'id="id_body"' in content  # the message form
-    assert "réexamen possible à la demande" in content  # the next step
+    callout = content.split('id="ineligible-next"', 1)[1].split("</div>", 1)[0]
+    # Both paths, each with its link: a message to the ministry, or withdraw and restart.
+    assert "demandez au ministère de réexaminer votre candidature" in callout
+    assert 'href="#id_body"' in callout and 'id="id_body"' in content  # the message form
+    assert "Retirer la candidature et recommencer" in callout
+    assert f'href="{url("application-withdraw", submitted)}"' in callout
+    assert "réexamen possible à la demande, ou retrait puis nouvelle candidature" in content
     for instructor in (ars_user, ministry_user):
         client.force_login(instructor)
         assert (
@@ -992,3 +996,133 @@ def test_the_reviewers_list_runs_the_same_queries_for_5_and_60_applications(
     with django_assert_num_queries(small):
         response = client.get(list_url)
     assert response.status_code == 200
+
+
+# --- Withdraw an ineligible application and start again ----------------------------------
+
+
+def found_ineligible(application):
+    application_score(application_id=application.pk)  # no Volet 1 data, no ceiling
+    application.refresh_from_db()
+    assert application.status == "ineligible"
+    return application
+
+
+def test_an_ineligible_application_is_withdrawn_then_started_again(
+    client, call, submitted, hospital, hospital_user, django_capture_on_commit_callbacks
+):
+    first = found_ineligible(submitted)
+    client.force_login(hospital_user)
+    page = client.get(url("application-withdraw", first)).content.decode()
+    assert "définitif" in page and "vous pourrez commencer une nouvelle candidature" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            url("application-withdraw", first), {"comment": "Volet 1 à mettre à jour"}, follow=True
+        )
+    first.refresh_from_db()
+    assert first.status == "withdrawn" and first.coverages.get().released_at is not None
+    content = response.content.decode()
+    assert f"La candidature {first.reference} a été retirée." in content
+    # Its page offers a new application to the same call.
+    restart = content.split('id="restart"', 1)[1].split("</div>", 1)[0]
+    assert "Recommencer une candidature à cet appel" in restart
+    assert f'action="{reverse("applications:application-start")}"' in restart
+    assert f'value="{call.public_id}"' in restart and f'value="{hospital.public_id}"' in restart
+    # "Mes candidatures": the open call offers a new start beside the withdrawn one,
+    # which stays in the list.
+    listing = client.get(reverse("applications:application-list"))
+    text = listing.content.decode()
+    assert f"Candidature précédente {first.reference} retirée" in text
+    assert "Commencer ma candidature" in text
+    assert listing.context["rows"] == [first] and "Retirée" in text
+
+    response = client.post(
+        reverse("applications:application-start"),
+        {"call": call.public_id, "candidate": hospital.public_id},
+    )
+    second = Application.objects.exclude(pk=first.pk).get(call=call, candidate=hospital)
+    assert response.status_code == 302
+    assert response["Location"] == url("application-detail", second)
+    assert second.status == "draft" and second.reference != first.reference
+    assert {field: getattr(second, field) for field in IDENTITY} == IDENTITY  # prefilled
+    identity = client.get(url("application-identity", second)).content.decode()
+    assert 'value="Claire Directrice"' in identity
+    # The list shows both, the draft to continue; the withdrawn page points to the new one.
+    listing = client.get(reverse("applications:application-list"))
+    text = listing.content.decode()
+    assert "Continuer ma candidature" in text and "Commencer ma candidature" not in text
+    assert listing.context["rows"] == [second, first]
+    detail = client.get(url("application-detail", first)).content.decode()
+    assert f"Voir la candidature {second.reference}" in detail
+    assert url("application-detail", second) in detail
+    assert 'action="' + reverse("applications:application-start") not in detail
+
+
+def test_starting_again_while_an_application_holds_the_place_says_why(
+    client, call, submitted, hospital, hospital_user
+):
+    found_ineligible(submitted)
+    client.force_login(hospital_user)
+    response = client.post(
+        reverse("applications:application-start"),
+        {"call": call.public_id, "candidate": hospital.public_id},
+        follow=True,
+    )
+    content = response.content.decode()
+    assert response.redirect_chain[-1][0] == reverse("applications:application-list")
+    assert f"a déjà une candidature à cet appel : {submitted.reference}" in content
+    assert "Une seule candidature par appel est possible" in content
+    assert Application.objects.filter(call=call, candidate=hospital).count() == 1
+
+
+def test_instructors_cannot_withdraw_an_ineligible_application(
+    client, submitted, ars_user, ministry_user
+):
+    found_ineligible(submitted)
+    for user in (ars_user, ministry_user):
+        client.force_login(user)
+        detail = client.get(url("application-detail", submitted)).content.decode()
+        assert url("application-withdraw", submitted) not in detail
+        response = client.post(url("application-withdraw", submitted), {}, follow=True)
+        assert "Vous ne pouvez pas retirer cette candidature" in response.content.decode()
+        submitted.refresh_from_db()
+        assert submitted.status == "ineligible"
+
+
+def test_once_the_call_is_closed_only_the_reconsideration_is_offered(
+    client, call, submitted, hospital_user, django_capture_on_commit_callbacks
+):
+    found_ineligible(submitted)
+    call.opens_at = timezone.now() - timedelta(days=90)
+    call.closes_at = timezone.now() - timedelta(days=1)
+    call.save(update_fields=["opens_at", "closes_at"])
+    client.force_login(hospital_user)
+    content = client.get(url("application-detail", submitted)).content.decode()
+    callout = content.split('id="ineligible-next"', 1)[1].split("</div>", 1)[0]
+    assert 'href="#id_body"' in callout and "recommencer" not in callout
+    page = client.get(url("application-withdraw", submitted)).content.decode()
+    assert "appel est clos : aucune nouvelle candidature" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url("application-withdraw", submitted), {"comment": ""})
+    submitted.refresh_from_db()
+    assert submitted.status == "withdrawn"
+    detail = client.get(url("application-detail", submitted)).content.decode()
+    assert 'id="restart"' not in detail
+
+
+def test_my_applications_runs_the_same_queries_for_1_and_6_withdrawn_applications(
+    client, call, hospital, hospital_user, django_assert_num_queries
+):
+    def withdraw(count):
+        for _ in range(count):
+            ApplicationFactory(call=call, candidate=hospital, status="withdrawn")
+
+    withdraw(1)
+    client.force_login(hospital_user)
+    list_url = reverse("applications:application-list")
+    expected = count_queries(client, list_url)
+    withdraw(5)
+    with django_assert_num_queries(expected):
+        response = client.get(list_url)
+    assert len(response.context["rows"]) == 6
+    assert response.content.decode().count("Candidature précédente") == 1  # the latest one

@@ -192,3 +192,61 @@ def test_the_eligibility_preview_appears_before_submitting_a_file_that_would_be_
     assert_accessible(axe, page)
     application.refresh_from_db()
     assert application.status == Status.INELIGIBLE
+
+
+def test_an_ineligible_application_is_withdrawn_and_started_again(
+    page, axe, hospital_user, hospital, call
+):
+    """No Volet 1 data: found ineligible. The applicant takes the second path the page
+    offers: withdraw, then start a new application to the same call, its contacts
+    carried over; both stay in "Mes candidatures"."""
+    from applications.lifecycle import application_transition
+
+    first = complete_draft(call, hospital, hospital_user)
+    # Submitted: scored in process after the commit (the embedded default).
+    application_transition(application=first, to=Status.SUBMITTED, by=hospital_user)
+    first.refresh_from_db()
+    assert first.status == Status.INELIGIBLE
+    log_in(page, hospital_user.email)
+    page.goto(f"/candidatures/{first.public_id}/")
+    next_steps = page.locator("#ineligible-next")
+    expect(next_steps.get_by_role("link", name="Demander un réexamen au ministère")).to_be_visible()
+    expect(
+        next_steps.get_by_role("heading", name="Retirer la candidature et recommencer")
+    ).to_be_visible()
+    assert_accessible(axe, page)
+    next_steps.get_by_role("link", name="Retirer pour recommencer").click()
+    page.wait_for_url(re.compile(r"/retirer/(#.*)?$"))
+    expect(page.get_by_text("vous pourrez commencer une nouvelle candidature")).to_be_visible()
+    assert_accessible(axe, page)
+    page.get_by_label("Motif du retrait (facultatif)").fill("Volet 1 à mettre à jour.")
+    page.get_by_role("button", name="Confirmer le retrait").click()
+    page.wait_for_url(DETAIL_URL)
+    expect(
+        page.get_by_role("status").filter(
+            has_text=f"La candidature {first.reference} a été retirée."
+        )
+    ).to_be_visible()
+    restart = page.locator("#restart")
+    expect(
+        restart.get_by_role("heading", name="Recommencer une candidature à cet appel")
+    ).to_be_visible()
+    assert_accessible(axe, page)
+    first.refresh_from_db()
+    assert first.status == Status.WITHDRAWN
+    assert first.coverages.get().released_at is not None  # released after the commit
+
+    restart.get_by_role("button", name="Commencer une nouvelle candidature").click()
+    page.wait_for_url(DETAIL_URL)
+    second = Application.objects.exclude(pk=first.pk).get(call=call, candidate=hospital)
+    assert page.url.split("#")[0].endswith(f"/candidatures/{second.public_id}/")
+    assert second.status == Status.DRAFT and second.director_name == "Claire Dubois"
+    page.goto(f"/candidatures/{second.public_id}/identite/")
+    expect(page.get_by_label("Nom du directeur ou de la directrice")).to_have_value("Claire Dubois")
+    page.goto("/candidatures/")
+    rows = page.locator("main table tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text=first.reference)).to_contain_text(str(Status.WITHDRAWN.label))
+    expect(rows.filter(has_text=second.reference)).to_contain_text(str(Status.DRAFT.label))
+    expect(page.get_by_role("link", name="Continuer ma candidature")).to_be_visible()
+    assert_accessible(axe, page)
