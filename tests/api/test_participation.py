@@ -145,8 +145,8 @@ def test_the_breakdowns_add_up(world, ministry_user):
     assert by_department["01"]["application_rate"] is None
     for name in ("eligible", "applied", "applications"):
         assert sum(f[name] for f in by_department.values()) == data["figures"][name]
-        assert sum(r["figures"][name] for r in data["by_statistics_group"]) == (
-            data["figures"][name]
+        assert (
+            sum(r["figures"][name] for r in data["by_statistics_group"]) == (data["figures"][name])
         )
 
 
@@ -191,15 +191,11 @@ def test_the_other_regions_ars_never_sees_the_first(world, other_region_ars_user
     client = token_client(other_region_ars_user)  # region 53
     assert get(client, scope="region", code="53")["figures"]["eligible"] == 2
     assert client.get(URL, {"call": CALL, "scope": "region", "code": "84"}).status_code == 404
-    assert (
-        client.get(URL, {"call": CALL, "scope": "departement", "code": "69"}).status_code == 404
-    )
+    assert client.get(URL, {"call": CALL, "scope": "departement", "code": "69"}).status_code == 404
 
 
 def test_establishment_tokens_are_refused(world, hospital_user):
-    response = token_client(hospital_user).get(
-        URL, {"call": CALL, "scope": "region", "code": "84"}
-    )
+    response = token_client(hospital_user).get(URL, {"call": CALL, "scope": "region", "code": "84"})
     assert response.status_code == 403
     assert "ARS" in response.json()["detail"]
     nobody = token_client(UserFactory(email="sans-rattachement@example.test"))
