@@ -53,11 +53,30 @@ class LegalEntityFilters(serializers.Serializer):
     applied = serializers.BooleanField(
         required=False,
         help_text=_(
-            "true : couverte par une candidature déposée (ni brouillon ni retirée) ; "
-            "false : couverte par aucune. Avec `call`, dans cet appel seulement."
+            "true : couverte par une candidature déposée et non retirée (ni brouillon ni "
+            "retirée ; la candidature d'un GHT couvre ses membres), comme les tableaux de "
+            "bord de suivi la comptent ; false : couverte par aucune. Avec `call`, dans cet "
+            "appel seulement."
         ),
     )
-    call = _call_field(_("Code de l'appel, par exemple D2-2025 (pour `applied`)."))
+    eligible = serializers.BooleanField(
+        required=False,
+        help_text=_(
+            "true : éligible à l'appel `call` (le dénominateur des tableaux de bord : "
+            "établissement de santé actif d'un groupe statistique admis par l'appel) ; "
+            "false : non éligible. Exige `call`."
+        ),
+    )
+    call = _call_field(
+        _("Code de l'appel, par exemple D2-2025 (pour `applied` ; obligatoire avec `eligible`).")
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("eligible") is not None and data.get("call") is None:
+            raise serializers.ValidationError(
+                {"call": [_("Obligatoire avec `eligible` : l'éligibilité dépend de l'appel.")]}
+            )
+        return data
 
 
 class ApplicationFilters(serializers.Serializer):

@@ -5,7 +5,7 @@ page, every request by a token recorded in the audit trail."""
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import viewsets
@@ -34,8 +34,6 @@ from .serializers import (
 )
 
 PAGINATION_PARAMETERS = ("page", "page_size")
-# An application counts as "applied" from its submission, unless withdrawn.
-NOT_APPLIED_STATUSES = (Application.Status.DRAFT, Application.Status.WITHDRAWN)
 
 ERRORS = {
     401: OpenApiResponse(ErrorSerializer, description=_("Pas de jeton, ou un jeton inutilisable.")),
@@ -152,14 +150,17 @@ class LegalEntityViewSet(AuditedReadOnlyViewSet):
             qs = qs.filter(department__code=department)
         if group := filters.get("statistics_group"):
             qs = _statistics_group(qs, group)
+        call = filters.get("call")
+        # "Applied" and "eligible" as the dashboards count them (monitoring.selectors):
+        # `applied=true&eligible=true&call=…` lists the entities behind their figure.
         applied = filters.get("applied")
         if applied is not None:
-            applications = Application.objects.filter(
-                Q(candidate=OuterRef("pk")) | Q(coverages__legal_entity=OuterRef("pk"))
-            ).exclude(status__in=NOT_APPLIED_STATUSES)
-            if call := filters.get("call"):
-                applications = applications.filter(call=call)
-            qs = qs.filter(Exists(applications)) if applied else qs.exclude(Exists(applications))
+            condition = selectors.applied_entities(call)
+            qs = qs.filter(condition) if applied else qs.exclude(condition)
+        eligible = filters.get("eligible")
+        if eligible is not None:
+            ids = selectors.eligible_entities(call).values("pk")
+            qs = qs.filter(pk__in=ids) if eligible else qs.exclude(pk__in=ids)
         return qs
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> Any:

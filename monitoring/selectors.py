@@ -35,9 +35,11 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    Exists,
     F,
     FilteredRelation,
     Min,
+    OuterRef,
     Q,
     QuerySet,
     Sum,
@@ -50,7 +52,7 @@ from django.utils import timezone
 
 from applications.eligibility import call_parameters
 from applications.lifecycle import Status
-from applications.models import Application, FundingCall, Payment, Transition
+from applications.models import Application, Coverage, FundingCall, Payment, Transition
 from establishments.models import Department, LegalEntity, StatisticsGroup, StatusGroup
 
 if TYPE_CHECKING:
@@ -392,10 +394,30 @@ def eligible_entities(call: FundingCall, place: Place | None = None) -> QuerySet
     return queryset
 
 
+def applied_application(prefix: str = "") -> Q:
+    """The one definition of an application that makes the legal entities it covers
+    "applied" (the dashboards' figures and lists, the API's `applied` filter): filed
+    and not withdrawn (`APPLIED_STATUSES`). `prefix` reaches the application through a
+    relation ("cov__application__")."""
+    return Q(**{f"{prefix}status__in": APPLIED_STATUSES})
+
+
+def applied_entities(call: FundingCall | None = None) -> Exists:
+    """A condition on legal entities: covered (`Coverage`: a GHT's application covers
+    each of its members) by an application that counts as applied, in the call (in
+    any call when None). The same definition as the `applied` figure."""
+    coverages = Coverage.objects.filter(
+        applied_application("application__"), legal_entity=OuterRef("pk")
+    )
+    if call is not None:
+        coverages = coverages.filter(call=call)
+    return Exists(coverages)
+
+
 # The entity figures as conditions on `eligible_entities` rows.
 AUDITED = Q(volet1__ad_audit_date__isnull=False) | Q(volet1__last_scan_date__isnull=False)
 OBJECTIVES_MET = Q(volet1__level="both")
-APPLIED = Q(cov__application__status__in=APPLIED_STATUSES)
+APPLIED = applied_application("cov__application__")
 SCORED = APPLIED & Q(cov__application__eligibility__isnull=False)
 FOUND_ELIGIBLE = APPLIED & Q(cov__application__eligibility__eligible=True)
 APPROVED = Q(cov__application__status__in=APPROVED_STATUSES)

@@ -275,3 +275,67 @@ def test_the_figures_cost_the_same_queries_whatever_the_data(world, ministry_use
     assert (count(scope="nation"), count(scope="region", code="84")) == small
     # Token, audit, territory, call, the three cells and the medians.
     assert max(small) <= 10
+
+
+# --- "Applied": one definition for the API and the dashboards -------------------------------
+
+ENTITIES = "/api/v1/legal-entities/"
+
+
+def entity_count(client: Client, **params: str) -> int:
+    response = client.get(ENTITIES, {"call": CALL, "page_size": 200, **params})
+    assert response.status_code == 200, response.content
+    return response.json()["count"]
+
+
+@pytest.mark.parametrize(
+    ("persona", "scope", "code", "filters"),
+    [
+        ("ministry_user", NATION, None, {}),
+        ("ministry_user", REGION, "84", {"region": "84"}),
+        ("ministry_user", REGION, "53", {"region": "53"}),
+        ("ministry_user", DEPARTEMENT, "69", {"department": "69"}),
+        ("ministry_user", DEPARTEMENT, "38", {"department": "38"}),
+        ("ars_user", REGION, "84", {}),
+        ("ars_user", DEPARTEMENT, "69", {"department": "69"}),
+    ],
+)
+def test_the_apis_applied_count_is_the_dashboards(world, request, persona, scope, code, filters):
+    # An application counts for the entities it covers, as on the dashboards: E3 files
+    # one without covering itself (a candidate outside its own coverage), which the
+    # API's former definition (candidate or covered) counted and the dashboards never.
+    application = ApplicationFactory(
+        call=world.call, candidate=world.entities["E3"], status="regional_review"
+    )
+    assert not Coverage.objects.filter(application=application).exists()
+    client = token_client(request.getfixturevalue(persona))
+    figures = selectors.participation(scope=scope, code=code, call=world.call)
+    api = get(client, scope=scope, **({"code": code} if code else {}))["figures"]
+    applied = entity_count(client, applied="true", eligible="true", **filters)
+    assert applied == figures.applied == api["applied"]
+    assert entity_count(client, eligible="true", **filters) == figures.eligible
+    assert entity_count(client, applied="false", eligible="true", **filters) == (
+        figures.eligible - figures.applied
+    )
+
+
+def test_applied_without_eligible_counts_every_covered_entity(world, ministry_user):
+    client = token_client(ministry_user)
+    rows = client.get(ENTITIES, {"call": CALL, "applied": "true", "page_size": 200}).json()
+    names = {row["name"] for row in rows["results"]}
+    # The dashboards' five, and E5: covered by A5 (regional review) although its
+    # statistics group is not admitted by the call (not eligible, so not in the figure).
+    assert names == {
+        "E1 CH support",
+        "E2 CH membre",
+        "E4 Clinique EBNL",
+        "E10 EBNL Finistère",
+        "E11 CH Finistère",
+        "E5 Clinique privée",
+    }
+    assert entity_count(client, applied="true", eligible="false") == 1  # E5
+
+
+def test_eligible_needs_a_call(world, ministry_user):
+    response = token_client(ministry_user).get(ENTITIES, {"eligible": "true"})
+    assert response.status_code == 400 and list(response.json()) == ["call"]
