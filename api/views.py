@@ -158,7 +158,7 @@ class LegalEntityViewSet(AuditedReadOnlyViewSet):
             condition = selectors.applied_entities(call)
             qs = qs.filter(condition) if applied else qs.exclude(condition)
         eligible = filters.get("eligible")
-        if eligible is not None:
+        if eligible is not None and call is not None:  # the filters require the call
             ids = selectors.eligible_entities(call).values("pk")
             qs = qs.filter(pk__in=ids) if eligible else qs.exclude(pk__in=ids)
         return qs
