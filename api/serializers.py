@@ -12,6 +12,7 @@ from applications.models import Application, FundingCall
 from audits.models import Volet1Level
 from establishments.models import LegalEntity, StatisticsGroup, StatusGroup
 from establishments.reference import DEPARTMENTS, REGIONS
+from monitoring import selectors
 
 # --- Query parameters ----------------------------------------------------------------------
 
@@ -52,11 +53,30 @@ class LegalEntityFilters(serializers.Serializer):
     applied = serializers.BooleanField(
         required=False,
         help_text=_(
-            "true : couverte par une candidature déposée (ni brouillon ni retirée) ; "
-            "false : couverte par aucune. Avec `call`, dans cet appel seulement."
+            "true : couverte par une candidature déposée et non retirée (ni brouillon ni "
+            "retirée ; la candidature d'un GHT couvre ses membres), comme les tableaux de "
+            "bord de suivi la comptent ; false : couverte par aucune. Avec `call`, dans cet "
+            "appel seulement."
         ),
     )
-    call = _call_field(_("Code de l'appel, par exemple D2-2025 (pour `applied`)."))
+    eligible = serializers.BooleanField(
+        required=False,
+        help_text=_(
+            "true : éligible à l'appel `call` (le dénominateur des tableaux de bord : "
+            "établissement de santé actif d'un groupe statistique admis par l'appel) ; "
+            "false : non éligible. Exige `call`."
+        ),
+    )
+    call = _call_field(
+        _("Code de l'appel, par exemple D2-2025 (pour `applied` ; obligatoire avec `eligible`).")
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("eligible") is not None and data.get("call") is None:
+            raise serializers.ValidationError(
+                {"call": [_("Obligatoire avec `eligible` : l'éligibilité dépend de l'appel.")]}
+            )
+        return data
 
 
 class ApplicationFilters(serializers.Serializer):
@@ -187,6 +207,241 @@ class ApplicationSerializer(serializers.Serializer):
             scope.region_ids
         )
         return str(result.score) if result and instructs else None
+
+
+# --- Participation ---------------------------------------------------------------------
+
+
+SCOPE_CHOICES = [
+    (selectors.NATION, _("la France entière")),
+    (selectors.REGION, _("une région (code : son code INSEE)")),
+    (selectors.DEPARTEMENT, _("un département (code : son code)")),
+]
+REGION_CODE_SET = {code for code, _name in REGION_CODES}
+DEPARTMENT_CODE_SET = {code for code, _name in DEPARTMENT_CODES}
+
+
+class ParticipationParameters(serializers.Serializer):
+    scope = serializers.ChoiceField(
+        choices=SCOPE_CHOICES, help_text=_("Le lieu des chiffres : nation, region ou departement.")
+    )
+    code = serializers.CharField(
+        required=False,
+        max_length=3,
+        help_text=_(
+            "Code INSEE de la région (scope=region, par exemple 84) ou code du département "
+            "(scope=departement, par exemple 69 ou 2A) ; absent pour scope=nation."
+        ),
+    )
+    call = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=FundingCall.objects.all(),
+        help_text=_("Code de l'appel, par exemple D2-2025."),
+        error_messages={"does_not_exist": _("Appel inconnu : {value}.")},
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        scope, code = data["scope"], data.get("code")
+        if scope == selectors.NATION:
+            if code is not None:
+                raise serializers.ValidationError(
+                    {"code": [_("Pas de code pour scope=nation : la France entière.")]}
+                )
+            return data
+        known = REGION_CODE_SET if scope == selectors.REGION else DEPARTMENT_CODE_SET
+        if code is None:
+            raise serializers.ValidationError(
+                {"code": [_("Obligatoire pour scope=%(scope)s.") % {"scope": scope}]}
+            )
+        if code not in known:
+            message = (
+                _("Région inconnue : %(code)s (un code INSEE de région, par exemple 84).")
+                if scope == selectors.REGION
+                else _("Département inconnu : %(code)s (par exemple 69 ou 2A).")
+            )
+            raise serializers.ValidationError({"code": [message % {"code": code}]})
+        return data
+
+
+def _count(help_text: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(help_text=help_text)
+
+
+def _euros(help_text: Any, **kwargs: Any) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=None, decimal_places=2, help_text=help_text, **kwargs
+    )
+
+
+def _rate(help_text: Any, **kwargs: Any) -> serializers.FloatField:
+    return serializers.FloatField(allow_null=True, help_text=help_text, **kwargs)
+
+
+# One count per status of the lifecycle, zeros included (the classes' docstrings would
+# be the schema's descriptions: comments here).
+class ApplicationsByStatusSerializer(serializers.Serializer):
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            status.value: serializers.IntegerField(help_text=str(status.label))
+            for status in Application.Status
+        }
+
+
+# The figures of a place (or of one row of a breakdown) for a call, as the monitoring
+# dashboards compute them (monitoring.selectors).
+class FiguresSerializer(serializers.Serializer):
+    # Legal entities (EJ) located in the place.
+    eligible = _count(
+        _(
+            "Entités juridiques éligibles, le dénominateur des taux : établissements de santé "
+            "actifs (catégorie FINESS retenue par la règle E1 de l'appel) d'un groupe "
+            "statistique admis par l'appel, situés dans le lieu."
+        )
+    )
+    volet1_audited = _count(
+        _(
+            "Entités éligibles ayant au moins un audit Active Directory ou un scan "
+            "d'exposition enregistré."
+        )
+    )
+    volet1_objectives_met = _count(
+        _("Entités éligibles ayant atteint les deux objectifs du Volet 1.")
+    )
+    applied = _count(
+        _(
+            "Entités éligibles couvertes par une candidature à l'appel déposée et non retirée "
+            "(un brouillon ne compte pas) ; la candidature d'un GHT couvre chacun de ses "
+            "membres."
+        )
+    )
+    scored = _count(_("Entités candidates dont la candidature a été évaluée (règles E1 à E7)."))
+    found_eligible = _count(_("Entités candidates dont la candidature est jugée éligible."))
+    approved = _count(
+        _("Entités dont la candidature est accordée (accordée, en suivi des objectifs ou payée).")
+    )
+    paid = _count(_("Entités dont la candidature est payée (solde versé)."))
+    # Applications whose candidate is located in the place.
+    applications = _count(
+        _(
+            "Candidatures déposées au moins une fois (retirées comprises, brouillons exclus) "
+            "dont le candidat est situé dans le lieu."
+        )
+    )
+    applications_by_status = serializers.SerializerMethodField(
+        help_text=_("Ces candidatures par état (zéro compris).")
+    )
+    applications_scored = _count(_("Candidatures évaluées par les règles d'éligibilité."))
+    applications_eligible = _count(_("Candidatures jugées éligibles par les règles."))
+    applications_approved = _count(
+        _("Candidatures accordées (accordées, en suivi des objectifs ou payées).")
+    )
+    applications_decided = _count(_("Candidatures décidées (accordées ou refusées)."))
+    amount_requested = _euros(
+        _("Somme des montants demandés par les candidatures déposées et non retirées, en euros.")
+    )
+    amount_granted = _euros(_("Somme des montants accordés aux candidatures accordées, en euros."))
+    amount_paid = _euros(_("Somme des paiements enregistrés (avances et soldes), en euros."))
+    payments = _count(_("Nombre de paiements enregistrés."))
+    decisions = _count(
+        _(
+            "Candidatures ayant reçu une décision du ministère (accord ou refus) après un "
+            "dépôt : la base du délai médian."
+        )
+    )
+    median_days_to_decision = serializers.FloatField(
+        allow_null=True,
+        help_text=_(
+            "Médiane, sur ces candidatures, du nombre de jours entre le premier dépôt et la "
+            "première décision du ministère ; null sans décision."
+        ),
+    )
+    # Rates: a share between 0 and 1, null when the denominator is zero.
+    application_rate = _rate(
+        _("Taux de candidature = applied ÷ eligible, entre 0 et 1 ; null si eligible vaut 0.")
+    )
+    volet1_rate = _rate(
+        _("Taux de participation au Volet 1 = volet1_audited ÷ eligible ; null si eligible vaut 0.")
+    )
+    volet1_objectives_rate = _rate(
+        _(
+            "Taux d'atteinte des objectifs du Volet 1 = volet1_objectives_met ÷ eligible ; "
+            "null si eligible vaut 0."
+        )
+    )
+    eligibility_rate = _rate(
+        _(
+            "Taux d'éligibilité = applications_eligible ÷ applications_scored ; null si aucune "
+            "candidature n'est évaluée."
+        )
+    )
+    approval_rate = _rate(
+        _(
+            "Taux d'accord = applications_approved ÷ applications_decided ; null si aucune "
+            "candidature n'est décidée."
+        )
+    )
+    paid_share = _rate(_("Part payée = amount_paid ÷ amount_granted ; null si rien n'est accordé."))
+
+    @extend_schema_field(ApplicationsByStatusSerializer)
+    def get_applications_by_status(self, figures: selectors.Figures) -> dict[str, int]:
+        return {status: figures.status_count(status) for status in Application.Status.values}
+
+
+class GroupRowSerializer(serializers.Serializer):
+    statistics_group = serializers.ChoiceField(
+        source="key", choices=StatisticsGroup.choices, help_text=_("Groupe statistique.")
+    )
+    label = serializers.CharField()
+    figures = FiguresSerializer()
+
+
+class DepartmentRowSerializer(serializers.Serializer):
+    department = serializers.CharField(source="key", help_text=_("Code du département."))
+    name = serializers.CharField(source="label")
+    figures = FiguresSerializer()
+
+
+class ParticipationSerializer(serializers.Serializer):
+    scope = serializers.ChoiceField(source="participation.scope", choices=SCOPE_CHOICES)
+    code = serializers.CharField(
+        source="participation.code",
+        allow_null=True,
+        help_text=_("Code de la région ou du département ; null pour la nation."),
+    )
+    name = serializers.CharField(source="participation.name")
+    call = serializers.CharField(source="participation.call_code", help_text=_("Code de l'appel."))
+    envelope = _euros(
+        _("Enveloppe nationale de l'appel, en euros (chaque lieu y est rapporté)."),
+        source="participation.envelope",
+    )
+    requested_share_of_envelope = _rate(
+        _("amount_requested ÷ envelope ; null si l'enveloppe est nulle."),
+        source="participation.requested_share_of_envelope",
+    )
+    granted_share_of_envelope = _rate(
+        _("amount_granted ÷ envelope ; null si l'enveloppe est nulle."),
+        source="participation.granted_share_of_envelope",
+    )
+    paid_share_of_envelope = _rate(
+        _("amount_paid ÷ envelope ; null si l'enveloppe est nulle."),
+        source="participation.paid_share_of_envelope",
+    )
+    figures = FiguresSerializer(source="participation")
+    by_statistics_group = GroupRowSerializer(
+        source="by_group",
+        many=True,
+        help_text=_(
+            "Les mêmes chiffres par groupe statistique : GHT, public hors GHT, EBNL, privé "
+            "lucratif."
+        ),
+    )
+    by_department = DepartmentRowSerializer(
+        many=True,
+        help_text=_(
+            "Les mêmes chiffres par département du lieu (tous ceux de la nation ou de la "
+            "région, zéros compris) ; vide pour un département."
+        ),
+    )
 
 
 # --- Errors --------------------------------------------------------------------------------

@@ -19,5 +19,6 @@ urlpatterns = [
     path(
         "docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema", **public), name="docs"
     ),
+    path("participation/", views.ParticipationView.as_view(), name="participation"),
     *router.urls,
 ]

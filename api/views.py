@@ -5,18 +5,22 @@ page, every request by a token recorded in the audit trail."""
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts import audit
 from applications.models import Application, Coverage
 from applications.selectors import applications_for_list
 from establishments.models import LegalEntity, StatisticsGroup, StatusGroup
 from establishments.selectors import directory_entities
+from monitoring import selectors
 
 from .serializers import (
     PARAMETER_ERRORS_SCHEMA,
@@ -25,11 +29,11 @@ from .serializers import (
     ErrorSerializer,
     LegalEntityFilters,
     LegalEntitySerializer,
+    ParticipationParameters,
+    ParticipationSerializer,
 )
 
 PAGINATION_PARAMETERS = ("page", "page_size")
-# An application counts as "applied" from its submission, unless withdrawn.
-NOT_APPLIED_STATUSES = (Application.Status.DRAFT, Application.Status.WITHDRAWN)
 
 ERRORS = {
     401: OpenApiResponse(ErrorSerializer, description=_("Pas de jeton, ou un jeton inutilisable.")),
@@ -48,13 +52,36 @@ DETAIL_ERRORS = {
 }
 
 
-class AuditedReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
-    lookup_field = "public_id"
-    lookup_url_kwarg = "id"
-    lookup_value_regex = "[^/]+"
+def validated_parameters(
+    request: Request, serializer_class: Any, also: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The query parameters, validated by `serializer_class` (a 400 naming the wrong
+    ones); `also`: parameters read elsewhere (pagination)."""
+    params = request.query_params
+    serializer = serializer_class(data=params.dict())
+    # A misspelt parameter would silently be ignored: name it instead.
+    known = {*serializer.fields, *also}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ValidationError(
+            {
+                name: [
+                    _("Paramètre inconnu. Attendus : %(known)s.")
+                    % {"known": ", ".join(sorted(known))}
+                ]
+                for name in unknown
+            }
+        )
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class AuditedMixin:
+    """Each request by a token written to the audit trail, once authenticated,
+    permitted and not throttled."""
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # authentication, permission, throttle
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
         audit.record(
             audit.Action.API_READ,
             request=request._request,
@@ -64,27 +91,17 @@ class AuditedReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
             token=getattr(request.auth, "prefix", ""),
         )
 
+
+class AuditedReadOnlyViewSet(AuditedMixin, viewsets.ReadOnlyModelViewSet):
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = "[^/]+"
+
     def query_filters(self, serializer_class: Any) -> dict[str, Any]:
-        """The query parameters, validated (a 400 naming the wrong ones)."""
+        """The query parameters of a list, validated (a 400 naming the wrong ones)."""
         if self.action != "list":
             return {}
-        params = self.request.query_params
-        serializer = serializer_class(data=params.dict())
-        # A misspelt filter would silently return everything: name it instead.
-        known = {*serializer.fields, *PAGINATION_PARAMETERS}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValidationError(
-                {
-                    name: [
-                        _("Paramètre inconnu. Attendus : %(known)s.")
-                        % {"known": ", ".join(sorted(known))}
-                    ]
-                    for name in unknown
-                }
-            )
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
+        return validated_parameters(self.request, serializer_class, PAGINATION_PARAMETERS)
 
 
 def _statistics_group(qs: QuerySet[LegalEntity], group: str) -> QuerySet[LegalEntity]:
@@ -133,14 +150,17 @@ class LegalEntityViewSet(AuditedReadOnlyViewSet):
             qs = qs.filter(department__code=department)
         if group := filters.get("statistics_group"):
             qs = _statistics_group(qs, group)
+        call = filters.get("call")
+        # "Applied" and "eligible" as the dashboards count them (monitoring.selectors):
+        # `applied=true&eligible=true&call=…` lists the entities behind their figure.
         applied = filters.get("applied")
         if applied is not None:
-            applications = Application.objects.filter(
-                Q(candidate=OuterRef("pk")) | Q(coverages__legal_entity=OuterRef("pk"))
-            ).exclude(status__in=NOT_APPLIED_STATUSES)
-            if call := filters.get("call"):
-                applications = applications.filter(call=call)
-            qs = qs.filter(Exists(applications)) if applied else qs.exclude(Exists(applications))
+            condition = selectors.applied_entities(call)
+            qs = qs.filter(condition) if applied else qs.exclude(condition)
+        eligible = filters.get("eligible")
+        if eligible is not None and call is not None:  # the filters require the call
+            ids = selectors.eligible_entities(call).values("pk")
+            qs = qs.filter(pk__in=ids) if eligible else qs.exclude(pk__in=ids)
         return qs
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
@@ -223,3 +243,50 @@ class ApplicationViewSet(AuditedReadOnlyViewSet):
         if department := filters.get("department"):
             qs = qs.filter(candidate__department__code=department)
         return qs
+
+
+class MonitorsParticipation(BasePermission):
+    """The participation figures are for those who have a dashboard: the ministry (the
+    nation) and the ARS agents (their regions); establishment tokens are refused."""
+
+    message = _("Les chiffres de participation sont réservés aux agents des ARS et du ministère.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return selectors.visibility(request.user).any
+
+
+@extend_schema(
+    summary=_("Les chiffres de participation d'un lieu pour un appel"),
+    description=_(
+        "Les chiffres des tableaux de bord de suivi (mêmes définitions, mêmes calculs) "
+        "pour la France entière, une région ou un département, avec leur répartition "
+        "par groupe statistique et par département. Le ministère voit tous les lieux, "
+        "une ARS sa région et ses départements (un autre lieu : 404) ; un jeton "
+        "d'établissement est refusé (403). Un taux dont le dénominateur est nul vaut "
+        "null."
+    ),
+    parameters=[ParticipationParameters],
+    responses={
+        200: ParticipationSerializer,
+        400: OpenApiResponse(PARAMETER_ERRORS_SCHEMA, description=_("Un paramètre est invalide.")),
+        403: OpenApiResponse(
+            ErrorSerializer, description=_("Réservé aux agents des ARS et du ministère.")
+        ),
+        404: OpenApiResponse(ErrorSerializer, description=_("Lieu hors de votre périmètre.")),
+        **ERRORS,
+    },
+)
+class ParticipationView(AuditedMixin, APIView):
+    """`monitoring.selectors.place_figures` for the place `place_for` resolves (404
+    outside the token's scope): four queries for the figures, whatever the data."""
+
+    permission_classes = [IsAuthenticated, MonitorsParticipation]
+
+    def get(self, request: Request) -> Response:
+        params = validated_parameters(request, ParticipationParameters)
+        where = selectors.territory()
+        place = selectors.place_for(
+            request.user, scope=params["scope"], code=params.get("code"), where=where
+        )
+        figures = selectors.place_figures(place=place, call=params["call"], where=where)
+        return Response(ParticipationSerializer(figures).data)

@@ -10,7 +10,10 @@ then played on the clock of `demo.engine.quiet()`: created at its first moment, 
 at each later one by the product's services with real actors (the candidate's user
 submits, the ARS agent of its region is assigned, gives an opinion and instructs, the
 ministry decides) and by the real scoring, whose outcome the path follows (found
-ineligible where the plan goes on: the ministry reconsiders). Dossiers stay pending.
+ineligible where the plan goes on: the ministry reconsiders); the ministry records the
+payments through the tracking service (`record_payment`): a paid application's add up
+to its grant (in two tranches when a part was paid first), the last moving it to paid,
+and a validated one may have a part paid, the rest due. Dossiers stay pending.
 D1 (closed, 2024) holds the history of the Volet 1 participants, most paid; D2 (open)
 about 60% of the candidates in every status, etablissement@'s entity a draft and
 ght@'s GHT an application under regional review. A candidate already covered by the
@@ -176,6 +179,7 @@ class Planned:
     granted: Decimal = Decimal(0)
     paid: Decimal = Decimal(0)
     evidence: list[tuple[str, datetime]] = field(default_factory=list)  # identifier, when
+    payments: list[tuple[Decimal, datetime]] = field(default_factory=list)  # amount, when
     messages: list[tuple[User | None, str, datetime]] = field(default_factory=list)
 
     @property
@@ -221,6 +225,28 @@ class Planned:
         pool = WORDS["answers"].get(requirement.identifier)
         comment = self.rng.choice(pool) if pool and state and self.rng.random() < share else ""
         self.answers[requirement.identifier] = (state, comment)
+
+    def plan_payments(self, seed: int, limit: datetime) -> None:
+        """The payments the ministry records (`tracking.record_payment`; the demo calls
+        pay no advance: every tranche is a balance, after validation). A paid
+        application's add up to its granted amount (the service moves it to paid at
+        the last one): in two tranches when its plan pays a part first. A validated
+        application whose plan pays a part has that part paid, the rest still due.
+        Their own random draws: the rest of the plan is unchanged."""
+        rng = random.Random(f"{seed}-{self.call.code}-{self.candidate.finess}-payments")  # noqa: S311
+        if self.granted <= 0 or self.path[-1] not in (VAL, PAID):
+            return
+        partial = 0 < self.paid < self.granted
+        validated = self.first(VAL) or self.moments[-1]
+        if self.path[-1] == PAID:
+            paid_at = self.moments[-1]
+            if partial:
+                self.payments.append((self.paid, _between(rng, validated, paid_at)))
+            self.payments.append((self.granted - (self.paid if partial else 0), paid_at))
+        elif partial and rng.random() < 0.5:
+            end = min(limit, validated + timedelta(days=30))
+            if validated < end:
+                self.payments.append((self.paid, _between(rng, validated, end)))
 
     def declaration_evidence(self) -> None:
         """The files of the met objectives, uploaded before the first declaration."""
@@ -354,6 +380,7 @@ def _plan_d2(seed: int, actors: Actors, call: m.FundingCall, requirements: list[
                 if plan.answers[r.identifier][0] == "met" and r.evidence_stage == "application":
                     plan.evidence.append((r.identifier, _between(rng, plan.moments[0], submitted)))
         plan.declaration_evidence()
+        plan.plan_payments(seed, limit)
         _d2_messages(plan, actors, limit)
     return list(plans.values())
 
@@ -450,6 +477,7 @@ def _plan_d1(seed: int, actors: Actors, call: m.FundingCall, requirements: list[
                 req, rng.choice(["in_progress", ""]) if SUB not in plan.path else state, 0.25
             )
         plan.declaration_evidence()
+        plan.plan_payments(seed, datetime.combine(min(D1_END, today), time(0), PARIS))
         if plan.path[-1] == PAID and (rng.random() < 0.1 or cand.id == actors.demo["ght"]):
             at = plan.moments[-1] + timedelta(minutes=20)
             plan.messages.append((actors.ministry, WORDS["messages"]["payment_D1"][0], at))
@@ -545,10 +573,14 @@ def _play(plan: Planned, actors: Actors, requirements: list[m.Requirement], file
                     motivation=rng.choice(WORDS["opinions"][opinion]))  # fmt: skip
                 update(regional_opinion=opinion, proposed_amount=proposed)
             comment = plan.comments.get(rule.action) or WORDS["comments"].get(rule.action, [""])[0]
-            engine.application_transition(
-                application=app, to=target, by=actors.of(rule.actors, cand), comment=comment,
-                amount=plan.paid if target == PAID else plan.granted if target == APP else None,
-            )  # fmt: skip
+            if target == PAID:  # the payments, the last of which moves it to paid
+                _pay(plan, app, actors.ministry, set_clock)
+                assert app.status == PAID, f"{app.reference}: payments short of the grant"
+            else:
+                engine.application_transition(
+                    application=app, to=target, by=actors.of(rule.actors, cand), comment=comment,
+                    amount=plan.granted if target == APP else None,
+                )  # fmt: skip
             if target == RET:  # complements expected within a fortnight
                 update(return_due_on=at.date() + timedelta(15))
         kind = "dossier" if target == SUB else "decision" if source == NR and target != RET else ""
@@ -559,6 +591,20 @@ def _play(plan: Planned, actors: Actors, requirements: list[m.Requirement], file
             end = moments[index + 1] if index + 1 < len(moments) else at + timedelta(hours=2)
             update(assigned_to=agent, assigned_at=_between(rng, timezone.now(), end))
         index += 1
+    if app.status == VAL:  # a part paid, the rest still due
+        _pay(plan, app, actors.ministry, set_clock)
+
+
+def _pay(plan: Planned, app: m.Application, ministry: User,
+         set_clock: Callable[[datetime], None]) -> None:  # fmt: skip
+    """The planned payments, each at its moment, through the product's tracking service
+    (checks against the grant, the payment row, the audit trail, the move to paid)."""
+    for number, (amount, when) in enumerate(plan.payments, 1):
+        set_clock(when)
+        engine.record_payment(
+            app, by=ministry, amount=amount, paid_on=timezone.localtime(when, PARIS).date(),
+            chorus_reference=f"DP-{app.reference}-{number}", tranche=engine.Tranche.BALANCE,
+        )  # fmt: skip
 
 
 def seed_applications(*, seed: int, legal_entity_ids: Iterable[int] | None = None,
@@ -569,7 +615,8 @@ def seed_applications(*, seed: int, legal_entity_ids: Iterable[int] | None = Non
     now = now or timezone.now()
     ids = None if legal_entity_ids is None else sorted(set(legal_entity_ids))
     today, files, created = timezone.localtime(now, PARIS).date(), Files(), Counter[Any]()
-    models = (m.FundingCall, m.Application, m.Transition, m.EligibilityResult, m.RegionalReview)
+    models = (m.FundingCall, m.Application, m.Transition, m.EligibilityResult, m.RegionalReview,
+              m.Payment)  # fmt: skip
     try:
         with engine.quiet() as set_clock, counting(created, *models, m.Dossier, m.Evidence):
             calls = seed_calls(now=now)

@@ -2,7 +2,9 @@
 engine (a move of the engine changes these import lines only).
 
 The demo moves every application with the engine (`application_transition`, and the
-real scoring `application_score` for the system's moves) inside `quiet()`: one
+real scoring `application_score` for the system's moves; payments through the tracking
+service `record_payment`, which moves a fully paid application to paid) inside
+`quiet()`: one
 transaction whose after-commit work (notification e-mails, scoring task, PDF
 renderings) is dropped, and whose clock reads the moment of the demo history that is
 being played, so that the engine itself stamps every row with its planned date.
@@ -23,6 +25,8 @@ from applications.lifecycle import Status as Status
 from applications.lifecycle import application_transition as application_transition
 from applications.lifecycle import rule_for as rule_for
 from applications.scoring import application_score as application_score
+from applications.tracking import Tranche as Tranche
+from applications.tracking import record_payment as record_payment
 
 
 def _reachable_editable() -> frozenset[str]:

@@ -35,9 +35,11 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    Exists,
     F,
     FilteredRelation,
     Min,
+    OuterRef,
     Q,
     QuerySet,
     Sum,
@@ -50,7 +52,7 @@ from django.utils import timezone
 
 from applications.eligibility import call_parameters
 from applications.lifecycle import Status
-from applications.models import Application, FundingCall, Payment, Transition
+from applications.models import Application, Coverage, FundingCall, Payment, Transition
 from establishments.models import Department, LegalEntity, StatisticsGroup, StatusGroup
 
 if TYPE_CHECKING:
@@ -392,10 +394,30 @@ def eligible_entities(call: FundingCall, place: Place | None = None) -> QuerySet
     return queryset
 
 
+def applied_application(prefix: str = "") -> Q:
+    """The one definition of an application that makes the legal entities it covers
+    "applied" (the dashboards' figures and lists, the API's `applied` filter): filed
+    and not withdrawn (`APPLIED_STATUSES`). `prefix` reaches the application through a
+    relation ("cov__application__")."""
+    return Q(**{f"{prefix}status__in": APPLIED_STATUSES})
+
+
+def applied_entities(call: FundingCall | None = None) -> Exists:
+    """A condition on legal entities: covered (`Coverage`: a GHT's application covers
+    each of its members) by an application that counts as applied, in the call (in
+    any call when None). The same definition as the `applied` figure."""
+    coverages = Coverage.objects.filter(
+        applied_application("application__"), legal_entity=OuterRef("pk")
+    )
+    if call is not None:
+        coverages = coverages.filter(call=call)
+    return Exists(coverages)
+
+
 # The entity figures as conditions on `eligible_entities` rows.
 AUDITED = Q(volet1__ad_audit_date__isnull=False) | Q(volet1__last_scan_date__isnull=False)
 OBJECTIVES_MET = Q(volet1__level="both")
-APPLIED = Q(cov__application__status__in=APPLIED_STATUSES)
+APPLIED = applied_application("cov__application__")
 SCORED = APPLIED & Q(cov__application__eligibility__isnull=False)
 FOUND_ELIGIBLE = APPLIED & Q(cov__application__eligibility__eligible=True)
 APPROVED = Q(cov__application__status__in=APPROVED_STATUSES)
@@ -856,6 +878,30 @@ def _place(scope: str, code: str | None) -> tuple[Place, Territory]:
     if place is None:
         raise Http404
     return place, where
+
+
+@dataclass(frozen=True)
+class PlaceFigures:
+    """A place's figures for a call, with their breakdowns by statistics group and by
+    département (the départements of the nation or of a region; none for a
+    département), each row with its median."""
+
+    participation: Participation
+    by_group: list[BreakdownRow]
+    by_department: list[BreakdownRow]
+
+
+def place_figures(*, place: Place, call: FundingCall, where: Territory) -> PlaceFigures:
+    """The figures of a place already resolved (and checked: `place_for`) and their two
+    breakdowns, from one cube and one median query: four queries."""
+    data = cube(call, place)
+    found = medians(call, place, area_level=DEPARTEMENT)
+    total = _with_median(data.total(), found.total)
+    return PlaceFigures(
+        participation=_participation(place, call, total),
+        by_group=_group_rows(data, found),
+        by_department=_area_rows(data, found, place, where, DEPARTEMENT),
+    )
 
 
 def participation(*, scope: str, code: str | None, call: FundingCall) -> Participation:

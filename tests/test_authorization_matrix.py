@@ -714,6 +714,7 @@ RULES.update(
                 "legal-entity-detail",
                 "application-list",
                 "application-detail",
+                "participation",
             )
         },
     }

@@ -295,8 +295,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": _("API du portail CaRE"),
     "DESCRIPTION": _(
         "API en lecture seule du portail CaRE : les entités juridiques avec leur statut "
-        "Volet 1 et Volet 2, et les candidatures, chacune dans le périmètre exact des "
-        "pages du portail. Authentification par jeton personnel : "
+        "Volet 1 et Volet 2, les candidatures et les chiffres de participation, chacun "
+        "dans le périmètre exact des pages du portail. Authentification par jeton "
+        "personnel : "
         "`Authorization: Bearer <jeton>` (créé sur la page « API » de votre compte)."
     ),
     "VERSION": "1",

@@ -309,6 +309,7 @@ def test_the_schema_and_docs_are_served_without_a_cdn(db):
         "/api/v1/legal-entities/{id}/",
         "/api/v1/applications/",
         "/api/v1/applications/{id}/",
+        "/api/v1/participation/",
     }
     assert document["components"]["securitySchemes"]["personalToken"]["scheme"] == "bearer"
     docs = client.get("/api/v1/docs/")

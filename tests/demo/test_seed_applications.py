@@ -27,6 +27,7 @@ from applications.models import (
     Evidence,
     FundingCall,
     Message,
+    Payment,
     Transition,
 )
 from demo.applications import seed_applications
@@ -75,6 +76,7 @@ def counts() -> dict[str, int]:
             Message,
             Evidence,
             EligibilityResult,
+            Payment,
         )
     }
 
@@ -399,6 +401,50 @@ def test_the_d1_call_has_its_history(seeded):
     assert entity_of("ght@demo.test").applications.get(call=d1).status == "paid"
 
 
+# --------------------------------------------------------------------------- payments
+
+
+def test_payments_are_recorded_through_the_tracking_service(seeded):
+    payments = defaultdict(list)
+    for payment in Payment.objects.select_related("recorded_by").order_by("paid_on", "id"):
+        payments[payment.application_id].append(payment)
+    moves = defaultdict(dict)
+    for t in Transition.objects.filter(to_status__in=["objectives_validated", "paid"]):
+        moves[t.application_id][t.to_status] = timezone.localtime(t.created_at, PARIS).date()
+    statuses = Counter()
+    for application in Application.objects.all():
+        made = payments.get(application.pk, [])
+        total = sum((p.amount for p in made), Decimal(0))
+        if application.status == "paid":
+            # paid = the granted amount paid in full, the last payment moving it to paid
+            assert total == application.granted_amount == application.paid_amount
+            assert made[-1].paid_on == moves[application.pk]["paid"]
+            statuses["paid in two tranches" if len(made) == 2 else "paid at once"] += 1
+        elif application.status == "objectives_validated":
+            assert total < application.granted_amount  # the rest still due
+            statuses["validated, part paid" if made else "validated"] += 1
+        else:
+            assert not made, application.reference  # no advance in the demo calls
+        for payment in made:
+            assert payment.recorded_by.email == "ministere@demo.test"
+            assert payment.tranche == "balance" and payment.amount > 0
+            assert payment.paid_on >= moves[application.pk]["objectives_validated"]
+            assert payment.chorus_reference.startswith("DP-")
+    assert statuses["paid at once"] and statuses["paid in two tranches"], statuses
+
+
+def test_the_dashboards_show_the_demo_payments(seeded):
+    from monitoring import selectors
+
+    for call in FundingCall.objects.all():
+        figures = selectors.participation(scope="nation", code=None, call=call)
+        paid = Payment.objects.filter(application__call=call)
+        assert figures.amount_paid == (paid.aggregate(total=Sum("amount"))["total"] or 0)
+        assert figures.payments == paid.count()
+    d1 = FundingCall.objects.get(code=D1_CODE)
+    assert selectors.participation(scope="nation", code=None, call=d1).amount_paid > 0
+
+
 # --------------------------------------------------------------------------- reruns
 
 
@@ -432,9 +478,16 @@ def test_the_same_seed_gives_the_same_applications(seeded):
                     "application__reference", "eligible", "score", "computed_at"
                 )
             ),
+            sorted(
+                Payment.objects.values_list(
+                    "application__reference", "amount", "paid_on", "chorus_reference"
+                )
+            ),
         )
 
     first = snapshot()
+    assert first[-1]  # payments included
+    Payment.objects.all().delete()  # they protect their applications
     Application.objects.all().delete()
 
     seed_demo(seed=2025, legal_entities=SIZE)

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from accounts.models import Membership, User
-from applications.models import Application
+from applications.models import Application, Payment
 from demo.directory import DemoSeedRefused, DeptInfo, build_plan, seed_demo
 from establishments.identifiers import is_valid_finess, is_valid_siren, is_valid_siret
 from establishments.models import GHT, Department, LegalEntity, Site, StatusGroup
@@ -177,6 +177,7 @@ def test_seed_is_deterministic():
     run("--legal-entities", "60", "--seed", "42")
     first = snapshot()
 
+    Payment.objects.all().delete()  # the payments protect their applications
     Application.objects.all().delete()  # the demo applications protect their users
     User.objects.filter(email__in=DEMO_EMAILS).delete()
     LegalEntity.objects.all().delete()
