@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help venv run test journey lint format bench worker pdf-worker beat services migrate demo clean
+.PHONY: help venv run test journey lint format bench drill worker pdf-worker beat services migrate demo clean
 
 help:
 	@echo "make run      start the portal on http://$(HOST):$(PORT) (SQLite, eager tasks, demo data)"
@@ -15,6 +15,7 @@ help:
 	@echo "make journey  the end-to-end journey alone: Chromium, live server, a real worker (PostgreSQL, Redis)"
 	@echo "make lint     ruff (lint + format check), mypy and the import contracts (lint-imports)"
 	@echo "make bench    benchmarks, ratios against a baseline (bench/results.json)"
+	@echo "make drill    fault drills: Redis, PostgreSQL, killed workers, full disk (throwaway services; root for the disk drill)"
 	@echo "make worker   a Celery worker (needs REDIS_URL); make pdf-worker: the PDF queue; make beat: the scheduler"
 
 $(STAMP): pyproject.toml
@@ -64,6 +65,12 @@ format: venv
 
 bench: venv
 	$(BIN)/python -m bench
+
+# Fault drills (drills/, README "Fault drills"): their own PostgreSQL, Redis, gunicorn and
+# workers on free loopback ports. DRILL_ARGS, e.g. "--only postgresql" or
+# "--applications 1500 --fresh 100" (the full-size call of the workers drill).
+drill: venv
+	$(BIN)/python -m drills $(DRILL_ARGS)
 
 worker: venv
 	$(BIN)/celery -A care_portal worker -l info -Q default --concurrency 2

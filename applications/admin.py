@@ -535,6 +535,8 @@ class ApplicationAdmin(admin.ModelAdmin):
         entries = decision_jobs.report_entries(job)
         report = decisions.Report(entries)
         finished = job["state"] in (decision_jobs.State.DONE, decision_jobs.State.FAILED)
+        # While a worker decides, what its batch has decided so far (reported once committed).
+        progress = max(len(entries), int(job.get("progress", 0)))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -543,7 +545,8 @@ class ApplicationAdmin(admin.ModelAdmin):
             "job": job,
             "finished": finished,
             "report": report,
-            "percent": round(100 * len(entries) / job["total"]) if job["total"] else 100,
+            "progress": progress,
+            "percent": round(100 * progress / job["total"]) if job["total"] else 100,
             "changelist_url": reverse("admin:applications_application_changelist"),
         }
         return TemplateResponse(request, self.report_template, context)

@@ -4,7 +4,13 @@ reloaded and a long batch can run on a worker.
 
 A few applications are decided in the request; more than `ASYNC_ABOVE` go to a worker
 (`applications.decide_many_task`, queued by name after the commit) while a progress
-page polls. A redelivered task skips the applications already in the report."""
+page polls. A redelivered task skips the applications already in the report.
+
+`decide_many` decides a batch in one transaction (the call's envelope stays locked
+until it commits): the report's entries are written once it has committed, so that a
+worker killed in the middle, whose decisions PostgreSQL rolls back, leaves none of them
+reported as done; meanwhile `progress` counts what the running batch has decided, for
+the progress page only."""
 
 import uuid
 from datetime import date
@@ -81,6 +87,7 @@ def decision_job_start(
             "total": len(application_ids),
             "state": State.QUEUED,
             "entries": [],
+            "progress": 0,
             "params": params,
         },
     )
@@ -108,11 +115,14 @@ def decision_job_run(job_id: str, *, by: "User | None" = None) -> dict[str, Any]
     reported = {entry["application_id"] for entry in job["entries"]}
     todo = [pk for pk in params["application_ids"] if pk not in reported]
     job["state"] = State.RUNNING
+    job["progress"] = len(job["entries"])
     _save(job_id, job)
+    decided: list[dict[str, Any]] = []
 
     def progress(entry: ReportEntry) -> None:
-        job["entries"].append(entry.as_dict())
-        if len(job["entries"]) % SAVE_EVERY == 0:
+        decided.append(entry.as_dict())
+        if len(decided) % SAVE_EVERY == 0:
+            job["progress"] = len(job["entries"]) + len(decided)  # not committed yet
             _save(job_id, job)
 
     try:
@@ -131,8 +141,17 @@ def decision_job_run(job_id: str, *, by: "User | None" = None) -> dict[str, Any]
         return job
     except Exception:
         job["state"] = State.FAILED
+        job["progress"] = len(job["entries"])  # this delivery's decisions are rolled back
         _save(job_id, job)
         raise
+    current = decision_job(job_id)
+    if current is not None and current["state"] == State.DONE:
+        # Another delivery of the job (redelivered while this one ran) committed first;
+        # this one found nothing left to decide: the first one's report stands.
+        return current
+    # Committed: now, and only now, the decisions are reported.
+    job["entries"].extend(decided)
+    job["progress"] = len(job["entries"])
     job["state"] = State.DONE
     _save(job_id, job)
     return job

@@ -10,8 +10,10 @@ a French message that names the file and the reason. `evidence_add` calls
 """
 
 import codecs
+import errno
 import hashlib
 import html
+import logging
 import re
 import struct
 import unicodedata
@@ -40,6 +42,8 @@ from .models import Answer, Application, Evidence
 
 if TYPE_CHECKING:
     from accounts.models import User
+
+logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 64 * 1024
 MAX_NAME_LENGTH = 150  # Evidence.original_name
@@ -168,6 +172,23 @@ class EvidenceRejected(CarePortalError):
         super().__init__(message)
 
 
+class EvidenceNotStored(CarePortalError):
+    """An accepted upload that the storage could not write (disk full, I/O error):
+    nothing was kept, the user may send it again later."""
+
+    def __init__(self, name: str, error: OSError) -> None:
+        self.name = name
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            reason = _("l'espace de stockage des pièces du portail est momentanément plein.")
+        else:
+            reason = _("le stockage des pièces du portail est momentanément indisponible.")
+        message = _(
+            "Le fichier « %(name)s » n'a pas été enregistré : %(reason)s Rien n'a été "
+            "conservé ; envoyez-le de nouveau dans quelques instants."
+        ) % {"name": name, "reason": reason}
+        super().__init__(message)
+
+
 @dataclass(frozen=True)
 class InspectedFile:
     safe_name: str
@@ -218,9 +239,17 @@ def storage_name(extension: str) -> str:
 
 
 def store_upload(file: IO[bytes], inspected: InspectedFile) -> str:
-    """Write an inspected upload to private storage; returns the name for `Evidence.file`."""
+    """Write an inspected upload to private storage; returns the name for `Evidence.file`.
+
+    A write that fails (disk full…) leaves no partial file (the storage removes it) and
+    raises `EvidenceNotStored`, whose message tells the user to send the file again."""
     file.seek(0)
-    return default_storage.save(storage_name(inspected.extension), File(file))
+    name = storage_name(inspected.extension)
+    try:
+        return default_storage.save(name, File(file))
+    except OSError as error:
+        logger.error("Evidence not stored (%s bytes as %s): %s", inspected.size, name, error)
+        raise EvidenceNotStored(inspected.safe_name, error) from error
 
 
 def check_application_quota(

@@ -3,6 +3,7 @@
 with `care_portal.queue` (docs/architecture.md)."""
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 
@@ -61,10 +62,11 @@ def sweep_unfinished_task() -> int:
     from .dossiers import dossiers_needing_work
     from .scoring import applications_needing_work
 
-    pending = applications_needing_work()
+    after = settings.SWEEP_AFTER_SECONDS
+    pending = applications_needing_work(older_than_seconds=after)
     for application_id in pending:
         score_application_task.delay(application_id)
-    dossiers = dossiers_needing_work()
+    dossiers = dossiers_needing_work(older_than_seconds=after)
     for application_id, kind in dossiers:
         render_dossier_task.delay(application_id, kind)
     return len(pending) + len(dossiers)

@@ -23,6 +23,7 @@ from accounts.typing import AuthenticatedRequest
 from care_portal.errors import CarePortalError
 
 from . import selectors, tracking
+from .evidence import EvidenceNotStored
 from .forms import ErrorItem, error_summary
 from .lifecycle import Actor, Status, actor_roles
 from .models import Application
@@ -105,6 +106,7 @@ def objective_save(
         tracking.objective_requirements(application.call), pk=requirement_id
     )
     form = DeclarationForm(request.POST, request.FILES, prefix=f"objective-{requirement.pk}")
+    status = 400
     if form.is_valid():
         upload = form.cleaned_data["file"]
         try:
@@ -123,13 +125,15 @@ def objective_save(
             )
         except CarePortalError as error:
             form.add_error("file" if upload else None, error.message)
+            if isinstance(error, EvidenceNotStored):
+                status = 507  # the storage is full: not the user's file
         else:
             messages.success(
                 request,
                 _("Objectif %(id)s déclaré atteint.") % {"id": requirement.identifier},
             )
             return HttpResponseRedirect(_objectives_url(application, requirement.pk))
-    return _render_objectives(request, application, forms={requirement.pk: form}, status=400)
+    return _render_objectives(request, application, forms={requirement.pk: form}, status=status)
 
 
 @login_required

@@ -492,6 +492,7 @@ def evidence_upload(request: AuthenticatedRequest, public_id: UUID) -> HttpRespo
     )
     if answer is None:
         raise Http404
+    status = 400
     if form.is_valid():
         try:
             evidence = uploads.evidence_add(
@@ -502,6 +503,8 @@ def evidence_upload(request: AuthenticatedRequest, public_id: UUID) -> HttpRespo
             )
         except CarePortalError as error:  # EvidenceRejected: type, active content, size…
             form.add_error("file", error.message)
+            if isinstance(error, uploads.EvidenceNotStored):
+                status = 507  # the storage is full: not the user's file
         else:
             messages.success(
                 request,
@@ -514,7 +517,7 @@ def evidence_upload(request: AuthenticatedRequest, public_id: UUID) -> HttpRespo
         request,
         application,
         upload_errors={answer.pk: [str(e) for e in form.errors.get("file", [])]},
-        status=400,
+        status=status,
     )
 
 

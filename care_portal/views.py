@@ -2,14 +2,16 @@
 the error pages."""
 
 import logging
+import sys
 from datetime import UTC, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,28 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     return render(request, "404.html", status=404)
 
 
+# The database cannot be reached (down, restarting, connection lost): the request did
+# not fail because of what it asked, and asking again later will work.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# What the 503 page asks browsers and clients to wait before trying again (seconds).
+RETRY_AFTER_SECONDS = 30
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
-    """Rendered without context processors: the database may be what failed."""
+    """Rendered without context processors: the database may be what failed.
+
+    Django calls this handler inside the `except` of the failed request (a view or any
+    middleware): a database that cannot be reached answers the 503 page instead, and the
+    next request reconnects (CONN_HEALTH_CHECKS)."""
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        return service_unavailable(request)
     return HttpResponseServerError(loader.get_template("500.html").render())
+
+
+def service_unavailable(request: HttpRequest | None = None) -> HttpResponse:
+    """503 "service momentanément indisponible": a page that needs neither the database
+    nor the request (no context processor, no user, no URL reversing), never cached."""
+    response = HttpResponse(loader.get_template("503.html").render(), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    add_never_cache_headers(response)
+    return response

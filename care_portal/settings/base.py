@@ -158,7 +158,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "/media-not-served/"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Never a partial file: a failed write (disk full) removes what it wrote.
+    "default": {"BACKEND": "care_portal.storage.PrivateFileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
@@ -190,8 +191,15 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 600)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540)
-# Longer than the longest task, so that a slow task is not delivered twice meanwhile.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 2}
+# A message a worker took and never acknowledged (the worker was killed) is delivered
+# again once this old: longer than the longest task, so that a slow task is not
+# delivered twice meanwhile. Workers look for such messages every ten
+# CELERY_UNACKED_RESTORE_INTERVAL seconds (kombu's Redis transport). The fault drills
+# (`make drill`) shorten both to see a redelivery within the drill.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT * 2),
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Publishing gives up quickly when the broker is down: the request that queued the work
@@ -204,6 +212,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 1,
 }
 CELERY_TASK_ROUTES = {"applications.render_*": {"queue": "pdf"}}
+# The sweepers re-queue only the work that has waited this long (a submission not
+# scored, a dossier not rendered, an import batch left pending), so that work queued
+# normally is not doubled.
+SWEEP_AFTER_SECONDS = env_int("SWEEP_AFTER_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
     "sweep-unfinished-applications": {
         "task": "applications.sweep_unfinished_task",

@@ -461,14 +461,57 @@ def test_a_redelivered_job_decides_each_application_once(ministry_user, call):
     )
     job = decision_jobs.decision_job(job_id)
     assert job["state"] == "done" and [e["outcome"] for e in job["entries"]] == ["done"] * 3
-    # A worker killed after two applications: the redelivery does only the third.
-    job["state"], job["entries"] = "running", job["entries"][:2]
+    # A worker killed after two applications: PostgreSQL rolled its batch back and the
+    # job, still "running", reports nothing; the redelivery decides all three, once.
+    job["state"], job["entries"], job["progress"] = "running", [], 2
     decision_jobs._save(job_id, job)
-    Application.objects.filter(pk=applications[2].pk).update(assigned_to=None)
+    Application.objects.filter(pk__in=[a.pk for a in applications]).update(assigned_to=None)
     assert decide_many_task(job_id) == "done"
     job = decision_jobs.decision_job(job_id)
     assert [e["application_id"] for e in job["entries"]] == [a.pk for a in applications]
+    assert job["progress"] == 3
     assert Application.objects.filter(assigned_to=ministry_user).count() == 3
+    # Delivered once more after it finished: nothing decided again, the report stands.
+    assert decide_many_task(job_id) == "done"
+    assert decision_jobs.decision_job(job_id)["entries"] == job["entries"]
+
+
+def test_a_job_that_dies_in_the_middle_reports_nothing_it_did_not_commit(
+    ministry_user, call, monkeypatch
+):
+    from applications import decision_jobs
+    from applications.tasks import decide_many_task
+
+    applications = batch(call, 3)
+    job_id = decision_jobs.decision_job_start(
+        action="assign", application_ids=[a.pk for a in applications], by=ministry_user
+    )
+    job = decision_jobs.decision_job(job_id)
+    job["state"], job["entries"], job["progress"] = "queued", [], 0
+    decision_jobs._save(job_id, job)
+    Application.objects.filter(pk__in=[a.pk for a in applications]).update(assigned_to=None)
+
+    save = decision_jobs._save
+    progress_seen = []
+
+    def dies_after_two(key, data):
+        save(key, data)
+        if data["state"] == "running" and data["progress"] == 2 and not progress_seen:
+            progress_seen.append(data["progress"])
+            raise RuntimeError("worker lost")  # the batch's transaction rolls back
+
+    monkeypatch.setattr(decision_jobs, "SAVE_EVERY", 1)
+    monkeypatch.setattr(decision_jobs, "_save", dies_after_two)
+    with pytest.raises(RuntimeError):
+        decide_many_task(job_id)
+    job = decision_jobs.decision_job(job_id)
+    assert progress_seen == [2]  # the progress page saw two decided meanwhile
+    assert job["state"] == "failed" and job["entries"] == [] and job["progress"] == 0
+    assert not Application.objects.filter(assigned_to=ministry_user).exists()
+    # Run again (the ministry relaunches it): each application decided once.
+    assert decide_many_task(job_id) == "done"
+    assert Application.objects.filter(assigned_to=ministry_user).count() == 3
+    assert [e["outcome"] for e in decision_jobs.decision_job(job_id)["entries"]] == ["done"] * 3
 
 
 def test_a_job_refused_as_a_whole_says_why(ministry_user, call):

@@ -4,6 +4,8 @@ files through scoped views, and a constant number of queries per page."""
 import io
 from datetime import timedelta
 from decimal import Decimal
+from html import unescape as html_unescape
+from pathlib import Path
 
 import pikepdf
 import pytest
@@ -854,6 +856,47 @@ def test_upload_refuses_an_executable_renamed_pdf_at_its_field(client, draft, ho
     assert f'id="upload-{answer.pk}-error"' in content
     assert f'href="#upload-{answer.pk}"' in content  # in the error summary
     assert not Evidence.objects.exists()
+
+
+def test_upload_on_a_full_disk_says_so_and_keeps_nothing(
+    client, draft, hospital_user, private_media, monkeypatch
+):
+    """The disk fills up while the file is written: the part written is removed, no row
+    is created, the user reads why at the field (507, not a 500) and may send it again."""
+    import errno
+
+    from django.core.files.storage import FileSystemStorage
+
+    written = []
+
+    def fills_up(self, name, content):
+        path = self.path(name)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(b"%PDF-1.4 half of it")  # what fitted before the disk was full
+        written.append(path)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    answer = draft.answers.get(requirement__identifier="D2.P1")
+    client.force_login(hospital_user)
+    upload = SimpleUploadedFile("pca.pdf", small_pdf(), "application/pdf")
+    with monkeypatch.context() as patched:
+        patched.setattr(FileSystemStorage, "_save", fills_up)
+        response = client.post(url("evidence-upload", draft), {"answer": answer.pk, "file": upload})
+    assert response.status_code == 507
+    content = html_unescape(response.content.decode())
+    assert (
+        "Le fichier « pca.pdf » n'a pas été enregistré : l'espace de stockage des pièces du "
+        "portail est momentanément plein. Rien n'a été conservé" in content
+    )
+    assert f'id="upload-{answer.pk}-error"' in content
+    assert not Evidence.objects.exists()
+    assert written and not Path(written[0]).exists()  # the partial file is gone
+    assert not [p for p in private_media.rglob("*") if p.is_file()]
+
+    # Space is back: the same file is taken.
+    upload = SimpleUploadedFile("pca.pdf", small_pdf(), "application/pdf")
+    response = client.post(url("evidence-upload", draft), {"answer": answer.pk, "file": upload})
+    assert response.status_code == 302 and Evidence.objects.count() == 1
 
 
 def test_upload_without_a_file_is_an_error_not_a_500(client, draft, hospital_user):
