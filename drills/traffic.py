@@ -144,12 +144,9 @@ class User(threading.Thread):
                 self.traffic.problem(f"{draft.reference}: submission page {page.status}")
                 return
             attempts += 1
+            fields = submission_fields(page)
             try:
-                answer = self.traffic.keep(
-                    self.browser.post(
-                        path, {"csrfmiddlewaretoken": page.csrf_token(), "sworn": "on"}
-                    )
-                )
+                answer = self.traffic.keep(self.browser.post(path, fields))
             except NoAnswer as error:
                 self.traffic.lost(str(error))
                 time.sleep(0.5)
@@ -167,7 +164,10 @@ class User(threading.Thread):
                 else:
                     self.traffic.problem(f"{draft.reference}: no acknowledgement shown")
                 return
-            self.traffic.problem(f"{draft.reference}: submission answered {answer.status}")
+            self.traffic.problem(
+                f"{draft.reference}: submission answered {answer.status} "
+                f"{_first_error(answer.text)}"
+            )
             return
         self.traffic.problem(f"{draft.reference}: not submitted within 120 s")
 
@@ -197,15 +197,15 @@ class LateSubmitter(User):
         self.opened = threading.Event()
 
     def act(self) -> None:
-        tokens = {
-            d.id: self.get(f"/candidatures/{d.public_id}/depot/").csrf_token()
+        forms = {
+            d.id: submission_fields(self.get(f"/candidatures/{d.public_id}/depot/"))
             for d in self.applicant.drafts
         }
         self.opened.set()
         self.go.wait(120)
         answers: dict[int, int] = {}
         for draft in self.applicant.drafts:  # all sent at once, the database down
-            fields = {"csrfmiddlewaretoken": tokens[draft.id], "sworn": "on"}
+            fields = forms[draft.id]
             try:
                 path = f"/candidatures/{draft.public_id}/depot/"
                 answers[draft.id] = self.traffic.keep(self.browser.post(path, fields)).status
@@ -240,3 +240,19 @@ class Reader(User):
                 except NoAnswer as error:
                     self.traffic.lost(str(error))
                 time.sleep(0.1)
+
+
+def submission_fields(page: Response) -> dict[str, str]:
+    """What a user posts from the submission page: the sworn statement ticked and, when
+    the page warns that the application would be found ineligible, the confirmation
+    that it is filed anyway (the drills' drafts are filed whatever their score)."""
+    fields = {"csrfmiddlewaretoken": page.csrf_token(), "sworn": "on"}
+    if 'name="accept_ineligible"' in page.text:
+        fields["accept_ineligible"] = "on"
+    return fields
+
+
+def _first_error(html: str) -> str:
+    """The first error message a refused form shows, to say why in the drill's report."""
+    match = re.search(r'class="fr-(?:error-text|message--error)[^"]*"[^>]*>\s*([^<]+)', html)
+    return match.group(1).strip() if match else ""
