@@ -11,6 +11,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
 
+from care_portal.admin_display import FrenchNumbersAdmin
+
 from .audit import Action, record
 from .models import AuditEvent, Membership, User
 
@@ -59,7 +61,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(FrenchNumbersAdmin):
     list_display = ["user", "role", "legal_entity", "region", "created_at"]
     list_filter = ["role", "region"]
     search_fields = ["user__email", "legal_entity__name", "legal_entity__finess"]
@@ -80,7 +82,7 @@ class _Echo:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(FrenchNumbersAdmin):
     """Read only: the trail is append-only (and the database refuses changes)."""
 
     list_display = ["created_at", "action", "actor_email", "ip_address", "object_type", "object_id"]

@@ -21,6 +21,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from care_portal.admin_display import FrenchNumbersAdmin
+
 from . import decision_jobs, decisions
 from .decision_forms import DecisionForm
 from .models import (
@@ -103,7 +105,7 @@ class EnvelopeColumns:
 
 
 @admin.register(FundingCall)
-class FundingCallAdmin(EnvelopeColumns, admin.ModelAdmin):
+class FundingCallAdmin(EnvelopeColumns, FrenchNumbersAdmin):
     list_display = [
         "code",
         "title",
@@ -262,7 +264,7 @@ class CoSignatureFilter(admin.SimpleListFilter):
 
 
 @admin.register(Application)
-class ApplicationAdmin(admin.ModelAdmin):
+class ApplicationAdmin(FrenchNumbersAdmin):
     list_display = [
         "reference",
         "candidate",
@@ -555,7 +557,7 @@ class ApplicationAdmin(admin.ModelAdmin):
 # --- Co-signatures and conflicts of interest: read-only lists for the ministry ------------
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(FrenchNumbersAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

@@ -23,6 +23,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from care_portal.admin_display import FrenchNumbersAdmin, french_number
 from care_portal.errors import CarePortalError
 
 from . import tracking
@@ -110,7 +111,7 @@ def _paid_total() -> Coalesce:
 
 
 @admin.register(FundedApplication)
-class FundedApplicationAdmin(_NoWrites, admin.ModelAdmin):
+class FundedApplicationAdmin(_NoWrites, FrenchNumbersAdmin):
     list_display = [
         "reference",
         "candidate",
@@ -154,7 +155,7 @@ class FundedApplicationAdmin(_NoWrites, admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("versé (€)"), ordering="paid_total")
     def paid_total(self, obj: FundedApplication) -> Any:
-        return getattr(obj, "paid_total", None)
+        return french_number(getattr(obj, "paid_total", None), 2)
 
     @admin.display(
         description=gettext_lazy("date limite des objectifs"),
@@ -342,7 +343,7 @@ class FundedApplicationAdmin(_NoWrites, admin.ModelAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(_NoWrites, admin.ModelAdmin):
+class PaymentAdmin(_NoWrites, FrenchNumbersAdmin):
     """Payments are recorded through the tracking admin's form; here they are read."""
 
     list_display = [

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from care_portal.admin_display import FrenchNumbersAdmin
 from care_portal.errors import ImportFileError
 from establishments.models import LegalEntity
 
@@ -30,7 +31,7 @@ def _max_size_mb() -> str:
     return f"{settings.AUDIT_IMPORT_MAX_FILE_SIZE / (1024 * 1024):g}"
 
 
-class Volet1ResultAdmin(admin.ModelAdmin):
+class Volet1ResultAdmin(FrenchNumbersAdmin):
     """Audits and scans entered or corrected by hand keep the entity's stored
     Volet 1 status current, like imports do."""
 
@@ -171,7 +172,7 @@ class AuditImportUploadForm(forms.Form):
 
 
 @admin.register(AuditImport)
-class AuditImportAdmin(admin.ModelAdmin):
+class AuditImportAdmin(FrenchNumbersAdmin):
     """A batch is created by the upload page (the "add" page) and then only read: its
     page follows the processing and lists the errors."""
 
@@ -279,7 +280,7 @@ class AuditImportAdmin(admin.ModelAdmin):
 
 
 @admin.register(Volet1Status)
-class Volet1StatusAdmin(admin.ModelAdmin):
+class Volet1StatusAdmin(FrenchNumbersAdmin):
     """Read only: the status is computed from the audits and scans (audits/status.py)."""
 
     list_display = [

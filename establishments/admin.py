@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
+from care_portal.admin_display import FrenchNumbersAdmin
 from care_portal.errors import ImportFileError
 
 from . import services
@@ -22,7 +23,7 @@ IMPORT_PERMISSION = "establishments.add_legalentity"
 
 
 @admin.register(Region)
-class RegionAdmin(admin.ModelAdmin):
+class RegionAdmin(FrenchNumbersAdmin):
     """The 18 regions come from a data migration: shown, not added nor deleted."""
 
     list_display = ["code", "name", "ars_name"]
@@ -38,7 +39,7 @@ class RegionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Department)
-class DepartmentAdmin(admin.ModelAdmin):
+class DepartmentAdmin(FrenchNumbersAdmin):
     list_display = ["code", "name", "region", "chef_lieu"]
     list_filter = ["region"]
     list_select_related = ["region"]
@@ -53,7 +54,7 @@ class DepartmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(GHT)
-class GHTAdmin(admin.ModelAdmin):
+class GHTAdmin(FrenchNumbersAdmin):
     list_display = ["code", "name", "region", "member_count"]
     list_filter = ["region"]
     list_select_related = ["region"]
@@ -95,7 +96,7 @@ class EstablishmentImportForm(forms.Form):
 
 
 @admin.register(LegalEntity)
-class LegalEntityAdmin(admin.ModelAdmin):
+class LegalEntityAdmin(FrenchNumbersAdmin):
     list_display = [
         "name",
         "finess",
@@ -166,7 +167,7 @@ class LegalEntityAdmin(admin.ModelAdmin):
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(FrenchNumbersAdmin):
     list_display = ["name", "finess", "category", "department", "legal_entity", "beds"]
     list_filter = ["department__region", "category"]
     list_select_related = ["department", "legal_entity"]
