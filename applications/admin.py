@@ -172,7 +172,24 @@ class BudgetLineInline(ReadOnlyInline):
 
 class EvidenceInline(ReadOnlyInline):
     model = Evidence
-    fields = ["original_name", "content_type", "size", "sha256", "created_at"]
+    fields = ["original_name", "content_type", "size", "sha256", "created_at", "download"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Evidence]:
+        return super().get_queryset(request).select_related("application")
+
+    @admin.display(description=_("fichier"))
+    def download(self, evidence: Evidence) -> str:
+        """The portal's own download link: the same scope check and the same entry in
+        the audit trail as for the ARS and the establishment."""
+        url = reverse(
+            "applications:evidence-download",
+            args=[evidence.application.public_id, evidence.public_id],
+        )
+        return format_html(
+            '<a href="{}" download>{}</a>',
+            url,
+            _("Télécharger « %(name)s »") % {"name": evidence.original_name},
+        )
 
 
 class TransitionInline(ReadOnlyInline):

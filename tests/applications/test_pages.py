@@ -1169,3 +1169,22 @@ def test_my_applications_runs_the_same_queries_for_1_and_6_withdrawn_application
         response = client.get(list_url)
     assert len(response.context["rows"]) == 6
     assert response.content.decode().count("Candidature précédente") == 1  # the latest one
+
+
+def test_the_admin_downloads_evidence_through_the_portals_checks(client, submitted, ministry_user):
+    """The application's admin page links each file to the portal's download view: the
+    same scope check, the same entry in the audit trail."""
+    evidence = add_evidence(submitted, submitted.answers.first(), None, name="pcra-signé.pdf")
+    client.force_login(ministry_user)
+    change = reverse("admin:applications_application_change", args=[submitted.pk])
+    page = client.get(change)
+    link = url("evidence-download", submitted, evidence.public_id)
+    assert page.status_code == 200
+    assert f'href="{link}"' in page.content.decode()
+    assert "pcra-signé.pdf" in html_unescape(page.content.decode())
+    download = client.get(link)
+    assert download.status_code == 200
+    assert download["Content-Disposition"].startswith("attachment")
+    assert AuditEvent.objects.filter(
+        action=AuditEvent.Action.DOWNLOAD, actor=ministry_user, object_id=str(submitted.public_id)
+    ).exists()
