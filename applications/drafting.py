@@ -141,6 +141,12 @@ def previous_contacts(candidate: LegalEntity) -> dict[str, str]:
     return previous or {}
 
 
+def application_reference(call: FundingCall, pk: int) -> str:
+    """The one shape of an application's reference: the call's code and the row's number
+    (D2-2025-002046), whoever wrote the row (the portal or the demo seeding)."""
+    return f"{call.code}-{pk:06d}"
+
+
 def application_start(*, call: FundingCall, candidate: LegalEntity, by: "User") -> Application:
     """The candidate's draft for this call, created with its coverage, one blank
     answer per requirement and the contacts of its previous application; a second call
@@ -172,7 +178,7 @@ def application_start(*, call: FundingCall, candidate: LegalEntity, by: "User") 
                 created_by=by,
                 **contacts,
             )
-            application.reference = f"{call.code}-{application.pk:06d}"
+            application.reference = application_reference(call, application.pk)
             application.save(update_fields=["reference"])
             Coverage.objects.bulk_create(
                 [Coverage(call=call, application=application, legal_entity=e) for e in covered]

@@ -21,6 +21,7 @@ call is left alone: a re-run creates nothing.
 """
 
 import random
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from django.utils import timezone
 from accounts.models import Membership, User
 from applications import models as m
 from applications.dossiers import dossier_version
-from applications.drafting import application_submit
+from applications.drafting import application_reference, application_submit
 from audits.models import Volet1Status
 from demo import engine
 from demo.calls import PARIS, SPECS, Files, seed_calls
@@ -494,11 +495,9 @@ def _pending(call: m.FundingCall, plans: list[Planned]) -> list[Planned]:
     covered = m.Coverage.objects.filter(call=call).values_list("legal_entity_id", flat=True)
     entities = sorted({pk for p in plans for pk in p.candidate.covered})
     taken: set[Any] = set(rows_in(covered, "legal_entity_id", entities))
-    references = {f"{call.code}-S{p.candidate.finess}" for p in plans}
-    taken.update(rows_in(m.Application.objects.values_list("reference", flat=True), "reference",
-                         sorted(references)))  # fmt: skip
-    return [p for p in plans if not taken & {f"{call.code}-S{p.candidate.finess}",
-                                             p.candidate.id, *p.candidate.covered}]  # fmt: skip
+    candidates = m.Application.objects.filter(call=call).values_list("candidate_id", flat=True)
+    taken.update(rows_in(candidates, "candidate_id", sorted({p.candidate.id for p in plans})))
+    return [p for p in plans if not taken & {p.candidate.id, *p.candidate.covered}]
 
 
 def _play(plan: Planned, actors: Actors, requirements: list[m.Requirement], files: Files,
@@ -509,8 +508,10 @@ def _play(plan: Planned, actors: Actors, requirements: list[m.Requirement], file
     set_clock(moments[0])
     app = m.Application.objects.create(
         call=plan.call, candidate_id=cand.id, ght_id=cand.ght_id, requested_amount=plan.requested,
-        reference=f"{plan.call.code}-S{cand.finess}", created_by=actors.establishment[cand.id],
+        reference=f"tmp-{uuid.uuid4().hex}", created_by=actors.establishment[cand.id],
         **plan.contacts)  # fmt: skip
+    app.reference = application_reference(plan.call, app.pk)
+    m.Application.objects.filter(pk=app.pk).update(reference=app.reference)
     update = m.Application.objects.filter(pk=app.pk).update
     m.Coverage.objects.bulk_create(
         m.Coverage(call=plan.call, application=app, legal_entity_id=pk) for pk in cand.covered
