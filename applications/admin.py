@@ -282,18 +282,20 @@ class CoSignatureFilter(admin.SimpleListFilter):
 
 @admin.register(Application)
 class ApplicationAdmin(FrenchNumbersAdmin):
+    # The key columns first (status, amounts): they stay in view at 1280 px, the
+    # others follow.
     list_display = [
         "reference",
         "candidate",
-        "region",
-        "statistics_group",
         "status",
-        "eligible",
-        "score",
-        "regional_opinion",
         "requested_amount",
         "proposed_amount",
         "granted_amount",
+        "regional_opinion",
+        "score",
+        "eligible",
+        "region",
+        "statistics_group",
         "submitted_at",
     ]
     list_filter = [

@@ -116,7 +116,7 @@ class FundedApplicationAdmin(_NoWrites, FrenchNumbersAdmin):
         "reference",
         "candidate",
         "region",
-        "call",
+        "call_code",
         "status",
         "granted_amount",
         "paid_total",
@@ -152,6 +152,10 @@ class FundedApplicationAdmin(_NoWrites, FrenchNumbersAdmin):
     @admin.display(description=gettext_lazy("région"), ordering="candidate__department__region")
     def region(self, obj: FundedApplication) -> str:
         return str(obj.candidate.department.region)
+
+    @admin.display(description=gettext_lazy("appel"), ordering="call__code")
+    def call_code(self, obj: FundedApplication) -> str:
+        return obj.call.code  # the code: the title would push the amounts off the screen
 
     @admin.display(description=gettext_lazy("versé (€)"), ordering="paid_total")
     def paid_total(self, obj: FundedApplication) -> Any:

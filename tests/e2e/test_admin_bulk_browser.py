@@ -36,7 +36,17 @@ def test_ministry_approves_a_batch_and_reads_the_report(page, axe, ministry_user
         call=call, status="national_review", reference="D2-BULK-0003", requested_amount=90 * K
     )
     log_in(page, ministry_user.email)
+    page.set_viewport_size({"width": 1280, "height": 800})
     page.goto("/admin/applications/application/?q=D2-BULK")
+    # At 1280 px the key columns are in view, not past the list's scrolled edge.
+    edge = page.locator("#changelist .results").bounding_box()
+    assert edge is not None
+    for column in ("status", "requested_amount", "proposed_amount", "granted_amount"):
+        box = page.locator(f"#result_list th.column-{column}").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= edge["x"] + edge["width"], column
+    expect(page.locator("#result_list td.field-requested_amount").first).to_contain_text(
+        re.compile(r"^\d{2,3}\s000,00$")
+    )
     for application in (proposed, large, too_much):
         page.get_by_role("row", name=re.compile(application.reference)).get_by_role(
             "checkbox"
