@@ -2,7 +2,7 @@
 portal's pages show them, whatever USE_THOUSAND_SEPARATOR says (it stays off: it
 would also group years and identifiers in templates)."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +28,7 @@ class FrenchNumbersAdmin(admin.ModelAdmin):
     thousands. The first column, the links and the editable columns keep Django's own
     rendering; a column's label, sorting and CSS class are unchanged."""
 
-    def get_list_display(self, request: HttpRequest) -> Sequence[str | Callable[..., Any]]:
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
         columns = list(super().get_list_display(request))
         kept = {*(self.list_display_links or ()), *self.list_editable}
         return [
