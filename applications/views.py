@@ -18,6 +18,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -478,11 +479,14 @@ def evidence_download(
 @login_required
 @require_POST
 def evidence_upload(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
+    """A file for one answer. The answers page posts its whole form here (the button
+    "Envoyer la pièce" of a requirement, `upload` = its answer): the answers typed and
+    not yet saved are saved first, so that an upload never loses them, refused or not.
+    A post of the file alone (`answer` and `file`) is taken as well."""
     application = selectors.get_application_for(request.user, public_id)
     if not selectors.can_edit(request.user, application):
         return _not_editable(request, application)
-    form = EvidenceUploadForm(request.POST, request.FILES)
-    answer_id = str(request.POST.get("answer", ""))
+    answer_id = str(request.POST.get("upload") or request.POST.get("answer") or "")
     answer = (
         Answer.objects.filter(application=application, pk=int(answer_id))
         .select_related("requirement")
@@ -492,6 +496,19 @@ def evidence_upload(request: AuthenticatedRequest, public_id: UUID) -> HttpRespo
     )
     if answer is None:
         raise Http404
+    selectors.with_answers(application)
+    typed = AnswersForm(application.answers.all(), request.POST)
+    if typed.bound_forms() and typed.is_valid():
+        try:
+            drafting.application_save_answers(
+                application=application, by=request.user, answers=typed.cleaned_answers()
+            )
+        except ApplicationError as error:
+            return _refused(request, application, error)
+    posted_file = request.FILES.get(f"file-{answer.pk}") or request.FILES.get("file")
+    form = EvidenceUploadForm(
+        {"answer": answer.pk}, MultiValueDict({"file": [posted_file]} if posted_file else {})
+    )
     status = 400
     if form.is_valid():
         try:
@@ -513,9 +530,13 @@ def evidence_upload(request: AuthenticatedRequest, public_id: UUID) -> HttpRespo
             )
             url = reverse("applications:application-answers", args=[application.public_id])
             return HttpResponseRedirect(f"{url}#answer-{answer.requirement_id}")
+    # Refused: the page again, with what was typed (saved above unless it was invalid,
+    # in which case the bound form shows it with its errors).
+    application = selectors.get_application_for(request.user, public_id)
     return _render_answers(
         request,
         application,
+        form=typed if typed.bound_forms() and not typed.is_valid() else None,
         upload_errors={answer.pk: [str(e) for e in form.errors.get("file", [])]},
         status=status,
     )

@@ -1188,3 +1188,44 @@ def test_the_admin_downloads_evidence_through_the_portals_checks(client, submitt
     assert AuditEvent.objects.filter(
         action=AuditEvent.Action.DOWNLOAD, actor=ministry_user, object_id=str(submitted.public_id)
     ).exists()
+
+
+def test_the_answers_typed_are_saved_with_an_upload_taken_or_refused(client, draft, hospital_user):
+    """The answers page posts its whole form with the file: what was typed is saved
+    first, whether the file is then taken or refused; the refused page's form saves to
+    the answers page, not to the upload URL."""
+    first = draft.answers.get(requirement__identifier="D2.P1")
+    second = draft.answers.get(requirement__identifier="D2.O1")
+    client.force_login(hospital_user)
+    typed = {
+        f"answer-{first.requirement_id}-comment": "PCA signé en mars",
+        f"answer-{first.requirement_id}-state": "met",
+        f"answer-{second.requirement_id}-comment": "Exercice prévu en juin",
+    }
+    fake = SimpleUploadedFile("rapport.pdf", b"MZ\x90\x00" + b"\x00" * 200, "application/pdf")
+    refused = client.post(
+        url("evidence-upload", draft), {**typed, "upload": first.pk, f"file-{first.pk}": fake}
+    )
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert f'id="upload-{first.pk}-error"' in page
+    assert f'action="{url("application-answers", draft)}"' in page
+    assert "PCA signé en mars" in page and "Exercice prévu en juin" in page
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, first.comment, second.comment) == (
+        "met",
+        "PCA signé en mars",
+        "Exercice prévu en juin",
+    )
+    assert not Evidence.objects.exists()
+
+    typed[f"answer-{second.requirement_id}-comment"] = "Exercice fait le 4 juin"
+    pdf = SimpleUploadedFile("pca.pdf", small_pdf(), "application/pdf")
+    taken = client.post(
+        url("evidence-upload", draft), {**typed, "upload": first.pk, f"file-{first.pk}": pdf}
+    )
+    assert taken.status_code == 302
+    second.refresh_from_db()
+    assert second.comment == "Exercice fait le 4 juin"
+    assert Evidence.objects.get(answer=first).original_name == "pca.pdf"

@@ -12,6 +12,7 @@ from celery.app.task import Task
 from kombu.exceptions import OperationalError as KombuOperationalError
 from playwright.sync_api import expect
 
+from applications.drafting import application_start
 from applications.lifecycle import Status
 from applications.models import (
     Answer,
@@ -517,3 +518,58 @@ def test_a_budget_line_is_removed_and_amounts_typed_the_french_way(
     assert list(application.budget_lines.values_list("description", "amount")) == [
         ("Exercice de crise cyber", Decimal("12500.50"))
     ]
+
+
+def test_typed_answers_survive_an_upload_taken_or_refused(
+    page, axe, hospital_user, hospital, call, tmp_path
+):
+    """The text typed in a requirement and not saved is kept when a file is sent, the
+    file being taken or refused, and the refused file's message sits at its field."""
+    application = application_start(call=call, candidate=hospital, by=hospital_user)
+    log_in(page, hospital_user.email)
+    page.goto(f"/candidatures/{application.public_id}/reponses/")
+    first, second = requirement_fieldset(page, "D2.P1"), requirement_fieldset(page, "D2.P2")
+    first.get_by_role("textbox", name=re.compile("Commentaire")).fill(
+        "PCA signé par le directeur en mars"
+    )
+    second.get_by_role("textbox", name=re.compile("Commentaire")).fill(
+        "Restauration testée le 3 juin"
+    )
+
+    # A refused file (not a PDF): the message at its field, the typed text still there.
+    bad = tmp_path / "script.pdf"
+    bad.write_bytes(b"#!/bin/sh\necho pas un PDF\n")
+    first.get_by_label("Ajouter une pièce pour D2.P1").set_input_files(bad)
+    first.get_by_role("button", name="Envoyer la pièce pour D2.P1").click()
+    first = requirement_fieldset(page, "D2.P1")
+    expect(first.locator(".fr-error-text")).to_be_visible()
+    expect(first.get_by_role("textbox", name=re.compile("Commentaire"))).to_have_value(
+        "PCA signé par le directeur en mars"
+    )
+    expect(
+        requirement_fieldset(page, "D2.P2").get_by_role("textbox", name=re.compile("Commentaire"))
+    ).to_have_value("Restauration testée le 3 juin")
+    assert_accessible(axe, page)
+
+    # Saving from the page of the refusal works and keeps everything.
+    requirement_fieldset(page, "D2.P2").get_by_role("textbox", name=re.compile("Commentaire")).fill(
+        "Restauration testée le 4 juin"
+    )
+    # A taken file: the typed text is saved with it.
+    pdf = small_pdf(tmp_path, "pca.pdf")
+    first = requirement_fieldset(page, "D2.P1")
+    first.get_by_label("Ajouter une pièce pour D2.P1").set_input_files(pdf)
+    first.get_by_role("button", name="Envoyer la pièce pour D2.P1").click()
+    page.wait_for_url(re.compile(r"/reponses/#answer-\d+$"))
+    expect(page.get_by_role("status").filter(has_text="Pièce « pca.pdf » ajoutée")).to_be_visible()
+    expect(
+        requirement_fieldset(page, "D2.P2").get_by_role("textbox", name=re.compile("Commentaire"))
+    ).to_have_value("Restauration testée le 4 juin")
+    comments = dict(
+        Answer.objects.filter(application=application).values_list(
+            "requirement__identifier", "comment"
+        )
+    )
+    assert comments["D2.P1"] == "PCA signé par le directeur en mars"
+    assert comments["D2.P2"] == "Restauration testée le 4 juin"
+    assert Evidence.objects.filter(application=application, original_name="pca.pdf").count() == 1
