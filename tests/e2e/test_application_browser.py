@@ -19,7 +19,6 @@ from applications.models import (
     Application,
     BudgetLine,
     CeilingBracket,
-    Coverage,
     Evidence,
     Transition,
 )
@@ -27,6 +26,7 @@ from applications.models import (
 from ..applications.test_eligibility import volet1
 from ..factories import ApplicationFactory, FundingCallFactory, RequirementFactory
 from .conftest import assert_accessible, log_in
+from .drafts import complete_draft
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -431,45 +431,6 @@ def test_error_summary_takes_the_focus_after_a_warning_link(page, hospital_user,
     summary = page.get_by_role("alert").filter(has_text="Le formulaire contient 1 erreur")
     expect(summary).to_be_visible()
     expect(summary).to_be_focused(timeout=1_000)
-
-
-def complete_draft(call, candidate, user) -> Application:
-    """A draft with every section complete, ready for the sworn statement."""
-    application = ApplicationFactory(
-        call=call,
-        candidate=candidate,
-        created_by=user,
-        director_name="Claire Dubois",
-        director_email="direction@ch-villefranche.test",
-        rssi_name="Karim Benali",
-        rssi_email="rssi@ch-villefranche.test",
-        continuity_lead_name="Sophie Laurent",
-        continuity_lead_email="pca@ch-villefranche.test",
-        requested_amount=Decimal("120000.00"),
-    )
-    Coverage.objects.create(call=call, application=application, legal_entity=candidate)
-    for requirement in call.requirements.all():
-        answer = Answer.objects.create(
-            application=application, requirement=requirement, state=Answer.State.MET
-        )
-        if requirement.evidence_stage == "application":
-            Evidence.objects.create(
-                application=application,
-                answer=answer,
-                file=f"evidence/{requirement.identifier}.pdf",
-                original_name=f"{requirement.identifier}.pdf",
-                content_type="application/pdf",
-                size=1024,
-                sha256="0" * 64,
-                uploaded_by=user,
-            )
-    BudgetLine.objects.create(
-        application=application,
-        category="hardware",
-        description="Baie de sauvegarde hors ligne",
-        amount=Decimal("120000.00"),
-    )
-    return application
 
 
 def test_submission_survives_a_broker_outage(page, hospital_user, hospital, call, broker_down):

@@ -13,18 +13,15 @@ from playwright.sync_api import expect
 
 from applications.lifecycle import Status
 from applications.models import (
-    Answer,
     Application,
-    BudgetLine,
     CeilingBracket,
-    Coverage,
-    Evidence,
     Transition,
 )
 from audits.models import DirectoryAudit, ExposureScan
 
-from ..factories import ApplicationFactory, FundingCallFactory, RequirementFactory
+from ..factories import FundingCallFactory, RequirementFactory
 from .conftest import assert_accessible, log_in
+from .drafts import complete_draft
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,44 +53,6 @@ def call(db):
     )
     CeilingBracket.objects.create(call=call, min_staff=0, ceiling=Decimal("500000.00"))
     return call
-
-
-def complete_draft(call, candidate, user) -> Application:
-    application = ApplicationFactory(
-        call=call,
-        candidate=candidate,
-        created_by=user,
-        director_name="Claire Dubois",
-        director_email="direction@ch-villefranche.test",
-        rssi_name="Karim Benali",
-        rssi_email="rssi@ch-villefranche.test",
-        continuity_lead_name="Sophie Laurent",
-        continuity_lead_email="pca@ch-villefranche.test",
-        requested_amount=Decimal("120000.00"),
-    )
-    Coverage.objects.create(call=call, application=application, legal_entity=candidate)
-    for requirement in call.requirements.all():
-        answer = Answer.objects.create(
-            application=application, requirement=requirement, state=Answer.State.MET
-        )
-        if requirement.evidence_stage == "application":
-            Evidence.objects.create(
-                application=application,
-                answer=answer,
-                file=f"evidence/{requirement.identifier}.pdf",
-                original_name=f"{requirement.identifier}.pdf",
-                content_type="application/pdf",
-                size=1024,
-                sha256="0" * 64,
-                uploaded_by=user,
-            )
-    BudgetLine.objects.create(
-        application=application,
-        category="hardware",
-        description="Baie de sauvegarde hors ligne",
-        amount=Decimal("120000.00"),
-    )
-    return application
 
 
 def test_the_eligibility_preview_appears_before_submitting_a_file_that_would_be_ineligible(
