@@ -31,6 +31,12 @@ PINGCASTLE_REQUIRED = {
     "score_relations_approbation",
     "score_anomalies",
 }
+# DirectoryAudit fields only a PingCastle report fills.
+REPORT_DEFAULTS: dict[str, Any] = {
+    "engine_version": "",
+    "maturity_from_rules": False,
+    "rules_fingerprint": "",
+}
 # The columns of a record's natural key (ParsedRow.key).
 _KEY_TYPES = {ValueType.FINESS, ValueType.DATE, ValueType.TOOL, ValueType.DOMAIN}
 _TEXT_TYPES = {ValueType.TOOL, ValueType.DOMAIN}
@@ -48,6 +54,8 @@ class ParsedRow:
     values: dict[str, Any]
     problems: list[str] = field(default_factory=list)
     legal_entity_id: int | None = None
+    # The triggered rules of a PingCastle report; None for a CSV or JSON record.
+    rules: list[Any] | None = None
 
 
 @lru_cache(maxsize=16_384)
@@ -175,6 +183,9 @@ class RowParser:
                     values[column.field] = flag
             else:
                 values[column.field] = self._number(column, text, tool_text, problem)
+        if self.is_ad:
+            # Filled from a PingCastle report by the importer (importers/__init__.py).
+            values.update(REPORT_DEFAULTS)
         key = (finess, tool, values.get("domain", ""), values_date(values)) if key_ok else None
         return ParsedRow(line=line, finess=finess, key=key, values=values, problems=problems)
 
