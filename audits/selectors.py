@@ -66,15 +66,16 @@ def rules_queryset() -> QuerySet[DirectoryAuditRule]:
     return DirectoryAuditRule.objects.order_by("category", "maturity_level", "-points", "risk_id")
 
 
-def domain_series(legal_entity: LegalEntity) -> dict[str, list[tuple[date, int | None, int | None]]]:
+SeriesPoint = tuple[date, int | None, int | None]
+
+
+def domain_series(legal_entity: LegalEntity) -> dict[str, list[SeriesPoint]]:
     """(date, maturity level, global score) of every audit of each domain of the
     entity, in one query: the trend of a monthly series of reports."""
-    series: dict[str, list[tuple[date, int | None, int | None]]] = {}
-    for domain, audit_date, level, score in (
-        legal_entity.directory_audits.order_by("domain", "audit_date", "id").values_list(
-            "domain", "audit_date", "maturity_level", "global_score"
-        )
-    ):
+    series: dict[str, list[SeriesPoint]] = {}
+    for domain, audit_date, level, score in legal_entity.directory_audits.order_by(
+        "domain", "audit_date", "id"
+    ).values_list("domain", "audit_date", "maturity_level", "global_score"):
         series.setdefault(domain, []).append((audit_date, level, score))
     return series
 
@@ -103,8 +104,9 @@ class Volet1Overview:
 
 def volet1_overview(*, legal_entity: LegalEntity, today: date) -> Volet1Overview:
     """The Volet 1 page of an entity in four queries (latest audits, their rules, the
-    audits' series, scans), whatever the number of audits, rules and scans. The status is computed from the same rows (`compute_volet1_status`, the
-    one place of the rule), so the page never disagrees with itself."""
+    audits' series, scans), whatever the number of audits, rules and scans. The status
+    is computed from the same rows (`compute_volet1_status`, the one place of the rule),
+    so the page never disagrees with itself."""
     audits = latest_directory_audits(legal_entity)
     series = domain_series(legal_entity) if audits else {}
     scans = list(exposure_scans(legal_entity))
