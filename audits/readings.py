@@ -100,6 +100,20 @@ class AuditReading:
         return sum(1 for view in [*views, *self.informational] if not view.severity)
 
     @property
+    def rules_below_level(self) -> list[str]:
+        """The rules the portal's table puts below the domain's level (from the report):
+        PingCastle's version and the table disagree on them."""
+        level = self.audit.maturity_level
+        if level is None or self.audit.maturity_from_rules:
+            return []
+        views = [view for group in self.rule_groups for view in group.rules]
+        return sorted(
+            v.rule.risk_id
+            for v in [*views, *self.informational]
+            if v.rule.maturity_level is not None and v.rule.maturity_level < level
+        )
+
+    @property
     def level_unexplained(self) -> bool:
         """The domain's level (from the report) is lower than every rule level the table
         knows: rules of unknown level explain it."""

@@ -312,3 +312,18 @@ def test_a_monthly_series_of_reports_shows_the_domain_trend(client, hospital, ho
     # The headline is the latest report's level; its rules only.
     assert reading.audit.maturity_level == 3
     assert [v.rule.risk_id for g in reading.rule_groups for v in g.rules] == ["P-Delegated"]
+
+
+def test_a_report_level_above_a_rule_level_of_the_table_is_explained(
+    client, hospital, hospital_user
+):
+    # PingCastle's version and the table disagree: the headline stays the report's,
+    # the rule keeps the table's level (critical), and the page says why.
+    rules = [rule_xml("P-AdminNum", 10, category="PrivilegedAccounts")]
+    import_report(healthcheck(rules, maturity=3), hospital)
+
+    audit = DirectoryAudit.objects.get()
+    assert (audit.maturity_level, audit.findings_critical) == (3, 1)
+    html = volet1_page(client, hospital_user, hospital)
+    assert "Niveau 3 sur 5" in html
+    assert "la table des règles du portail place plus bas : P-AdminNum" in html
