@@ -327,3 +327,16 @@ def test_a_report_level_above_a_rule_level_of_the_table_is_explained(
     html = volet1_page(client, hospital_user, hospital)
     assert "Niveau 3 sur 5" in html
     assert "la table des règles du portail place plus bas : P-AdminNum" in html
+
+
+def test_the_admin_shows_an_audit_rules_read_only(admin_client, hospital):
+    import_report(healthcheck(LEVEL_1_REPORT_RULES, maturity=1), hospital)
+    audit = DirectoryAudit.objects.get()
+
+    html = admin_client.get(
+        reverse("admin:audits_directoryaudit_change", args=[audit.pk])
+    ).content.decode()
+
+    assert "P-AdminNum" in html and "S-FunctionalLevel3" in html
+    assert 'name="rules-0-risk_id"' not in html  # read only
+    assert "3.3.0.1" in html
