@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from applications.dossiers import volet1_rows
-from applications.eligibility import evaluate, preview
+from applications.eligibility import evaluate, gather, preview, volet1_gaps
 from applications.models import Coverage, FundingCall, Transition
 from audits.models import DirectoryAudit, DirectoryAuditRule
 
@@ -176,3 +176,15 @@ def test_the_reviewers_page_queries_do_not_grow_with_the_rules(client, reviewed,
     )
 
     assert count() == few
+
+
+def test_a_contradicted_answer_names_the_outdated_audit(call):  # noqa: F811
+    call.volet1_valid_from = date(2025, 6, 1)
+    call.save()
+    application = make_application(call)
+
+    (gap,) = volet1_gaps(gather(application))
+
+    assert gap.ad_missing and gap.outdated_audit_date == AUDIT_DAY
+    assert "obsolète" in gap.summary and "01/06/2025" in gap.summary
+    assert "aucun audit" not in gap.summary
