@@ -34,12 +34,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audits.models import DirectoryAudit, ExposureScan
+from audits.readings import AuditReading, audit_reading
+from audits.selectors import rules_queryset
 from audits.status import ScanPoint, Volet1Result, compute_volet1_status
 from care_portal.errors import ApplicationError, TransitionForbidden
 from care_portal.queue import enqueue, enqueue_on_commit, in_process
 
 from . import pdf
-from .eligibility import factor_rows
+from .eligibility import counted_audit_dates, factor_rows
 from .lifecycle import Actor, Status, actor_roles, on_enter
 from .models import Answer, Application, Coverage, Dossier, Evidence, Transition
 
@@ -79,13 +81,18 @@ class EntityVolet1:
     """One covered entity and its Volet 1 summary."""
 
     coverage: Coverage
-    status: Volet1Result
+    status: Volet1Result  # with only the AD audits the call counts
     audit_tool: str = ""
     audit_score: int | None = None
     audit_maturity: int | None = None
     scan_date: date | None = None
     scan_critical: int | None = None
     scan_high: int | None = None
+    # The latest audit when every audit is older than the call's `volet1_valid_from`.
+    outdated_audit_date: date | None = None
+    valid_from: date | None = None
+    # The latest audit of each AD domain, with its triggered rules by category.
+    audits: list[AuditReading] = field(default_factory=list)
 
     @property
     def entity(self) -> Any:
@@ -118,21 +125,44 @@ def _application(application: Application | int) -> Application:
     )
 
 
-def volet1_rows(coverages: list[Coverage]) -> list[EntityVolet1]:
-    """Volet 1 of every covered entity in two queries: each table is read once, with
-    every column shown, and the status is computed from the same rows by
-    `compute_volet1_status` (the one place of the rule), as the eligibility rules do."""
+def volet1_rows(
+    coverages: list[Coverage], *, valid_from: date | None = None, with_rules: bool = False
+) -> list[EntityVolet1]:
+    """Volet 1 of every covered entity in two queries (audits, scans), four `with_rules`
+    (the latest audit of each domain and its triggered rules, for the reviewers' page),
+    whatever the number of audits, rules and scans. The
+    status is computed from the same rows by `compute_volet1_status` (the one place of
+    the rule), with only the audits the call counts (`valid_from`: its
+    `volet1_valid_from`), as the eligibility rules do; older ones are "outdated"."""
     ids = [c.legal_entity_id for c in coverages]
     audit_dates: dict[int, list[date]] = {pk: [] for pk in ids}
     scans: dict[int, list[ScanPoint]] = {pk: [] for pk in ids}
     latest_audit: dict[int, tuple[str, int | None, int | None]] = {}
-    for entity_id, audit_date, tool, score, maturity in (
+    latest_of_domain: dict[tuple[int, str], int] = {}
+    for audit_id, entity_id, audit_date, tool, score, maturity, domain in (
         DirectoryAudit.objects.filter(legal_entity_id__in=ids)
         .order_by("legal_entity_id", "audit_date", "id")
-        .values_list("legal_entity_id", "audit_date", "tool", "global_score", "maturity_level")
+        .values_list(
+            "id",
+            "legal_entity_id",
+            "audit_date",
+            "tool",
+            "global_score",
+            "maturity_level",
+            "domain",
+        )
     ):
         audit_dates[entity_id].append(audit_date)
         latest_audit[entity_id] = (tool, score, maturity)
+        latest_of_domain[(entity_id, domain)] = audit_id
+    readings: dict[int, list[AuditReading]] = defaultdict(list)
+    if with_rules and latest_of_domain:
+        for audit in (
+            DirectoryAudit.objects.filter(id__in=list(latest_of_domain.values()))
+            .order_by("legal_entity_id", "domain")
+            .prefetch_related(Prefetch("rules", queryset=rules_queryset()))
+        ):
+            readings[audit.legal_entity_id].append(audit_reading(audit))
     latest_scan: dict[int, tuple[date, int, int]] = {}
     for entity_id, scan_date, met, critical, high in (
         ExposureScan.objects.filter(legal_entity_id__in=ids)
@@ -147,15 +177,17 @@ def volet1_rows(coverages: list[Coverage]) -> list[EntityVolet1]:
     rows = []
     for coverage in coverages:
         entity_id = coverage.legal_entity_id
-        status = compute_volet1_status(
-            ad_audit_dates=audit_dates[entity_id], scans=scans[entity_id]
-        )
-        row = EntityVolet1(coverage, status)
+        counted, outdated = counted_audit_dates(audit_dates[entity_id], valid_from)
+        status = compute_volet1_status(ad_audit_dates=counted, scans=scans[entity_id])
+        row = EntityVolet1(coverage, status, valid_from=valid_from)
+        if outdated and not counted:
+            row.outdated_audit_date = max(outdated)
         if entity_id in latest_audit:
             tool, row.audit_score, row.audit_maturity = latest_audit[entity_id]
             row.audit_tool = str(tools.get(tool, tool))
         if entity_id in latest_scan:
             row.scan_date, row.scan_critical, row.scan_high = latest_scan[entity_id]
+        row.audits = readings.get(entity_id, [])
         rows.append(row)
     return rows
 
@@ -213,7 +245,7 @@ def gather_dossier_context(
     context.update(
         {
             "coverages": coverages,
-            "volet1": volet1_rows(coverages),
+            "volet1": volet1_rows(coverages, valid_from=application.call.volet1_valid_from),
             "requirements": [RequirementRow(a, files_by_answer.get(a.pk, [])) for a in answers],
             "other_files": files_by_answer.get(None, []),
             "file_count": sum(len(files) for files in files_by_answer.values()),

@@ -366,13 +366,49 @@ def rule_e4(inputs: EligibilityInputs) -> RuleResult:
     )
 
 
+def _day(value: date) -> str:
+    return value.strftime("%d/%m/%Y")
+
+
+def counted_audit_dates(
+    audit_dates: Sequence[date], valid_from: date | None
+) -> tuple[list[date], list[date]]:
+    """The AD audit dates a call counts (on or after its `volet1_valid_from`) and the
+    outdated ones (before it), each in the given order."""
+    if valid_from is None:
+        return list(audit_dates), []
+    return (
+        [day for day in audit_dates if day >= valid_from],
+        [day for day in audit_dates if day < valid_from],
+    )
+
+
+def _ad_gap(fact: EntityFacts, valid_from: date | None) -> tuple[bool, date | None]:
+    """(AD objective missing for the call, the latest outdated audit when that is why)."""
+    counted, outdated = counted_audit_dates(fact.audit_dates, valid_from)
+    if counted:
+        return False, None
+    return True, max(outdated) if outdated else None
+
+
 def rule_e5(inputs: EligibilityInputs) -> RuleResult:
     required = bool(inputs.parameters["volet1_required"])
+    valid_from = inputs.call.volet1_valid_from
     missing = []
     for fact in inputs.covered:
-        status = compute_volet1_status(ad_audit_dates=fact.audit_dates, scans=fact.scans)
+        counted, _outdated = counted_audit_dates(fact.audit_dates, valid_from)
+        status = compute_volet1_status(ad_audit_dates=counted, scans=fact.scans)
+        ad_missing, outdated = _ad_gap(fact, valid_from)
         gaps = []
-        if not status.ad_audit_done:
+        if ad_missing and outdated is not None and valid_from is not None:
+            gaps.append(
+                _(
+                    "audit AD obsolète : le dernier date du %(date)s, avant le %(start)s, "
+                    "début de validité des audits pour cet appel"
+                )
+                % {"date": _day(outdated), "start": _day(valid_from)}
+            )
+        elif not status.ad_audit_done:
             gaps.append(_("audit AD"))
         if not status.exposure_objective_met:
             gaps.append(_("objectif d'exposition D1.O2.B"))
@@ -605,11 +641,23 @@ class Volet1Gap:
     ad_missing: bool
     exposure_missing: bool
     url: str  # its Volet 1 page
+    outdated_audit_date: date | None = None  # the latest audit, too old for the call
+    valid_from: date | None = None  # the call's `volet1_valid_from`
+
+    @property
+    def outdated_sentence(self) -> str:
+        assert self.outdated_audit_date is not None and self.valid_from is not None
+        return _(
+            "le dernier audit de l'annuaire Active Directory, du %(date)s, est obsolète : "
+            "cet appel ne retient que les audits réalisés à partir du %(start)s"
+        ) % {"date": _day(self.outdated_audit_date), "start": _day(self.valid_from)}
 
     @property
     def summary(self) -> str:
         gaps = []
-        if self.ad_missing:
+        if self.ad_missing and self.outdated_audit_date is not None:
+            gaps.append(self.outdated_sentence)
+        elif self.ad_missing:
             gaps.append(_("aucun audit de l'annuaire Active Directory"))
         if self.exposure_missing:
             gaps.append(_("objectif d'exposition D1.O2.B non atteint"))
@@ -649,15 +697,20 @@ class Preview:
 
 def volet1_gaps(inputs: EligibilityInputs) -> list[Volet1Gap]:
     gaps = []
+    valid_from = inputs.call.volet1_valid_from
     for fact in inputs.covered:
-        status = compute_volet1_status(ad_audit_dates=fact.audit_dates, scans=fact.scans)
+        counted, _outdated = counted_audit_dates(fact.audit_dates, valid_from)
+        status = compute_volet1_status(ad_audit_dates=counted, scans=fact.scans)
         if not (status.ad_audit_done and status.exposure_objective_met):
+            _missing, outdated = _ad_gap(fact, valid_from)
             gaps.append(
                 Volet1Gap(
                     entity=fact.entity,
                     ad_missing=not status.ad_audit_done,
                     exposure_missing=not status.exposure_objective_met,
                     url=reverse(RULE_SECTIONS["E5"], args=[fact.entity.public_id]),
+                    outdated_audit_date=outdated,
+                    valid_from=valid_from,
                 )
             )
     return gaps
@@ -713,7 +766,12 @@ def _volet1_problems(inputs: EligibilityInputs, gaps: list[Volet1Gap]) -> list[P
     problems = []
     for gap in gaps:
         steps = []
-        if gap.ad_missing:
+        if gap.ad_missing and gap.outdated_audit_date is not None:
+            steps.append(
+                _("Audit de l'annuaire Active Directory obsolète : %(why)s.")
+                % {"why": gap.outdated_sentence}
+            )
+        elif gap.ad_missing:
             steps.append(
                 _("Aucun audit de l'annuaire Active Directory (PingCastle) n'est enregistré.")
             )

@@ -172,7 +172,9 @@ def _render_detail(
         "eligibility": selectors.eligibility_explanation(user, application),
         "dossier_lines": selectors.dossier_lines(application),
         "can_retry_dossier": selectors.can_retry_dossier(user, application),
-        "volet1": volet1_rows(coverages),
+        "volet1": volet1_rows(
+            coverages, valid_from=application.call.volet1_valid_from, with_rules=True
+        ),
         "notes": application.notes.select_related("author"),
         "reviews": application.regional_reviews.select_related("author"),
         "is_agent": is_agent,

@@ -73,6 +73,15 @@ class FundingCall(PublicModel):
     objectives_deadline = models.DateField(
         _("date limite de déclaration des objectifs"), null=True, blank=True
     )
+    volet1_valid_from = models.DateField(
+        _("audits Volet 1 retenus à partir du"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Un audit Active Directory réalisé avant cette date est obsolète pour cet appel : "
+            "il est signalé comme tel et ne satisfait pas la règle E5. Vide : tout audit compte."
+        ),
+    )
     advance_rate = models.DecimalField(
         _("part versée à l'accord (%)"),
         max_digits=5,

@@ -21,7 +21,14 @@ from care_portal.errors import ImportFileError
 from establishments.models import LegalEntity
 
 from .importers import AD_COLUMNS, EXPOSURE_COLUMNS, batch_progress
-from .models import AuditImport, AuditKind, DirectoryAudit, ExposureScan, Volet1Status
+from .models import (
+    AuditImport,
+    AuditKind,
+    DirectoryAudit,
+    DirectoryAuditRule,
+    ExposureScan,
+    Volet1Status,
+)
 from .services import audit_import_create, volet1_status_refresh
 
 UPLOAD_EXTENSIONS = (".csv", ".json", ".xml", ".zip")
@@ -67,8 +74,28 @@ class Volet1ResultAdmin(FrenchNumbersAdmin):
             volet1_status_refresh(legal_entity_ids=entity_ids)
 
 
+class DirectoryAuditRuleInline(admin.TabularInline):
+    """The rules a PingCastle report triggered: read only, as imported."""
+
+    model = DirectoryAuditRule
+    extra = 0
+    can_delete = False
+    fields = ("risk_id", "category", "model", "points", "maturity_level", "rationale")
+    readonly_fields = ("risk_id", "category", "model", "points", "maturity_level", "rationale")
+    ordering = ["maturity_level", "-points", "risk_id"]
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(DirectoryAudit)
 class DirectoryAuditAdmin(Volet1ResultAdmin):
+    readonly_fields = [*Volet1ResultAdmin.readonly_fields, "engine_version", "maturity_from_rules"]
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
+        # An audit entered by hand has no rules: the inline is only for imported ones.
+        return [DirectoryAuditRuleInline] if obj is not None and obj.rules.exists() else []
+
     list_display = [
         "legal_entity",
         "finess",

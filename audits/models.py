@@ -60,6 +60,15 @@ class DirectoryAudit(TimeStampedModel):
     findings_high = models.PositiveIntegerField(_("constats élevés"), default=0)
     findings_medium = models.PositiveIntegerField(_("constats moyens"), default=0)
     findings_low = models.PositiveIntegerField(_("constats faibles"), default=0)
+    # PingCastle reports only: the engine that wrote the report, whether the maturity
+    # level was computed from the rules (a 2.x report carries none), and a digest of the
+    # triggered rules (DirectoryAuditRule) so that a re-import that changes nothing
+    # writes nothing.
+    engine_version = models.CharField(_("version de PingCastle"), max_length=40, blank=True)
+    maturity_from_rules = models.BooleanField(
+        _("niveau calculé à partir des règles"), default=False
+    )
+    rules_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
     import_batch = models.ForeignKey(
         "AuditImport",
         on_delete=models.SET_NULL,
@@ -92,6 +101,45 @@ class DirectoryAudit(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.get_tool_display()} {self.domain} {self.audit_date:%d/%m/%Y}"
+
+
+class DirectoryAuditRule(models.Model):
+    """A PingCastle rule triggered in one audit, with its ANSSI maturity level (the
+    report's own per-rule level, else the shipped table's: audits/pingcastle_rules.py;
+    None: "niveau inconnu")."""
+
+    audit = models.ForeignKey(
+        DirectoryAudit,
+        on_delete=models.CASCADE,
+        related_name="rules",
+        verbose_name=_("audit"),
+    )
+    risk_id = models.CharField(_("règle"), max_length=100)
+    category = models.CharField(_("catégorie"), max_length=50, blank=True)
+    model = models.CharField(_("modèle de risque"), max_length=100, blank=True)
+    points = models.PositiveIntegerField(_("points"), default=0)
+    rationale = models.TextField(_("constat"), blank=True)
+    maturity_level = models.PositiveSmallIntegerField(
+        _("niveau de maturité ANSSI"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+    )
+
+    class Meta:
+        ordering = ["audit", "category", "risk_id"]
+        verbose_name = _("règle PingCastle déclenchée")
+        verbose_name_plural = _("règles PingCastle déclenchées")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(maturity_level__isnull=True)
+                | models.Q(maturity_level__gte=1, maturity_level__lte=5),
+                name="directory_audit_rule_maturity_1_5",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.risk_id
 
 
 class ExposureScan(TimeStampedModel):

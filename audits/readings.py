@@ -14,7 +14,8 @@ from datetime import date
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .models import DirectoryAudit
+from .models import DirectoryAudit, DirectoryAuditRule
+from .pingcastle_rules import severity
 
 # Below this ANSSI level, reaching it is the priority (levels 1 and 2 are the
 # checkpoints whose absence makes a compromise easy).
@@ -51,6 +52,37 @@ class MaturityReading:
 
 
 @dataclass(frozen=True)
+class RuleView:
+    """A triggered PingCastle rule as shown: its severity follows its ANSSI level."""
+
+    rule: DirectoryAuditRule
+    severity: str  # critical, high, medium, low, or "" when the level is unknown
+    label: str
+    badge: str  # the DSFR badge modifier
+
+    @property
+    def informational(self) -> bool:
+        return self.rule.points == 0
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    category: str  # PingCastle's category (StaleObjects...)
+    label: str
+    rules: tuple[RuleView, ...]
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """One audit of a domain in its series, oldest first."""
+
+    audit_date: date
+    maturity_level: int | None
+    global_score: int | None
+    change: str  # "up", "down", "same" or "" (the level against the previous audit)
+
+
+@dataclass(frozen=True)
 class AuditReading:
     """One AD audit (the latest of a domain) with everything the page says about it."""
 
@@ -58,6 +90,43 @@ class AuditReading:
     global_reading: ScoreReading | None
     categories: tuple[CategoryReading, ...]
     maturity: MaturityReading | None
+    rule_groups: tuple[RuleGroup, ...] = ()  # rules worth points, by category
+    informational: tuple[RuleView, ...] = ()  # rules worth 0 points
+    trend: tuple[TrendPoint, ...] = ()
+
+    @property
+    def unknown_level_count(self) -> int:
+        views = [view for group in self.rule_groups for view in group.rules]
+        return sum(1 for view in [*views, *self.informational] if not view.severity)
+
+    @property
+    def rules_below_level(self) -> list[str]:
+        """The rules the portal's table puts below the domain's level (from the report):
+        PingCastle's version and the table disagree on them."""
+        level = self.audit.maturity_level
+        if level is None or self.audit.maturity_from_rules:
+            return []
+        views = [view for group in self.rule_groups for view in group.rules]
+        return sorted(
+            v.rule.risk_id
+            for v in [*views, *self.informational]
+            if v.rule.maturity_level is not None and v.rule.maturity_level < level
+        )
+
+    @property
+    def level_unexplained(self) -> bool:
+        """The domain's level (from the report) is lower than every rule level the table
+        knows: rules of unknown level explain it."""
+        level = self.audit.maturity_level
+        if level is None or self.audit.maturity_from_rules:
+            return False
+        views = [view for group in self.rule_groups for view in group.rules]
+        known = [
+            v.rule.maturity_level
+            for v in [*views, *self.informational]
+            if v.rule.maturity_level is not None
+        ]
+        return bool(known or views or self.informational) and (not known or min(known) > level)
 
     @property
     def findings_total(self) -> int:
@@ -162,6 +231,71 @@ _MATURITY_SENTENCES = {
 }
 
 
+# PingCastle's rule categories (the XML's Category), in the order of its report.
+RULE_CATEGORIES = {
+    "StaleObjects": gettext_lazy("Objets obsolètes"),
+    "PrivilegedAccounts": gettext_lazy("Comptes à privilèges"),
+    "Trusts": gettext_lazy("Relations d'approbation"),
+    "Anomalies": gettext_lazy("Anomalies"),
+}
+_SEVERITY_DISPLAY = {
+    "critical": (gettext_lazy("critique"), "error"),
+    "high": (gettext_lazy("élevée"), "warning"),
+    "medium": (gettext_lazy("moyenne"), "new"),
+    "low": (gettext_lazy("faible"), "info"),
+}
+
+
+def rule_view(rule: DirectoryAuditRule) -> RuleView:
+    level_severity = severity(rule.maturity_level) or ""
+    if level_severity:
+        label, badge = _SEVERITY_DISPLAY[level_severity]
+        return RuleView(rule, level_severity, str(label), badge)
+    return RuleView(rule, "", _("niveau inconnu"), "")
+
+
+def _rule_order(view: RuleView) -> tuple[int, int, str]:
+    level = view.rule.maturity_level
+    return (level if level is not None else 9, -view.rule.points, view.rule.risk_id)
+
+
+def rule_groups(rules: Sequence[DirectoryAuditRule]) -> tuple[RuleGroup, ...]:
+    """The rules worth points, grouped by category (PingCastle's order, then any other),
+    the worst level first."""
+    by_category: dict[str, list[RuleView]] = {}
+    for rule in rules:
+        if rule.points:
+            by_category.setdefault(rule.category, []).append(rule_view(rule))
+    order = list(RULE_CATEGORIES)
+    keys = sorted(by_category, key=lambda c: (order.index(c) if c in order else len(order), c))
+    return tuple(
+        RuleGroup(
+            key,
+            str(RULE_CATEGORIES.get(key, key or _("sans catégorie"))),
+            tuple(sorted(by_category[key], key=_rule_order)),
+        )
+        for key in keys
+    )
+
+
+def informational_rules(rules: Sequence[DirectoryAuditRule]) -> tuple[RuleView, ...]:
+    """The rules worth 0 points: information, shown apart (with their level)."""
+    return tuple(sorted((rule_view(r) for r in rules if not r.points), key=_rule_order))
+
+
+def trend(points: Sequence[tuple[date, int | None, int | None]]) -> tuple[TrendPoint, ...]:
+    """A domain's audits (date, level, score), oldest first, with the level's change."""
+    series = []
+    previous: int | None = None
+    for audit_date, level, score in sorted(points, key=lambda p: p[0]):
+        change = ""
+        if level is not None and previous is not None:
+            change = "up" if level > previous else "down" if level < previous else "same"
+        series.append(TrendPoint(audit_date, level, score, change))
+        previous = level if level is not None else previous
+    return tuple(series)
+
+
 def score_reading(score: int | None) -> ScoreReading | None:
     """A PingCastle score (0–100, lower is better) read as a risk band."""
     if score is None:
@@ -179,7 +313,15 @@ def maturity_reading(level: int | None) -> MaturityReading | None:
     return MaturityReading(level, str(_MATURITY_SENTENCES[level]))
 
 
-def audit_reading(audit: DirectoryAudit) -> AuditReading:
+def audit_reading(
+    audit: DirectoryAudit,
+    *,
+    rules: Sequence[DirectoryAuditRule] | None = None,
+    series: Sequence[tuple[date, int | None, int | None]] = (),
+) -> AuditReading:
+    """`rules`: the audit's triggered rules (default: `audit.rules.all()`, prefetch it);
+    `series`: (date, level, score) of every audit of its domain, for the trend."""
+    listed = list(audit.rules.all()) if rules is None else list(rules)
     return AuditReading(
         audit=audit,
         global_reading=score_reading(audit.global_score),
@@ -188,6 +330,9 @@ def audit_reading(audit: DirectoryAudit) -> AuditReading:
             for key, label, explanation in CATEGORIES
         ),
         maturity=maturity_reading(audit.maturity_level),
+        rule_groups=rule_groups(listed),
+        informational=informational_rules(listed),
+        trend=trend(series),
     )
 
 

@@ -4,12 +4,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
 
 from establishments.models import LegalEntity
 
 from .charts import ChartScan, ExposureChart, exposure_chart
-from .models import DirectoryAudit, ExposureScan
+from .models import DirectoryAudit, DirectoryAuditRule, ExposureScan
 from .readings import AuditReading, audit_reading, directory_next_steps
 from .status import ScanPoint, Volet1Result, compute_volet1_status, exposure_next_step
 
@@ -57,7 +57,27 @@ def latest_directory_audits(legal_entity: LegalEntity) -> list[DirectoryAudit]:
         legal_entity.directory_audits.annotate(latest_id=Subquery(latest_of_domain))
         .filter(id=F("latest_id"))
         .order_by("domain")
+        .prefetch_related(Prefetch("rules", queryset=rules_queryset()))
     )
+
+
+def rules_queryset() -> QuerySet[DirectoryAuditRule]:
+    """The triggered rules to prefetch with audits: one query for all of them."""
+    return DirectoryAuditRule.objects.order_by("category", "maturity_level", "-points", "risk_id")
+
+
+SeriesPoint = tuple[date, int | None, int | None]
+
+
+def domain_series(legal_entity: LegalEntity) -> dict[str, list[SeriesPoint]]:
+    """(date, maturity level, global score) of every audit of each domain of the
+    entity, in one query: the trend of a monthly series of reports."""
+    series: dict[str, list[SeriesPoint]] = {}
+    for domain, audit_date, level, score in legal_entity.directory_audits.order_by(
+        "domain", "audit_date", "id"
+    ).values_list("domain", "audit_date", "maturity_level", "global_score"):
+        series.setdefault(domain, []).append((audit_date, level, score))
+    return series
 
 
 @dataclass(frozen=True)
@@ -83,10 +103,12 @@ class Volet1Overview:
 
 
 def volet1_overview(*, legal_entity: LegalEntity, today: date) -> Volet1Overview:
-    """The Volet 1 page of an entity in two queries, whatever the number of audits
-    and scans. The status is computed from the same rows (`compute_volet1_status`, the
-    one place of the rule), so the page never disagrees with itself."""
+    """The Volet 1 page of an entity in four queries (latest audits, their rules, the
+    audits' series, scans), whatever the number of audits, rules and scans. The status
+    is computed from the same rows (`compute_volet1_status`, the one place of the rule),
+    so the page never disagrees with itself."""
     audits = latest_directory_audits(legal_entity)
+    series = domain_series(legal_entity) if audits else {}
     scans = list(exposure_scans(legal_entity))
     points = [ScanPoint(s.scan_date, s.minimum_level_met) for s in scans]
     status = compute_volet1_status(ad_audit_dates=[a.audit_date for a in audits], scans=points)
@@ -107,7 +129,7 @@ def volet1_overview(*, legal_entity: LegalEntity, today: date) -> Volet1Overview
     )
     return Volet1Overview(
         status=status,
-        directory_audits=[audit_reading(a) for a in audits],
+        directory_audits=[audit_reading(a, series=series.get(a.domain, ())) for a in audits],
         scan_rows=[ScanRow(s, s.scan_date in (pair or ())) for s in scans],
         chart=chart,
         directory_next_steps=directory_next_steps(audits, today),

@@ -26,7 +26,13 @@ from ..models import AuditImport, AuditKind
 from . import progress
 from .columns import AD_COLUMNS, COLUMNS, EXPOSURE_COLUMNS, JSON_ARRAY_KEYS, Column
 from .pingcastle import LABELS as PINGCASTLE_LABELS
-from .pingcastle import PingCastleXMLSource, PingCastleZipSource, rule_severity
+from .pingcastle import (
+    PingCastleXMLSource,
+    PingCastleZipSource,
+    ReportValues,
+    rule_severity,
+    rules_fingerprint,
+)
 from .progress import Phase, batch_progress
 from .rows import ParsedRow, RowParser
 from .writer import CHUNK_SIZE, ChunkWriter, ImportReport
@@ -176,6 +182,13 @@ def _import(batch: AuditImport, raw: IO[bytes], report: ImportReport) -> None:
                     )
                     continue
                 row = parser.parse(line, values)
+                if isinstance(values, ReportValues):
+                    row.rules = values.rules
+                    row.values.update(
+                        engine_version=values.engine_version,
+                        maturity_from_rules=values.maturity_from_rules,
+                        rules_fingerprint=rules_fingerprint(values.rules),
+                    )
                 if problems:
                     row.problems[:0] = problems
                 writer.add(row)

@@ -1,16 +1,20 @@
 """PingCastle health-check reports (the XML `ad_hc_<domain>.xml` PingCastle writes
 beside its HTML report), alone or many in a zip, for the legal entity chosen at upload.
 
-What is read (element names as PingCastle's `HealthcheckData` serializes them):
-DomainFQDN, GenerationDate, GlobalScore, StaleObjectsScore, PrivilegiedGroupScore
-(sic), TrustScore, AnomalyScore, MaturityLevel and, under RiskRules, each
-HealthcheckRiskRule's Points, Category, Model, RiskId and Rationale.
+What is read (element names as PingCastle's `HealthcheckData` serializes them, the
+same in the 2.x and 3.x formats): EngineVersion, DomainFQDN, GenerationDate,
+GlobalScore, StaleObjectsScore, PrivilegiedGroupScore (sic), TrustScore, AnomalyScore,
+MaturityLevel (written by recent engines only) and, under RiskRules, each
+HealthcheckRiskRule's Points, Category, Model, RiskId and Rationale: every triggered
+rule is stored (DirectoryAuditRule).
 
-Findings by severity. PingCastle gives each rule an ANSSI maturity level in its own
-code (`[RuleMaturityLevel(n)]`), not in the XML; a report that carries a per-rule
-`MaturityLevel` (or numeric `Level`) element is mapped from it, 1 -> critical,
-2 -> high, 3 -> medium, 4 and 5 -> low; otherwise the rule's Points decide:
-50 and more -> critical, 20-49 -> high, 5-19 -> medium, 0-4 -> low.
+Maturity levels. PingCastle gives each rule an ANSSI maturity level in its own code,
+not in the XML: the level comes from the table shipped with the portal
+(audits/pingcastle_rules.py), or from the rule's own `MaturityLevel` element when a
+report carries one. The domain's `MaturityLevel` is the headline; a report without one
+(2.x) gets the lowest level of its triggered rules (`maturity_from_rules`). The counts
+of findings by severity follow the rules' levels (1 -> critical, 2 -> high, 3 ->
+medium, 4 and 5 -> low; rules of unknown level are not counted), never their points.
 
 Safety: the XML is parsed by defusedxml with DTDs forbidden, so entity expansion
 ("billion laughs") and external entities (XXE) are refused before anything is read.
@@ -21,11 +25,13 @@ members too large or too compressed (zip bombs) are refused.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import astuple, dataclass
 from typing import IO, Any, Protocol
 from xml.etree.ElementTree import ParseError
 
@@ -34,9 +40,10 @@ import defusedxml.ElementTree as safe_etree
 from django.utils.translation import gettext as _
 
 from care_portal.errors import ImportFileError
-from care_portal.imports.columns import MAX_INT_DIGITS
+from care_portal.imports.columns import MAX_INT, MAX_INT_DIGITS
 from care_portal.imports.sources import Record
 
+from .. import pingcastle_rules
 from ..models import DirectoryAudit
 from .columns import AD_COLUMNS
 
@@ -69,7 +76,28 @@ SEVERITY_COLUMNS = {
     "medium": "constats_moyens",
     "low": "constats_faibles",
 }
-_LEVEL_SEVERITY = {1: "critical", 2: "high", 3: "medium", 4: "low", 5: "low"}
+MAX_RULES = 2000  # a report lists about 100 rules at most
+MAX_RULE_TEXT = 4000  # characters of a rationale kept
+
+
+@dataclass(frozen=True)
+class RuleRecord:
+    """A triggered rule as read from a report, with its level (None: unknown)."""
+
+    risk_id: str
+    category: str
+    model: str
+    points: int
+    rationale: str
+    maturity_level: int | None
+
+
+class ReportValues(dict[str, str]):
+    """A report's values under the import's column names, and its triggered rules."""
+
+    rules: list[RuleRecord]
+    engine_version: str
+    maturity_from_rules: bool
 
 
 def _nested_archive_message() -> str:
@@ -88,17 +116,9 @@ class ReportError(Exception):
         self.message = message
 
 
-def rule_severity(*, level: int | None, points: int) -> str:
-    """The severity of a triggered rule (module docstring)."""
-    if level in _LEVEL_SEVERITY:
-        return _LEVEL_SEVERITY[level]
-    if points >= 50:
-        return "critical"
-    if points >= 20:
-        return "high"
-    if points >= 5:
-        return "medium"
-    return "low"
+def rule_severity(*, level: int | None) -> str | None:
+    """The severity of a triggered rule: its maturity level decides (module docstring)."""
+    return pingcastle_rules.severity(level)
 
 
 def _local(tag: Any) -> str:
@@ -114,20 +134,41 @@ def _int(text: str | None) -> int | None:
     return int(text)
 
 
-def _rule_severity(rule: Any) -> str:
-    level = None
-    for name in ("MaturityLevel", "Level"):
-        element = rule.find(name)
-        if element is not None and _int(element.text) is not None:
-            level = _int(element.text)
-            break
-    return rule_severity(level=level, points=_int(rule.findtext("Points")) or 0)
+def _text(element: Any, name: str, limit: int) -> str:
+    return (element.findtext(name) or "").strip()[:limit]
 
 
-def read_report(stream: _Readable, *, finess: str) -> dict[str, str]:
+def _rule(element: Any) -> RuleRecord | None:
+    risk_id = _text(element, "RiskId", 100)
+    if not risk_id:
+        return None
+    level = _int(element.findtext("MaturityLevel"))
+    if level is None or not 1 <= level <= pingcastle_rules.BEST_LEVEL:
+        level = pingcastle_rules.table_level(risk_id)
+    points = _int(element.findtext("Points"))
+    return RuleRecord(
+        risk_id=risk_id,
+        category=_text(element, "Category", 50),
+        model=_text(element, "Model", 100),
+        points=min(points or 0, MAX_INT),
+        rationale=_text(element, "Rationale", MAX_RULE_TEXT).replace("\x00", ""),
+        maturity_level=level,
+    )
+
+
+def rules_fingerprint(rules: list[RuleRecord]) -> str:
+    """A digest of the rules, so that a re-import of the same report is unchanged."""
+    digest = hashlib.sha256()
+    for rule in sorted(rules, key=lambda r: (r.risk_id, r.category, r.model, r.points)):
+        digest.update(repr(astuple(rule)).encode())
+    return digest.hexdigest()
+
+
+def read_report(stream: _Readable, *, finess: str) -> ReportValues:
     """The report's values under the import's column names; raises ReportError."""
     fields: dict[str, str] = {}
-    severities: Counter[str] = Counter()
+    rules: list[RuleRecord] = []
+    engine = ""
     path: list[str] = []  # tags from the root to the current element
     try:
         for event, element in safe_etree.iterparse(
@@ -149,8 +190,12 @@ def read_report(stream: _Readable, *, finess: str) -> dict[str, str]:
             depth = len(path)  # of the element's parent
             if depth == 1 and tag in _REPORT_FIELDS:
                 fields[_REPORT_FIELDS[tag]] = (element.text or "").strip()
+            elif depth == 1 and tag == "EngineVersion":
+                engine = (element.text or "").strip()[:40]
             elif depth == 2 and tag == "HealthcheckRiskRule" and path[1] == "RiskRules":
-                severities[_rule_severity(element)] += 1
+                rule = _rule(element)
+                if rule is not None and len(rules) < MAX_RULES:
+                    rules.append(rule)
             if depth >= 1 and not (depth >= 3 and path[2] == "HealthcheckRiskRule"):
                 # Free what was read: a full report lists every account and GPO.
                 element.clear()
@@ -167,17 +212,31 @@ def read_report(stream: _Readable, *, finess: str) -> dict[str, str]:
             _("XML mal formé (ligne %(line)d, colonne %(column)d)")
             % {"line": line, "column": column + 1}
         ) from None
-    level = fields.get("niveau_maturite", "")
-    return {
-        **fields,
-        # GenerationDate is an ISO date-time (2025-03-14T10:22:31.1234567+01:00).
-        "date_audit": fields.get("date_audit", "")[:10],
-        # PingCastle writes 0 when it did not compute the level.
-        "niveau_maturite": "" if level == "0" else level,
-        "finess_ej": finess,
-        "outil": DirectoryAudit.Tool.PINGCASTLE.value,
-        **{column: str(severities[severity]) for severity, column in SEVERITY_COLUMNS.items()},
-    }
+    level = fields.get("niveau_maturite", "").strip()
+    derived = level in ("", "0")  # 0: PingCastle did not compute it; absent in 2.x
+    if derived:
+        computed = pingcastle_rules.domain_level(rule.maturity_level for rule in rules)
+        level = "" if computed is None else str(computed)
+    severities = Counter(
+        pingcastle_rules.severity(rule.maturity_level)
+        for rule in rules
+        if rule.maturity_level is not None
+    )
+    values = ReportValues(
+        {
+            **fields,
+            # GenerationDate is an ISO date-time (2025-03-14T10:22:31.1234567+01:00).
+            "date_audit": fields.get("date_audit", "")[:10],
+            "niveau_maturite": level,
+            "finess_ej": finess,
+            "outil": DirectoryAudit.Tool.PINGCASTLE.value,
+            **{column: str(severities[severity]) for severity, column in SEVERITY_COLUMNS.items()},
+        }
+    )
+    values.rules = rules
+    values.engine_version = engine
+    values.maturity_from_rules = derived and bool(level)
+    return values
 
 
 class PingCastleXMLSource:
@@ -312,7 +371,7 @@ class PingCastleZipSource:
         finally:
             self.archive.close()
 
-    def _read(self, info: zipfile.ZipInfo) -> dict[str, str]:
+    def _read(self, info: zipfile.ZipInfo) -> ReportValues:
         limit = min(ZIP_MAX_MEMBER_SIZE, self.budget)
         try:
             with self.archive.open(info) as member:

@@ -31,6 +31,16 @@ PINGCASTLE_REQUIRED = {
     "score_relations_approbation",
     "score_anomalies",
 }
+# DirectoryAudit fields only a PingCastle report fills.
+REPORT_DEFAULTS: dict[str, Any] = {
+    "engine_version": "",
+    "maturity_from_rules": False,
+    "rules_fingerprint": "",
+}
+# The count columns, worst first, and the index of each maturity level's severity.
+_SEVERITY_FIELDS = ("findings_critical", "findings_high", "findings_medium", "findings_low")
+_LEVEL_SEVERITY_INDEX = {1: 0, 2: 1, 3: 2, 4: 3, 5: 3}
+_LEVEL_COLUMN = next(c for c in COLUMNS[AuditKind.DIRECTORY] if c.field == "maturity_level")
 # The columns of a record's natural key (ParsedRow.key).
 _KEY_TYPES = {ValueType.FINESS, ValueType.DATE, ValueType.TOOL, ValueType.DOMAIN}
 _TEXT_TYPES = {ValueType.TOOL, ValueType.DOMAIN}
@@ -48,6 +58,8 @@ class ParsedRow:
     values: dict[str, Any]
     problems: list[str] = field(default_factory=list)
     legal_entity_id: int | None = None
+    # The triggered rules of a PingCastle report; None for a CSV or JSON record.
+    rules: list[Any] | None = None
 
 
 @lru_cache(maxsize=16_384)
@@ -175,8 +187,48 @@ class RowParser:
                     values[column.field] = flag
             else:
                 values[column.field] = self._number(column, text, tool_text, problem)
+        if self.is_ad and not hasattr(raw, "rules"):
+            # A CSV or JSON record's counts; a PingCastle report's follow its rules.
+            problems.extend(self._level_contradictions(values))
+            # Filled from a PingCastle report by the importer (importers/__init__.py).
+            values.update(REPORT_DEFAULTS)
         key = (finess, tool, values.get("domain", ""), values_date(values)) if key_ok else None
         return ParsedRow(line=line, finess=finess, key=key, values=values, problems=problems)
+
+    def _level_contradictions(self, values: dict[str, Any]) -> list[str]:
+        """Counts of findings by severity that contradict the maturity level: a severity
+        follows the level of its rule (1 critical, 2 high, 3 medium, 4 and 5 low), so a
+        domain at level L has no finding worse than L's severity and, when it has
+        findings, at least one of L's severity."""
+        level = values.get("maturity_level")
+        found = [values.get(field) for field in _SEVERITY_FIELDS]
+        counts = [count for count in found if isinstance(count, int)]
+        if level is None or len(counts) != len(found):
+            return []
+        at = _LEVEL_SEVERITY_INDEX[level]
+        labels = {c.field: self.label(c) for c in self.columns if c.field in _SEVERITY_FIELDS}
+        names = {"level": level, "level_label": self.label(_LEVEL_COLUMN)}
+        for index, field_name in enumerate(_SEVERITY_FIELDS[:at]):
+            if counts[index]:
+                return [
+                    _(
+                        "%(column)s : %(count)d constat(s) de cette gravité contredisent le "
+                        "niveau de maturité %(level)d (%(level_label)s) : la gravité d'un "
+                        "constat suit le niveau de sa règle, un domaine au niveau %(level)d "
+                        "n'a aucun constat plus grave"
+                    )
+                    % {**names, "column": labels[field_name], "count": counts[index]}
+                ]
+        if sum(counts) and not counts[at] and level <= 3:
+            return [
+                _(
+                    "%(column)s : aucun constat de cette gravité alors que le niveau de "
+                    "maturité est %(level)d (%(level_label)s) : un domaine à ce niveau a au "
+                    "moins une règle de ce niveau"
+                )
+                % {**names, "column": labels[_SEVERITY_FIELDS[at]]}
+            ]
+        return []
 
     def _number(self, column: Column, text: str, tool: str, problem: Any) -> int | None:
         kind = column.type

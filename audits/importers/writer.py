@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from care_portal.imports.report import ImportReport as BaseReport
 from establishments.models import LegalEntity
 
-from ..models import AuditKind, DirectoryAudit, ExposureScan
+from ..models import AuditKind, DirectoryAudit, DirectoryAuditRule, ExposureScan
 from .rows import ParsedRow
 
 CHUNK_SIZE = 2000
@@ -64,8 +64,11 @@ def _specs() -> dict[str, _Spec]:
                 "findings_high",
                 "findings_medium",
                 "findings_low",
+                "engine_version",
+                "maturity_from_rules",
+                "rules_fingerprint",
             ),
-            boolean_fields=frozenset(),
+            boolean_fields=frozenset({"maturity_from_rules"}),
             duplicate_message=_(
                 "doublon : un audit de la même entité, du même outil et du même domaine à la "
                 "même date figure déjà dans ce fichier (%(where)s)"
@@ -281,11 +284,14 @@ class ChunkWriter:
         existing = self._existing(rows)
         to_create: list[ParsedRow] = []
         to_update: list[Any] = []
+        changed: list[ParsedRow] = []
         for row in rows:
             stored = existing.get(self._natural_key(row))
             if stored is None:
                 to_create.append(row)
+                changed.append(row)
             elif stored[1:] != tuple(row.values[name] for name in spec.value_fields):
+                changed.append(row)
                 to_update.append(
                     model(
                         pk=stored[0],
@@ -307,6 +313,31 @@ class ChunkWriter:
             )
         self.report.created += len(to_create)
         self.report.updated += len(to_update)
+        if model is DirectoryAudit:
+            self._write_rules(changed, updated=bool(to_update))
+
+    def _write_rules(self, rows: list[ParsedRow], *, updated: bool) -> None:
+        """Replace the triggered rules of the audits written from these rows: a fixed
+        number of queries per chunk (ids, delete, bulk insert), whatever the rules."""
+        if not updated and not any(row.rules for row in rows):
+            return
+        ids = {key: stored[0] for key, stored in self._existing(rows).items()}
+        if updated:
+            DirectoryAuditRule.objects.filter(audit_id__in=list(ids.values())).delete()
+        rules = [
+            DirectoryAuditRule(
+                audit_id=ids[self._natural_key(row)],
+                risk_id=rule.risk_id,
+                category=rule.category,
+                model=rule.model,
+                points=rule.points,
+                rationale=rule.rationale,
+                maturity_level=rule.maturity_level,
+            )
+            for row in rows
+            for rule in row.rules or ()
+        ]
+        DirectoryAuditRule.objects.bulk_create(rules, batch_size=1000)
 
     def _insert(self, rows: list[ParsedRow]) -> None:
         """INSERT the new rows, many per statement, with the values the row parser

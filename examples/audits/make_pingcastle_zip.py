@@ -25,7 +25,6 @@ REPORTS = [
                 "<PrivilegiedGroupScore>35</PrivilegiedGroupScore>"
             ),
             "<AnomalyScore>40</AnomalyScore>": "<AnomalyScore>15</AnomalyScore>",
-            "<MaturityLevel>2</MaturityLevel>": "<MaturityLevel>3</MaturityLevel>",
             "<Points>50</Points>\n      <Category>Anomalies</Category>": (
                 "<Points>0</Points>\n      <Category>Anomalies</Category>"
             ),
@@ -43,7 +42,6 @@ REPORTS = [
             "<StaleObjectsScore>31</StaleObjectsScore>": (
                 "<StaleObjectsScore>70</StaleObjectsScore>"
             ),
-            "<MaturityLevel>2</MaturityLevel>": "<MaturityLevel>1</MaturityLevel>",
         },
     ),
 ]

@@ -46,7 +46,7 @@ def audit(finess, day, **values):
         "score_comptes_privilegies": "55",
         "score_relations_approbation": "0",
         "score_anomalies": "40",
-        "niveau_maturite": "2",
+        "niveau_maturite": "1",
         "constats_critiques": "1",
         "constats_eleves": "2",
         "constats_moyens": "4",
@@ -122,7 +122,7 @@ def test_ad_csv_with_comma_bom_and_french_dates(hospital):
     assert pingcastle.domain == "ch-exemple.local"
     assert pingcastle.audit_date == date(2025, 3, 14)
     assert (pingcastle.global_score, pingcastle.privileged_accounts_score) == (55, 55)
-    assert (pingcastle.maturity_level, pingcastle.findings_critical) == (2, 1)
+    assert (pingcastle.maturity_level, pingcastle.findings_critical) == (1, 1)
     oradad = DirectoryAudit.objects.get(tool="oradad")
     assert (oradad.global_score, oradad.maturity_level, oradad.findings_low) == (None, None, 0)
     assert hospital.volet1.level == Volet1Level.AD_DONE
@@ -162,7 +162,12 @@ def test_exposure_json_array_or_object(hospital, wrap):
 @pytest.mark.parametrize("wrap", [None, "audits"])
 def test_ad_json_array_or_object(hospital, wrap):
     items = [
-        {**audit(hospital.finess, "2025-03-14"), "score_global": 55, "niveau_maturite": 2},
+        {
+            **audit(hospital.finess, "2025-03-14"),
+            "score_global": 55,
+            "niveau_maturite": 2,
+            "constats_critiques": 0,
+        },
         {
             "finess_ej": hospital.finess,
             "date_audit": "2025-04-01",
@@ -776,3 +781,42 @@ def test_a_stream_that_cannot_seek_is_measured_then_stored(hospital, settings):
     settings.AUDIT_IMPORT_MAX_FILE_SIZE = len(content) - 1
     with pytest.raises(ImportFileError, match="taille maximale"):
         audit_import_create(kind="exposure", uploaded_file=_Stream(content), filename="s.csv")
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (
+            {"niveau_maturite": "2", "constats_critiques": "1"},
+            "constats_critiques : 1 constat(s) de cette gravité contredisent le niveau de "
+            "maturité 2",
+        ),
+        (
+            {"niveau_maturite": "4", "constats_critiques": "0", "constats_eleves": "0"},
+            "constats_moyens : 4 constat(s) de cette gravité contredisent le niveau de maturité 4",
+        ),
+        (
+            {"niveau_maturite": "1", "constats_critiques": "0"},
+            "constats_critiques : aucun constat de cette gravité alors que le niveau de "
+            "maturité est 1",
+        ),
+    ],
+)
+def test_counts_that_contradict_the_maturity_level_are_refused(hospital, values, expected):
+    batch = run_import("ad", audits_file([audit(hospital.finess, "2025-03-14", **values)]), "a.csv")
+
+    assert batch.status == AuditImport.Status.FAILED
+    assert expected in batch.errors[0]["message"], batch.errors
+    assert not DirectoryAudit.objects.exists()
+
+
+def test_counts_without_findings_or_without_level_are_accepted(hospital):
+    rows = [
+        audit(hospital.finess, "2025-03-14", niveau_maturite="2", constats_critiques="0",
+              constats_eleves="0", constats_moyens="0", constats_faibles="0"),
+        audit(hospital.finess, "2025-03-15", niveau_maturite=""),
+    ]  # fmt: skip
+
+    batch = run_import("ad", audits_file(rows), "a.csv")
+
+    assert batch.status == AuditImport.Status.SUCCEEDED, batch.errors

@@ -25,7 +25,7 @@ def report(
     domain="ch-exemple.local",
     generated="2025-03-14T10:22:31.4523810+01:00",
     scores=(55, 31, 55, 0, 40),
-    maturity="2",
+    maturity="1",
     rules="",
     prolog='<?xml version="1.0" encoding="utf-8"?>\n',
 ):
@@ -90,22 +90,24 @@ def test_report_values_are_read_for_the_chosen_entity(hospital):
         audit.trusts_score,
         audit.anomalies_score,
         audit.maturity_level,
-    ) == (55, 31, 55, 0, 40, 2)
-    # Points 50 -> critical, 20 -> high, 15 -> medium, 1 -> low.
+    ) == (55, 31, 55, 0, 40, 1)
+    # Levels of the shipped table, not points: P-Kerberoasting and S-Inactive are at
+    # level 1 (critical), A-Krbtgt at 2 (high), S-PwdNotRequired at 3 (medium).
     assert (
         audit.findings_critical,
         audit.findings_high,
         audit.findings_medium,
         audit.findings_low,
-    ) == (1, 1, 1, 1)
+    ) == (2, 1, 1, 0)
+    assert audit.rules.count() == 4
     assert audit.import_batch == batch
     assert hospital.volet1.level == Volet1Level.AD_DONE
 
 
-def test_a_rule_maturity_level_decides_its_severity_before_its_points(hospital):
+def test_a_rule_maturity_level_in_the_report_wins_over_the_table(hospital):
     rules = (
-        rule(0, "P-Delegated", extra="<MaturityLevel>1</MaturityLevel>")
-        + rule(60, "S-Old", extra="<MaturityLevel>4</MaturityLevel>")
+        rule(0, "P-Delegated", extra="<MaturityLevel>1</MaturityLevel>")  # table: 3
+        + rule(60, "S-Old", extra="<MaturityLevel>4</MaturityLevel>")  # not in the table
         + rule(5, "A-Level", extra="<Level>Full</Level>")  # the export level, not a maturity
     )
 
@@ -118,40 +120,34 @@ def test_a_rule_maturity_level_decides_its_severity_before_its_points(hospital):
         audit.findings_high,
         audit.findings_medium,
         audit.findings_low,
-    ) == (
-        1,
-        0,
-        1,
-        1,
-    )
+    ) == (1, 0, 0, 1)
+    levels = dict(audit.rules.values_list("risk_id", "maturity_level"))
+    assert levels == {"P-Delegated": 1, "S-Old": 4, "A-Level": None}
 
 
 @pytest.mark.parametrize(
-    ("level", "points", "severity"),
-    [
-        (1, 0, "critical"),
-        (2, 0, "high"),
-        (3, 100, "medium"),
-        (4, 100, "low"),
-        (5, 100, "low"),
-        (None, 50, "critical"),
-        (None, 49, "high"),
-        (None, 20, "high"),
-        (None, 19, "medium"),
-        (None, 5, "medium"),
-        (None, 4, "low"),
-        (None, 0, "low"),
-    ],
+    ("level", "severity"),
+    [(1, "critical"), (2, "high"), (3, "medium"), (4, "low"), (5, "low"), (None, None)],
 )
-def test_rule_severity_mapping(level, points, severity):
-    assert rule_severity(level=level, points=points) == severity
+def test_rule_severity_follows_the_maturity_level_only(level, severity):
+    assert rule_severity(level=level) == severity
 
 
-def test_maturity_level_zero_means_not_computed(hospital):
+def test_maturity_level_zero_is_computed_from_the_rules(hospital):
     batch = xml_import(report(maturity="0"), hospital)
 
     assert batch.status == AuditImport.Status.SUCCEEDED
-    assert DirectoryAudit.objects.get().maturity_level is None
+    audit = DirectoryAudit.objects.get()
+    # PingCastle writes 0 when it did not compute the level: the worst rule's level.
+    assert (audit.maturity_level, audit.maturity_from_rules) == (1, True)
+
+
+def test_a_report_whose_rules_all_have_unknown_levels_has_no_level(hospital):
+    batch = xml_import(report(maturity="0", rules=rule(10, "X-Unknown")), hospital)
+
+    assert batch.status == AuditImport.Status.SUCCEEDED
+    audit = DirectoryAudit.objects.get()
+    assert (audit.maturity_level, audit.maturity_from_rules) == (None, False)
 
 
 def test_rule_numbers_too_long_for_int_do_not_break_the_import(hospital):
@@ -166,7 +162,9 @@ def test_rule_numbers_too_long_for_int_do_not_break_the_import(hospital):
     total = (
         audit.findings_critical + audit.findings_high + audit.findings_medium + audit.findings_low
     )
-    assert (total, audit.findings_high) == (2, 1)
+    # A-Huge has no known level (not counted); P-Kerberoasting is at level 1.
+    assert (total, audit.findings_critical) == (1, 1)
+    assert audit.rules.get(risk_id="A-Huge").points == 0
 
 
 def test_reimport_of_the_same_report_changes_nothing(hospital):

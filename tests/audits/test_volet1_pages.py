@@ -9,7 +9,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership
-from audits.models import DirectoryAudit, ExposureScan, Volet1Level, Volet1Status
+from audits.models import (
+    DirectoryAudit,
+    DirectoryAuditRule,
+    ExposureScan,
+    Volet1Level,
+    Volet1Status,
+)
 from audits.readings import (
     directory_next_steps,
     maturity_reading,
@@ -253,15 +259,22 @@ def test_volet1_page_runs_the_same_queries_whatever_the_history(
             make_scan(hospital, today() - timedelta(days=30 * i), met=i % 3 != 0)
         for d in range(domains):
             for year in (2023, 2024, 2025):
-                make_audit(hospital, domain=f"ad{d}.test", audit_date=date(year, 3, 1))
+                audit = make_audit(hospital, domain=f"ad{d}.test", audit_date=date(year, 3, 1))
+                DirectoryAuditRule.objects.bulk_create(
+                    DirectoryAuditRule(
+                        audit=audit, risk_id=f"S-Rule{r}", category="StaleObjects", points=r
+                    )
+                    for r in range(d * 3)
+                )
         refresh(hospital)
 
     client.force_login(hospital_user)
     client.get(volet1_url(hospital))  # warm the session
-    # session, user, memberships, legal entity (with its status), audits, scans
+    # session, user, memberships, legal entity (with its status), latest audits, their
+    # rules, the audits' series, scans: whatever the number of rules
     for scans, domains in ((3, 1), (30, 6)):
         fill(scans, domains)
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(8):
             response = client.get(volet1_url(hospital))
         assert len(response.context["overview"].scan_rows) == scans
         assert len(response.context["overview"].directory_audits) == domains
