@@ -316,7 +316,7 @@ def application_issues(application: Application) -> list[Issue]:
             issues.append(Issue("identity", _("Renseignez %(what)s.") % {"what": label}, field))
     evidence_by_answer: dict[int, int] = {}
     for evidence in application.evidence.all():
-        if evidence.answer_id:
+        if evidence.answer_id and evidence.superseded_at is None:
             evidence_by_answer[evidence.answer_id] = (
                 evidence_by_answer.get(evidence.answer_id, 0) + 1
             )

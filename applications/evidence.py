@@ -1,6 +1,11 @@
 """Evidence uploaded with an application: its checks (name, type by content, size,
-quota, active content), its storage, and adding or deleting it (`evidence_add`,
-`evidence_delete`).
+quota, active content), its storage, and adding, superseding or deleting it
+(`evidence_add`, `evidence_delete`).
+
+Evidence uploaded before a submission may be deleted by the applicant; once it went to
+the reviewers (with a submission or an objective declaration) it is never erased, only
+superseded by a new version (`evidence_add(replaces=…)`), and stays visible to the
+reviewers marked "remplacée le …".
 
 An upload is accepted only when its extension is allowed *and* its content is what the
 extension says; PDFs with active content and office files with macros are refused with
@@ -21,6 +26,7 @@ import uuid
 import zipfile
 import zlib
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeGuard, cast
 
@@ -31,14 +37,15 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from accounts import audit
 from care_portal.errors import ApplicationError, CarePortalError
 
 from .drafting import editing, require_editor
-from .models import Answer, Application, Evidence
+from .lifecycle import Status
+from .models import Answer, Application, Evidence, Transition
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -187,6 +194,24 @@ class EvidenceNotStored(CarePortalError):
             "conservé ; envoyez-le de nouveau dans quelques instants."
         ) % {"name": name, "reason": reason}
         super().__init__(message)
+
+
+class EvidenceKept(ApplicationError):
+    """A deletion refused: the file went to the reviewers and is kept for the record."""
+
+    def __init__(self, evidence: Evidence, sent: datetime) -> None:
+        super().__init__(
+            _(
+                "La pièce « %(name)s » a été transmise aux instructeurs le %(date)s : elle "
+                "ne peut plus être supprimée. Pour la corriger, déposez une nouvelle version "
+                "en choisissant de remplacer cette pièce ; l'ancienne restera consultable, "
+                "marquée comme remplacée."
+            )
+            % {
+                "name": evidence.original_name,
+                "date": formats.date_format(timezone.localtime(sent), "DATETIME_FORMAT"),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -664,20 +689,32 @@ def _check_text(file: IO[bytes], name: str) -> str:
 
 
 def evidence_add(
-    *, application: Application, answer: Answer | None, uploaded_file: Any, by: "User"
+    *,
+    application: Application,
+    answer: Answer | None,
+    uploaded_file: Any,
+    by: "User",
+    replaces: Evidence | None = None,
 ) -> Evidence:
     """Check an uploaded file (type by content, active content, size, quota) and store
-    it under a server-generated name in private storage, with its SHA-256."""
+    it under a server-generated name in private storage, with its SHA-256.
+
+    With `replaces` (a current file of the same answer), the new file supersedes it:
+    the old one is kept, marked "remplacée le …", never erased."""
     require_editor(application, by)  # fail fast, before reading the file
     if answer is not None and answer.application_id != application.pk:
         raise ApplicationError(_("Cette réponse n'appartient pas à la candidature."))
+    if replaces is not None and (
+        replaces.application_id != application.pk or replaces.answer_id != answer_id(answer)
+    ):
+        raise ApplicationError(_("La pièce à remplacer n'appartient pas à cette exigence."))
     inspected = inspect_upload(uploaded_file, name=getattr(uploaded_file, "name", "") or "")
     stored_as = store_upload(uploaded_file, inspected)
     try:
         # The row lock also keeps two uploads at once from both passing the quota.
         with editing(application, by):
             check_application_quota(application, inspected.size, name=inspected.safe_name)
-            return Evidence.objects.create(
+            evidence = Evidence.objects.create(
                 application=application,
                 answer=answer,
                 file=stored_as,
@@ -687,9 +724,47 @@ def evidence_add(
                 sha256=inspected.sha256,
                 uploaded_by=by,
             )
+            if replaces is not None:
+                _supersede(replaces, evidence)
+            return evidence
     except BaseException:
         default_storage.delete(stored_as)  # nothing half-written
         raise
+
+
+def answer_id(answer: Answer | None) -> int | None:
+    return answer.pk if answer is not None else None
+
+
+def _supersede(old: Evidence, new: Evidence) -> None:
+    """Mark `old` superseded by `new`, unless another upload did so first (the caller
+    holds the application's row, so the check and the write see the same state)."""
+    updated = Evidence.objects.filter(pk=old.pk, superseded_at__isnull=True).update(
+        superseded_at=new.created_at, superseded_by=new
+    )
+    if updated != 1:
+        raise ApplicationError(
+            _("La pièce « %(name)s » a déjà été remplacée : rechargez la page.")
+            % {"name": old.original_name}
+        )
+    old.superseded_at, old.superseded_by = new.created_at, new
+
+
+def transmitted_at(evidence: Evidence) -> datetime | None:
+    """When the file first went to the reviewers (the first submission of the
+    application, or declaration of its objectives, after the upload), or None if it
+    never did. One query."""
+    first = (
+        Transition.objects.filter(
+            application_id=evidence.application_id,
+            to_status__in=(Status.SUBMITTED, Status.OBJECTIVES_DECLARED),
+            created_at__gte=evidence.created_at,
+        )
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return first
 
 
 def evidence_delete(*, evidence: Evidence, by: "User") -> None:
@@ -699,7 +774,13 @@ def evidence_delete(*, evidence: Evidence, by: "User") -> None:
 
 def evidence_remove(*, evidence: Evidence, by: "User") -> None:
     """Delete a file's row (audited) in the caller's transaction, which checked the
-    user may; the stored file goes once that transaction has committed."""
+    user may; the stored file goes once that transaction has committed.
+
+    Only a file that never went to the reviewers may go: one transmitted with a
+    submission (or an objective declaration) is refused with `EvidenceKept`."""
+    sent = transmitted_at(evidence)
+    if sent is not None:
+        raise EvidenceKept(evidence, sent)
     name = evidence.file.name
     audit.record(
         audit.Action.EVIDENCE_DELETED,

@@ -404,14 +404,44 @@ class Evidence(PublicModel):
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    # Evidence that went with a submission is never erased: a new version supersedes it
+    # and it stays visible, marked "remplacée le …" (applications/evidence.py).
+    superseded_at = models.DateTimeField(_("remplacée le"), null=True, blank=True)
+    superseded_by = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="supersedes",
+        verbose_name=_("remplacée par"),
+    )
 
     class Meta:
         ordering = ["created_at"]
         verbose_name = _("pièce justificative")
         verbose_name_plural = _("pièces justificatives")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(superseded_at__isnull=True, superseded_by__isnull=True)
+                | models.Q(superseded_at__isnull=False),
+                name="evidence_superseded_has_date",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.original_name
+
+    @property
+    def is_current(self) -> bool:
+        return self.superseded_at is None
+
+    def transmitted_with(self, application: "Application") -> bool:
+        """Whether this file went with a submission of `application` (its latest
+        submission came after the upload): it can then be superseded, never deleted.
+        Reads `application.submitted_at`, no query (evidence of an objective
+        declaration: see evidence.transmitted_at)."""
+        submitted = application.submitted_at
+        return submitted is not None and self.created_at <= submitted
 
 
 class Transition(models.Model):
