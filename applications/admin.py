@@ -21,6 +21,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from care_portal.history import FieldHistoryAdmin
+
 from . import decision_jobs, decisions
 from .decision_forms import DecisionForm
 from .models import (
@@ -103,7 +105,7 @@ class EnvelopeColumns:
 
 
 @admin.register(FundingCall)
-class FundingCallAdmin(EnvelopeColumns, admin.ModelAdmin):
+class FundingCallAdmin(EnvelopeColumns, FieldHistoryAdmin):
     list_display = [
         "code",
         "title",
@@ -262,7 +264,7 @@ class CoSignatureFilter(admin.SimpleListFilter):
 
 
 @admin.register(Application)
-class ApplicationAdmin(admin.ModelAdmin):
+class ApplicationAdmin(FieldHistoryAdmin):
     list_display = [
         "reference",
         "candidate",
@@ -289,7 +291,7 @@ class ApplicationAdmin(admin.ModelAdmin):
     ]
     search_fields = ["reference", "candidate__name", "candidate__finess"]
     list_select_related = ["candidate__department__region", "call", "eligibility"]
-    ordering = [F("eligibility__score").desc(nulls_last=True), "-submitted_at"]  # type: ignore[list-item]
+    ordering: list[Any] = [F("eligibility__score").desc(nulls_last=True), "-submitted_at"]
     date_hierarchy = "submitted_at"
     list_per_page = 100
     list_max_show_all = decisions.MAX_BULK  # "show all" selects up to 500 at once
@@ -374,6 +376,16 @@ class ApplicationAdmin(admin.ModelAdmin):
             return queryset
         # Drafts (and drafts withdrawn) belong to their establishment alone.
         return queryset.filter(submitted_at__isnull=False)
+
+    def history_extra_context(self, request: HttpRequest, obj: Any) -> dict[str, Any]:
+        """The history page also lists the history of the application's files: each
+        upload, supersession and deletion (before submission), with its author."""
+        files = (
+            Evidence.history.filter(application_id=obj.pk)
+            .select_related("history_user")
+            .order_by("-history_date", "-history_id")
+        )
+        return {"file_history": list(files)}
 
     # --- Columns ----------------------------------------------------------------------------
 

@@ -250,6 +250,7 @@ def application_update_identity(
     with editing(application, by):
         for field in IDENTITY_FIELDS:
             setattr(application, field, (data.get(field) or "").strip())
+        application._history_user = by  # type: ignore[attr-defined]  # field history's author
         application.save(update_fields=[*IDENTITY_FIELDS, "updated_at"])
     return application
 
@@ -296,6 +297,7 @@ def application_set_budget(
             ]
         )
         application.requested_amount = total
+        application._history_user = by  # type: ignore[attr-defined]
         application.save(update_fields=["requested_amount", "updated_at"])
     return total
 

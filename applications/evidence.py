@@ -714,7 +714,7 @@ def evidence_add(
         # The row lock also keeps two uploads at once from both passing the quota.
         with editing(application, by):
             check_application_quota(application, inspected.size, name=inspected.safe_name)
-            evidence = Evidence.objects.create(
+            evidence = Evidence(
                 application=application,
                 answer=answer,
                 file=stored_as,
@@ -724,8 +724,10 @@ def evidence_add(
                 sha256=inspected.sha256,
                 uploaded_by=by,
             )
+            evidence._history_user = by  # type: ignore[attr-defined]  # field history's author
+            evidence.save(force_insert=True)
             if replaces is not None:
-                _supersede(replaces, evidence)
+                _supersede(replaces, evidence, by)
             return evidence
     except BaseException:
         default_storage.delete(stored_as)  # nothing half-written
@@ -736,18 +738,20 @@ def answer_id(answer: Answer | None) -> int | None:
     return answer.pk if answer is not None else None
 
 
-def _supersede(old: Evidence, new: Evidence) -> None:
+def _supersede(old: Evidence, new: Evidence, by: "User") -> None:
     """Mark `old` superseded by `new`, unless another upload did so first (the caller
-    holds the application's row, so the check and the write see the same state)."""
-    updated = Evidence.objects.filter(pk=old.pk, superseded_at__isnull=True).update(
-        superseded_at=new.created_at, superseded_by=new
-    )
-    if updated != 1:
+    holds the application's row; the file's row is locked and read again). Saved, not
+    updated in bulk, so that the field history records it with its author."""
+    current = Evidence.objects.select_for_update().filter(pk=old.pk).first()
+    if current is None or current.superseded_at is not None:
         raise ApplicationError(
             _("La pièce « %(name)s » a déjà été remplacée : rechargez la page.")
             % {"name": old.original_name}
         )
-    old.superseded_at, old.superseded_by = new.created_at, new
+    current.superseded_at, current.superseded_by = new.created_at, new
+    current._history_user = by  # type: ignore[attr-defined]
+    current.save(update_fields=["superseded_at", "superseded_by", "updated_at"])
+    old.superseded_at, old.superseded_by = current.superseded_at, new
 
 
 def transmitted_at(evidence: Evidence) -> datetime | None:
@@ -789,5 +793,6 @@ def evidence_remove(*, evidence: Evidence, by: "User") -> None:
         file=evidence.original_name,
         sha256=evidence.sha256,
     )
+    evidence._history_user = by  # type: ignore[attr-defined]
     evidence.delete()
     transaction.on_commit(lambda: default_storage.delete(name), robust=True)

@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from care_portal.models import PublicModel, TimeStampedModel
 
@@ -84,6 +85,8 @@ class FundingCall(PublicModel):
             "l'accord, le solde une fois les objectifs validés. 0 : un seul versement."
         ),
     )
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])  # field history
 
     class Meta:
         ordering = ["-opens_at"]
@@ -181,6 +184,25 @@ class Opinion(models.TextChoices):
     RESERVED = "reserved", _("Réservé")
 
 
+# Written by the workflow's conditional UPDATEs, each with its own ledger: not in the
+# field history of Application (see Application.history).
+APPLICATION_WORKFLOW_FIELDS = [
+    "status",
+    "submitted_at",
+    "granted_amount",
+    "paid_amount",
+    "sworn_statement",
+    "sworn_by",
+    "sworn_at",
+    "assigned_to",
+    "assigned_at",
+    "regional_opinion",
+    "proposed_amount",
+    "return_due_on",
+    "updated_at",
+]
+
+
 class Application(PublicModel):
     Status = Status
     Opinion = Opinion
@@ -257,6 +279,13 @@ class Application(PublicModel):
     )
 
     objects = ApplicationQuerySet.as_manager()
+    # Field history (README "Security"): who changed which field, when, for the fields
+    # written by save() (the forms and the admin). The workflow's columns are written by
+    # conditional UPDATEs and have their own ledgers, so they are left out here: the
+    # status, dates and amounts of each move in Transition (lifecycle.py), the
+    # declaration in the submission's Transition, the opinion and proposed amount in
+    # RegionalReview, the assignment in the audit trail.
+    history = HistoricalRecords(excluded_fields=APPLICATION_WORKFLOW_FIELDS)
 
     class Meta:
         ordering = ["-created_at"]
@@ -415,6 +444,9 @@ class Evidence(PublicModel):
         related_name="supersedes",
         verbose_name=_("remplacée par"),
     )
+
+    # Field history: the upload, its supersession, a deletion before submission.
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["created_at"]

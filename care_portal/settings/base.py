@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "simple_history",  # field history of applications, calls, evidence and roles
     "crispy_forms",
     "dsfr",
     "crispy_dsfr",
@@ -54,6 +55,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # The signed-in user as the author of the field history's rows (simple_history).
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -290,6 +293,10 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
+
+# Field history (simple_history): read in the admin's history pages; never reverted
+# from there (a past version would bypass the portal's rules).
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # The read-only API (api/, README "API"): personal tokens only (Authorization: Bearer),
 # throttled per token in the default cache (Redis when REDIS_URL is set).

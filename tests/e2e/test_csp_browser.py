@@ -99,6 +99,7 @@ def test_dashboards_and_admin_have_no_csp_violation(csp_page, ministry_user):
         "/admin/",
         "/admin/applications/application/",
         f"/admin/applications/application/{application.pk}/change/",
+        f"/admin/applications/application/{application.pk}/history/",  # field history
         "/admin/accounts/user/",
         "/admin/applications/fundingcall/",
         "/admin/applications/fundingcall/add/",  # date widgets, written by the admin's JS
