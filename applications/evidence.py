@@ -8,8 +8,10 @@ superseded by a new version (`evidence_add(replaces=…)`), and stays visible to
 reviewers marked "remplacée le …".
 
 An upload is accepted only when its extension is allowed *and* its content is what the
-extension says; PDFs with active content and office files with macros are refused with
-a French message that names the file and the reason. `evidence_add` calls
+extension says; PDFs with active content, office files with macros and spreadsheets
+(CSV, XLSX, ODS) whose formulas call a program or an external source (DDE, web
+services, hyperlinks, external links) are refused with a French message that names the
+file and the reason. `evidence_add` calls
 `inspect_upload`, `store_upload` and `check_application_quota`, then creates the
 `Evidence` row.
 """
@@ -25,12 +27,16 @@ import unicodedata
 import uuid
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeGuard, cast
+from xml.etree.ElementTree import ParseError
 
+import defusedxml.ElementTree as safe_etree
 import pikepdf
+from defusedxml import DefusedXmlException
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -122,6 +128,33 @@ _ODF_SCANNED_PARTS = ("content.xml", "styles.xml")
 
 # C0 controls that no text file carries (tab, LF, VT, FF, CR, SUB and ESC are allowed).
 _TEXT_FORBIDDEN_BYTES = re.compile(rb"[\x00-\x08\x0e-\x19\x1c-\x1f]")
+
+# Spreadsheet formulas that reach outside the workbook: run a program (DDE, as in
+# =cmd|' /C calc'!A0, or the DDE() function), call a library or a macro sheet's code,
+# fetch or send data over the network (web services, hyperlinks, imports, images by
+# URL). Refused in CSV, XLSX and ODS evidence; ordinary formulas (=SUM(A1:A3)) are not.
+# Names may be prefixed (_xlfn. in XLSX, of: or ORG.OPENOFFICE. in ODS): \b still
+# matches after the dot or colon.
+_EXTERNAL_FUNCTIONS = re.compile(
+    r"\b(HYPERLINK|WEBSERVICE|IMPORTXML|IMPORTDATA|IMPORTHTML|IMPORTFEED"
+    r"|IMPORTRANGE|IMAGE|DDE|DDEAUTO|CALL|REGISTER|REGISTER\.ID|EXEC|RTD|SQL\.REQUEST"
+    r"|FOPEN|FREAD|FWRITE)\s*\(",
+    re.IGNORECASE,
+)
+# DDE: application|topic!item, the application and topic possibly quoted.
+_DDE_REFERENCE = re.compile(r"""[\w.'"\]]\s*\|[^|]*!""")
+# A CSV cell a spreadsheet reads as a formula: at the start of a line or after a
+# separator, maybe after spaces and a quote, one of = + - @ (or their full-width forms).
+_CSV_FORMULA_START = re.compile(r"""(?:^|[,;\t])[ \t]*"?[ \t\r]*[=+\-@\uff1d\uff0b\uff0d\uff20]""")
+_CSV_MAX_LINE = 1024 * 1024  # a longer "line" is scanned whole anyway, in pieces
+# XLSX parts that link to other sources: DDE and OLE links, other workbooks, data
+# connections (web queries, ODBC) and their query tables.
+_XLSX_EXTERNAL_PARTS = re.compile(r"^xl/(externallinks/|connections\.xml$|querytables/)")
+_XLSX_SHEET = re.compile(r"^xl/(worksheets|macrosheets|dialogsheets|chartsheets)/[^/]+\.xml$")
+# ODF elements that link a cell range or a table to another source (DDE, other files).
+_ODF_EXTERNAL_ELEMENTS = frozenset(
+    {"dde-source", "dde-link", "dde-connection-decl", "table-source", "cell-range-source"}
+)
 
 # PDF active content (ISO 32000: 12.6.4 actions, 7.11.4 embedded files, 12.7.8 XFA).
 _PDF_JAVASCRIPT = "javascript"
@@ -349,7 +382,10 @@ def inspect_upload(file: IO[bytes], *, name: str) -> InspectedFile:
         elif extension in ("jpg", "jpeg"):
             _check_jpeg(file, safe_name, head)
         else:
-            content_type = f"{content_type}; charset={_check_text(file, safe_name)}"
+            charset = _check_text(file, safe_name)
+            content_type = f"{content_type}; charset={charset}"
+            if extension == "csv":
+                _check_csv_formulas(file, safe_name, charset)
     finally:
         file.seek(0)
     return InspectedFile(
@@ -565,6 +601,8 @@ def _check_ooxml(archive: zipfile.ZipFile, name: str, extension: str, members: s
             for match in _XML_TYPE_ATTRIBUTE.finditer(text):
                 if _OOXML_ACTIVE.search(html.unescape(match[2])):
                     raise _macros(name)
+    if extension == "xlsx":
+        _check_xlsx_formulas(archive, name, members)
 
 
 def _check_odf(archive: zipfile.ZipFile, name: str, extension: str, members: set[str]) -> None:
@@ -582,6 +620,8 @@ def _check_odf(archive: zipfile.ZipFile, name: str, extension: str, members: set
     for member in _ODF_SCANNED_PARTS:
         if member in members and _odf_has_event_listener(archive, member):
             raise _macros(name)
+    if extension == "ods":
+        _check_ods_formulas(archive, name, members)
 
 
 def _odf_has_event_listener(archive: zipfile.ZipFile, member: str) -> bool:
@@ -594,6 +634,103 @@ def _odf_has_event_listener(archive: zipfile.ZipFile, member: str) -> bool:
                 return True
             overlap = window[-len(_ODF_EVENT_LISTENER) :]
     return False
+
+
+# Spreadsheet formulas calling outside (CSV, XLSX, ODS) --------------------------------
+
+
+def _external_formula(name: str, what: str) -> EvidenceRejected:
+    return EvidenceRejected(
+        name,
+        _(
+            "il contient des formules qui appellent un programme ou une source externe "
+            "(%(what)s). Enregistrez le tableau avec les valeurs seules, sans ces "
+            "formules (ou exportez-le en PDF), puis déposez-le à nouveau."
+        )
+        % {"what": what},
+    )
+
+
+def _formula_danger(formula: str) -> str | None:
+    """What reaches outside in a formula's text (a function name, or "DDE"), or None."""
+    found = _EXTERNAL_FUNCTIONS.search(formula)
+    if found:
+        return found[1].upper()
+    if _DDE_REFERENCE.search(formula):
+        return "DDE"
+    return None
+
+
+def _check_csv_formulas(file: IO[bytes], name: str, charset: str) -> None:
+    """Every cell a spreadsheet would read as a formula is checked, up to the end of its
+    line (a formula's arguments hold separators). Streamed, line by line."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig" if charset == "utf-8" else "cp1252")(
+        errors="replace"
+    )
+    pending = ""
+    file.seek(0)
+    while True:
+        chunk = file.read(CHUNK_SIZE)
+        pending += decoder.decode(chunk, final=not chunk)
+        lines = pending.splitlines(keepends=True)
+        # The last line may go on in the next chunk (unless too long to wait for).
+        pending = lines.pop() if chunk and lines and len(lines[-1]) < _CSV_MAX_LINE else ""
+        for line in lines:
+            _check_csv_line(line, name)
+        if not chunk:
+            if pending:
+                _check_csv_line(pending, name)
+            return
+
+
+def _check_csv_line(line: str, name: str) -> None:
+    for start in _CSV_FORMULA_START.finditer(line):
+        danger = _formula_danger(line[start.end() - 1 :])
+        if danger:
+            raise _external_formula(name, danger)
+
+
+def _check_xlsx_formulas(archive: zipfile.ZipFile, name: str, members: set[str]) -> None:
+    for member in sorted(members):
+        lowered = member.lower()
+        if _XLSX_EXTERNAL_PARTS.match(lowered):
+            raise _external_formula(name, _("liaison externe"))
+        if _XLSX_SHEET.match(lowered):
+            for element in _xml_elements(archive, member, name):
+                if _local_name(element.tag) == "f" and element.text:
+                    danger = _formula_danger(element.text)
+                    if danger:
+                        raise _external_formula(name, danger)
+
+
+def _check_ods_formulas(archive: zipfile.ZipFile, name: str, members: set[str]) -> None:
+    for member in _ODF_SCANNED_PARTS:
+        if member not in members:
+            continue
+        for element in _xml_elements(archive, member, name):
+            if _local_name(element.tag) in _ODF_EXTERNAL_ELEMENTS:
+                raise _external_formula(name, _("liaison externe"))
+            for attribute, value in element.attrib.items():
+                if _local_name(attribute) == "formula":
+                    danger = _formula_danger(value)
+                    if danger:
+                        raise _external_formula(name, danger)
+
+
+def _local_name(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _xml_elements(archive: zipfile.ZipFile, member: str, name: str) -> Iterator[Any]:
+    """The elements of an XML part, streamed (its inflated size was bounded above),
+    parsed without DTDs nor entities (billion laughs, XXE); each is cleared once seen."""
+    try:
+        with archive.open(member) as part:
+            for _event, element in safe_etree.iterparse(part, events=("end",), forbid_dtd=True):
+                yield element
+                element.clear()
+    except (ParseError, DefusedXmlException) as exc:
+        raise EvidenceRejected(name, _("document illisible ou endommagé.")) from exc
 
 
 # Images --------------------------------------------------------------------------------
