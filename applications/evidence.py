@@ -151,6 +151,9 @@ _CSV_MAX_LINE = 1024 * 1024  # a longer "line" is scanned whole anyway, in piece
 # connections (web queries, ODBC) and their query tables.
 _XLSX_EXTERNAL_PARTS = re.compile(r"^xl/(externallinks/|connections\.xml$|querytables/)")
 _XLSX_SHEET = re.compile(r"^xl/(worksheets|macrosheets|dialogsheets|chartsheets)/[^/]+\.xml$")
+# DOCX parts that carry field codes, and the fields that run a program (DDE links).
+_DOCX_FIELD_PARTS = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml$")
+_DOCX_DDE_FIELD = re.compile(r"\bDDE(?:AUTO)?\b", re.IGNORECASE)
 # ODF elements that link a cell range or a table to another source (DDE, other files).
 _ODF_EXTERNAL_ELEMENTS = frozenset(
     {"dde-source", "dde-link", "dde-connection-decl", "table-source", "cell-range-source"}
@@ -603,6 +606,8 @@ def _check_ooxml(archive: zipfile.ZipFile, name: str, extension: str, members: s
                     raise _macros(name)
     if extension == "xlsx":
         _check_xlsx_formulas(archive, name, members)
+    else:
+        _check_docx_fields(archive, name, members)
 
 
 def _check_odf(archive: zipfile.ZipFile, name: str, extension: str, members: set[str]) -> None:
@@ -620,8 +625,7 @@ def _check_odf(archive: zipfile.ZipFile, name: str, extension: str, members: set
     for member in _ODF_SCANNED_PARTS:
         if member in members and _odf_has_event_listener(archive, member):
             raise _macros(name)
-    if extension == "ods":
-        _check_ods_formulas(archive, name, members)
+    _check_odf_formulas(archive, name, members)  # spreadsheets, and text's DDE links
 
 
 def _odf_has_event_listener(archive: zipfile.ZipFile, member: str) -> bool:
@@ -636,7 +640,7 @@ def _odf_has_event_listener(archive: zipfile.ZipFile, member: str) -> bool:
     return False
 
 
-# Spreadsheet formulas calling outside (CSV, XLSX, ODS) --------------------------------
+# Formulas and fields calling outside (CSV, XLSX, ODS; DDE in DOCX, ODT) -------------------
 
 
 def _external_formula(name: str, what: str) -> EvidenceRejected:
@@ -703,7 +707,7 @@ def _check_xlsx_formulas(archive: zipfile.ZipFile, name: str, members: set[str])
                         raise _external_formula(name, danger)
 
 
-def _check_ods_formulas(archive: zipfile.ZipFile, name: str, members: set[str]) -> None:
+def _check_odf_formulas(archive: zipfile.ZipFile, name: str, members: set[str]) -> None:
     for member in _ODF_SCANNED_PARTS:
         if member not in members:
             continue
@@ -715,6 +719,23 @@ def _check_ods_formulas(archive: zipfile.ZipFile, name: str, members: set[str]) 
                     danger = _formula_danger(value)
                     if danger:
                         raise _external_formula(name, danger)
+
+
+def _check_docx_fields(archive: zipfile.ZipFile, name: str, members: set[str]) -> None:
+    """A DDE field (DDE, DDEAUTO) runs a program when the document is opened. Field
+    codes may be split over several runs: each part's codes are read as one text."""
+    for member in sorted(members):
+        if not _DOCX_FIELD_PARTS.match(member.lower()):
+            continue
+        codes: list[str] = []
+        for element in _xml_elements(archive, member, name):
+            tag = _local_name(element.tag)
+            if tag == "instrText" and element.text:
+                codes.append(element.text)
+            elif tag == "fldSimple":
+                codes.extend(v for k, v in element.attrib.items() if _local_name(k) == "instr")
+        if _DOCX_DDE_FIELD.search(" ".join(codes)) or _DOCX_DDE_FIELD.search("".join(codes)):
+            raise _external_formula(name, "DDE")
 
 
 def _local_name(tag: str) -> str:

@@ -238,3 +238,78 @@ def test_spreadsheets_are_served_as_attachments_with_their_type(name, data, expe
     assert response["Content-Disposition"].startswith("attachment;")
     assert response["X-Content-Type-Options"] == "nosniff"
     assert b"".join(response.streaming_content) == data
+
+
+# --- DDE fields of text documents (DOCX, ODT) -----------------------------------------------
+
+DOCX_TYPES = (
+    '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+    'content-types"><Override PartName="/word/document.xml" ContentType="application/'
+    'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>'
+)
+DOCX_RELS = (
+    '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+    '2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+    'officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/>'
+    "</Relationships>"
+)
+
+
+def docx_bytes(runs: str) -> bytes:
+    document = (
+        '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+        f"<w:body><w:p>{runs}</w:p></w:body></w:document>"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", DOCX_TYPES)
+        archive.writestr("_rels/.rels", DOCX_RELS)
+        archive.writestr("word/document.xml", document)
+    return buffer.getvalue()
+
+
+def field(code: str) -> str:
+    return (
+        '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+        f'<w:r><w:instrText xml:space="preserve">{code}</w:instrText></w:r>'
+        '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
+    )
+
+
+@pytest.mark.parametrize(
+    "runs",
+    [
+        field('DDEAUTO c:\\\\windows\\\\system32\\\\cmd.exe "/k calc.exe"'),
+        field(" DDE ") + field('"c:\\\\windows\\\\system32\\\\cmd.exe" "/c calc" "x"'),
+        # The field code split over two runs.
+        '<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText>DD</w:instrText>'
+        '</w:r><w:r><w:instrText>EAUTO cmd "/c calc"</w:instrText></w:r>',
+        '<w:fldSimple w:instr="DDEAUTO cmd &quot;/c calc&quot;"><w:r><w:t>x</w:t></w:r>'
+        "</w:fldSimple>",
+    ],
+)
+def test_docx_with_a_dde_field_is_refused(runs):
+    assert "(DDE)" in reason(docx_bytes(runs), "note.docx")
+
+
+def test_docx_with_ordinary_fields_is_accepted():
+    runs = (
+        field(" PAGE ") + field(' HYPERLINK "https://sante.gouv.fr" ') + "<w:r><w:t>DDE</w:t></w:r>"
+    )
+    assert accepted(docx_bytes(runs), "note.docx").extension == "docx"
+
+
+def test_odt_with_a_dde_connection_is_refused():
+    content = (
+        f'<office:document-content {ODS_NS} office:version="1.3"><office:body><office:text>'
+        '<text:dde-connection-decls><text:dde-connection-decl office:name="x" '
+        'office:dde-application="cmd" office:dde-topic="/c calc" office:dde-item="A0"/>'
+        "</text:dde-connection-decls></office:text></office:body></office:document-content>"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "mimetype", "application/vnd.oasis.opendocument.text", compress_type=zipfile.ZIP_STORED
+        )
+        archive.writestr("content.xml", content)
+    assert "(liaison externe)" in reason(buffer.getvalue(), "note.odt")
