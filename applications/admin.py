@@ -172,7 +172,7 @@ class BudgetLineInline(ReadOnlyInline):
 
 class EvidenceInline(ReadOnlyInline):
     model = Evidence
-    fields = ["original_name", "content_type", "size", "sha256", "created_at"]
+    fields = ["original_name", "content_type", "size", "sha256", "created_at", "superseded_at"]
 
 
 class TransitionInline(ReadOnlyInline):
