@@ -12,6 +12,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from care_portal.admin_display import FrenchNumbersAdmin
+from care_portal.history import FieldHistoryAdmin
 
 from .audit import Action, record
 from .models import AuditEvent, Membership, User
@@ -61,7 +62,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(FrenchNumbersAdmin):
+class MembershipAdmin(FieldHistoryAdmin):
     list_display = ["user", "role", "legal_entity", "region", "created_at"]
     list_filter = ["role", "region"]
     search_fields = ["user__email", "legal_entity__name", "legal_entity__finess"]

@@ -11,6 +11,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from care_portal.models import PublicModel, TimeStampedModel
 
@@ -193,6 +194,9 @@ class Membership(TimeStampedModel):
         related_name="memberships",
         verbose_name=_("région"),
     )
+
+    # Field history (README "Security"): who gave or changed a role, when.
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         verbose_name = _("rattachement")

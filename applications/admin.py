@@ -22,6 +22,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from care_portal.admin_display import FrenchNumbersAdmin
+from care_portal.history import FieldHistoryAdmin
 
 from . import decision_jobs, decisions
 from .decision_forms import DecisionForm
@@ -105,7 +106,7 @@ class EnvelopeColumns:
 
 
 @admin.register(FundingCall)
-class FundingCallAdmin(EnvelopeColumns, FrenchNumbersAdmin):
+class FundingCallAdmin(EnvelopeColumns, FieldHistoryAdmin):
     list_display = [
         "code",
         "title",
@@ -172,7 +173,15 @@ class BudgetLineInline(ReadOnlyInline):
 
 class EvidenceInline(ReadOnlyInline):
     model = Evidence
-    fields = ["original_name", "content_type", "size", "sha256", "created_at", "download"]
+    fields = [
+        "original_name",
+        "content_type",
+        "size",
+        "sha256",
+        "created_at",
+        "superseded_at",
+        "download",
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Evidence]:
         return super().get_queryset(request).select_related("application")
@@ -281,7 +290,7 @@ class CoSignatureFilter(admin.SimpleListFilter):
 
 
 @admin.register(Application)
-class ApplicationAdmin(FrenchNumbersAdmin):
+class ApplicationAdmin(FieldHistoryAdmin):
     # The key columns first (status, amounts): they stay in view at 1280 px, the
     # others follow.
     list_display = [
@@ -395,6 +404,16 @@ class ApplicationAdmin(FrenchNumbersAdmin):
             return queryset
         # Drafts (and drafts withdrawn) belong to their establishment alone.
         return queryset.filter(submitted_at__isnull=False)
+
+    def history_extra_context(self, request: HttpRequest, obj: Any) -> dict[str, Any]:
+        """The history page also lists the history of the application's files: each
+        upload, supersession and deletion (before submission), with its author."""
+        files = (
+            Evidence.history.filter(application_id=obj.pk)
+            .select_related("history_user")
+            .order_by("-history_date", "-history_id")
+        )
+        return {"file_history": list(files)}
 
     # --- Columns ----------------------------------------------------------------------------
 

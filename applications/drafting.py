@@ -256,6 +256,7 @@ def application_update_identity(
     with editing(application, by):
         for field in IDENTITY_FIELDS:
             setattr(application, field, (data.get(field) or "").strip())
+        application._history_user = by  # type: ignore[attr-defined]  # field history's author
         application.save(update_fields=[*IDENTITY_FIELDS, "updated_at"])
     return application
 
@@ -302,6 +303,7 @@ def application_set_budget(
             ]
         )
         application.requested_amount = total
+        application._history_user = by  # type: ignore[attr-defined]
         application.save(update_fields=["requested_amount", "updated_at"])
     return total
 
@@ -322,7 +324,7 @@ def application_issues(application: Application) -> list[Issue]:
             issues.append(Issue("identity", _("Renseignez %(what)s.") % {"what": label}, field))
     evidence_by_answer: dict[int, int] = {}
     for evidence in application.evidence.all():
-        if evidence.answer_id:
+        if evidence.answer_id and evidence.superseded_at is None:
             evidence_by_answer[evidence.answer_id] = (
                 evidence_by_answer.get(evidence.answer_id, 0) + 1
             )

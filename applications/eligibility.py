@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
@@ -194,7 +194,7 @@ def gather_many(application_ids: Sequence[int]) -> dict[int, EligibilityInputs]:
     for answer in (
         Answer.objects.filter(application_id__in=app_ids)
         .select_related("requirement")
-        .annotate(evidence_count=Count("evidence"))
+        .annotate(evidence_count=Count("evidence", filter=Q(evidence__superseded_at__isnull=True)))
         .order_by("application_id", "requirement__position", "requirement__identifier")
     ):
         answers[answer.application_id].append((answer, answer.evidence_count))

@@ -1,10 +1,17 @@
 """Evidence uploaded with an application: its checks (name, type by content, size,
-quota, active content), its storage, and adding or deleting it (`evidence_add`,
-`evidence_delete`).
+quota, active content), its storage, and adding, superseding or deleting it
+(`evidence_add`, `evidence_delete`).
+
+Evidence uploaded before a submission may be deleted by the applicant; once it went to
+the reviewers (with a submission or an objective declaration) it is never erased, only
+superseded by a new version (`evidence_add(replaces=…)`), and stays visible to the
+reviewers marked "remplacée le …".
 
 An upload is accepted only when its extension is allowed *and* its content is what the
-extension says; PDFs with active content and office files with macros are refused with
-a French message that names the file and the reason. `evidence_add` calls
+extension says; PDFs with active content, office files with macros and spreadsheets
+(CSV, XLSX, ODS) whose formulas call a program or an external source (DDE, web
+services, hyperlinks, external links) are refused with a French message that names the
+file and the reason. `evidence_add` calls
 `inspect_upload`, `store_upload` and `check_application_quota`, then creates the
 `Evidence` row.
 """
@@ -20,25 +27,31 @@ import unicodedata
 import uuid
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeGuard, cast
+from xml.etree.ElementTree import ParseError
 
+import defusedxml.ElementTree as safe_etree
 import pikepdf
+from defusedxml import DefusedXmlException
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from accounts import audit
 from care_portal.errors import ApplicationError, CarePortalError
 
 from .drafting import editing, require_editor
-from .models import Answer, Application, Evidence
+from .lifecycle import Status
+from .models import Answer, Application, Evidence, Transition
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -116,6 +129,36 @@ _ODF_SCANNED_PARTS = ("content.xml", "styles.xml")
 # C0 controls that no text file carries (tab, LF, VT, FF, CR, SUB and ESC are allowed).
 _TEXT_FORBIDDEN_BYTES = re.compile(rb"[\x00-\x08\x0e-\x19\x1c-\x1f]")
 
+# Spreadsheet formulas that reach outside the workbook: run a program (DDE, as in
+# =cmd|' /C calc'!A0, or the DDE() function), call a library or a macro sheet's code,
+# fetch or send data over the network (web services, hyperlinks, imports, images by
+# URL). Refused in CSV, XLSX and ODS evidence; ordinary formulas (=SUM(A1:A3)) are not.
+# Names may be prefixed (_xlfn. in XLSX, of: or ORG.OPENOFFICE. in ODS): \b still
+# matches after the dot or colon.
+_EXTERNAL_FUNCTIONS = re.compile(
+    r"\b(HYPERLINK|WEBSERVICE|IMPORTXML|IMPORTDATA|IMPORTHTML|IMPORTFEED"
+    r"|IMPORTRANGE|IMAGE|DDE|DDEAUTO|CALL|REGISTER|REGISTER\.ID|EXEC|RTD|SQL\.REQUEST"
+    r"|FOPEN|FREAD|FWRITE)\s*\(",
+    re.IGNORECASE,
+)
+# DDE: application|topic!item, the application and topic possibly quoted.
+_DDE_REFERENCE = re.compile(r"""[\w.'"\]]\s*\|[^|]*!""")
+# A CSV cell a spreadsheet reads as a formula: at the start of a line or after a
+# separator, maybe after spaces and a quote, one of = + - @ (or their full-width forms).
+_CSV_FORMULA_START = re.compile(r"""(?:^|[,;\t])[ \t]*"?[ \t\r]*[=+\-@\uff1d\uff0b\uff0d\uff20]""")
+_CSV_MAX_LINE = 1024 * 1024  # a longer "line" is scanned whole anyway, in pieces
+# XLSX parts that link to other sources: DDE and OLE links, other workbooks, data
+# connections (web queries, ODBC) and their query tables.
+_XLSX_EXTERNAL_PARTS = re.compile(r"^xl/(externallinks/|connections\.xml$|querytables/)")
+_XLSX_SHEET = re.compile(r"^xl/(worksheets|macrosheets|dialogsheets|chartsheets)/[^/]+\.xml$")
+# DOCX parts that carry field codes, and the fields that run a program (DDE links).
+_DOCX_FIELD_PARTS = re.compile(r"^word/(document|header\d*|footer\d*|footnotes|endnotes)\.xml$")
+_DOCX_DDE_FIELD = re.compile(r"\bDDE(?:AUTO)?\b", re.IGNORECASE)
+# ODF elements that link a cell range or a table to another source (DDE, other files).
+_ODF_EXTERNAL_ELEMENTS = frozenset(
+    {"dde-source", "dde-link", "dde-connection-decl", "table-source", "cell-range-source"}
+)
+
 # PDF active content (ISO 32000: 12.6.4 actions, 7.11.4 embedded files, 12.7.8 XFA).
 _PDF_JAVASCRIPT = "javascript"
 _PDF_LAUNCH = "launch"
@@ -187,6 +230,24 @@ class EvidenceNotStored(CarePortalError):
             "conservé ; envoyez-le de nouveau dans quelques instants."
         ) % {"name": name, "reason": reason}
         super().__init__(message)
+
+
+class EvidenceKept(ApplicationError):
+    """A deletion refused: the file went to the reviewers and is kept for the record."""
+
+    def __init__(self, evidence: Evidence, sent: datetime) -> None:
+        super().__init__(
+            _(
+                "La pièce « %(name)s » a été transmise aux instructeurs le %(date)s : elle "
+                "ne peut plus être supprimée. Pour la corriger, déposez une nouvelle version "
+                "en choisissant de remplacer cette pièce ; l'ancienne restera consultable, "
+                "marquée comme remplacée."
+            )
+            % {
+                "name": evidence.original_name,
+                "date": formats.date_format(timezone.localtime(sent), "DATETIME_FORMAT"),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -324,7 +385,10 @@ def inspect_upload(file: IO[bytes], *, name: str) -> InspectedFile:
         elif extension in ("jpg", "jpeg"):
             _check_jpeg(file, safe_name, head)
         else:
-            content_type = f"{content_type}; charset={_check_text(file, safe_name)}"
+            charset = _check_text(file, safe_name)
+            content_type = f"{content_type}; charset={charset}"
+            if extension == "csv":
+                _check_csv_formulas(file, safe_name, charset)
     finally:
         file.seek(0)
     return InspectedFile(
@@ -540,6 +604,10 @@ def _check_ooxml(archive: zipfile.ZipFile, name: str, extension: str, members: s
             for match in _XML_TYPE_ATTRIBUTE.finditer(text):
                 if _OOXML_ACTIVE.search(html.unescape(match[2])):
                     raise _macros(name)
+    if extension == "xlsx":
+        _check_xlsx_formulas(archive, name, members)
+    else:
+        _check_docx_fields(archive, name, members)
 
 
 def _check_odf(archive: zipfile.ZipFile, name: str, extension: str, members: set[str]) -> None:
@@ -557,6 +625,7 @@ def _check_odf(archive: zipfile.ZipFile, name: str, extension: str, members: set
     for member in _ODF_SCANNED_PARTS:
         if member in members and _odf_has_event_listener(archive, member):
             raise _macros(name)
+    _check_odf_formulas(archive, name, members)  # spreadsheets, and text's DDE links
 
 
 def _odf_has_event_listener(archive: zipfile.ZipFile, member: str) -> bool:
@@ -569,6 +638,120 @@ def _odf_has_event_listener(archive: zipfile.ZipFile, member: str) -> bool:
                 return True
             overlap = window[-len(_ODF_EVENT_LISTENER) :]
     return False
+
+
+# Formulas and fields calling outside (CSV, XLSX, ODS; DDE in DOCX, ODT) -------------------
+
+
+def _external_formula(name: str, what: str) -> EvidenceRejected:
+    return EvidenceRejected(
+        name,
+        _(
+            "il contient des formules qui appellent un programme ou une source externe "
+            "(%(what)s). Enregistrez le tableau avec les valeurs seules, sans ces "
+            "formules (ou exportez-le en PDF), puis déposez-le à nouveau."
+        )
+        % {"what": what},
+    )
+
+
+def _formula_danger(formula: str) -> str | None:
+    """What reaches outside in a formula's text (a function name, or "DDE"), or None."""
+    found = _EXTERNAL_FUNCTIONS.search(formula)
+    if found:
+        return found[1].upper()
+    if _DDE_REFERENCE.search(formula):
+        return "DDE"
+    return None
+
+
+def _check_csv_formulas(file: IO[bytes], name: str, charset: str) -> None:
+    """Every cell a spreadsheet would read as a formula is checked, up to the end of its
+    line (a formula's arguments hold separators). Streamed, line by line."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig" if charset == "utf-8" else "cp1252")(
+        errors="replace"
+    )
+    pending = ""
+    file.seek(0)
+    while True:
+        chunk = file.read(CHUNK_SIZE)
+        pending += decoder.decode(chunk, final=not chunk)
+        lines = pending.splitlines(keepends=True)
+        # The last line may go on in the next chunk (unless too long to wait for).
+        pending = lines.pop() if chunk and lines and len(lines[-1]) < _CSV_MAX_LINE else ""
+        for line in lines:
+            _check_csv_line(line, name)
+        if not chunk:
+            if pending:
+                _check_csv_line(pending, name)
+            return
+
+
+def _check_csv_line(line: str, name: str) -> None:
+    for start in _CSV_FORMULA_START.finditer(line):
+        danger = _formula_danger(line[start.end() - 1 :])
+        if danger:
+            raise _external_formula(name, danger)
+
+
+def _check_xlsx_formulas(archive: zipfile.ZipFile, name: str, members: set[str]) -> None:
+    for member in sorted(members):
+        lowered = member.lower()
+        if _XLSX_EXTERNAL_PARTS.match(lowered):
+            raise _external_formula(name, _("liaison externe"))
+        if _XLSX_SHEET.match(lowered):
+            for element in _xml_elements(archive, member, name):
+                if _local_name(element.tag) == "f" and element.text:
+                    danger = _formula_danger(element.text)
+                    if danger:
+                        raise _external_formula(name, danger)
+
+
+def _check_odf_formulas(archive: zipfile.ZipFile, name: str, members: set[str]) -> None:
+    for member in _ODF_SCANNED_PARTS:
+        if member not in members:
+            continue
+        for element in _xml_elements(archive, member, name):
+            if _local_name(element.tag) in _ODF_EXTERNAL_ELEMENTS:
+                raise _external_formula(name, _("liaison externe"))
+            for attribute, value in element.attrib.items():
+                if _local_name(attribute) == "formula":
+                    danger = _formula_danger(value)
+                    if danger:
+                        raise _external_formula(name, danger)
+
+
+def _check_docx_fields(archive: zipfile.ZipFile, name: str, members: set[str]) -> None:
+    """A DDE field (DDE, DDEAUTO) runs a program when the document is opened. Field
+    codes may be split over several runs: each part's codes are read as one text."""
+    for member in sorted(members):
+        if not _DOCX_FIELD_PARTS.match(member.lower()):
+            continue
+        codes: list[str] = []
+        for element in _xml_elements(archive, member, name):
+            tag = _local_name(element.tag)
+            if tag == "instrText" and element.text:
+                codes.append(element.text)
+            elif tag == "fldSimple":
+                codes.extend(v for k, v in element.attrib.items() if _local_name(k) == "instr")
+        if _DOCX_DDE_FIELD.search(" ".join(codes)) or _DOCX_DDE_FIELD.search("".join(codes)):
+            raise _external_formula(name, "DDE")
+
+
+def _local_name(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _xml_elements(archive: zipfile.ZipFile, member: str, name: str) -> Iterator[Any]:
+    """The elements of an XML part, streamed (its inflated size was bounded above),
+    parsed without DTDs nor entities (billion laughs, XXE); each is cleared once seen."""
+    try:
+        with archive.open(member) as part:
+            for _event, element in safe_etree.iterparse(part, events=("end",), forbid_dtd=True):
+                yield element
+                element.clear()
+    except (ParseError, DefusedXmlException) as exc:
+        raise EvidenceRejected(name, _("document illisible ou endommagé.")) from exc
 
 
 # Images --------------------------------------------------------------------------------
@@ -664,20 +847,32 @@ def _check_text(file: IO[bytes], name: str) -> str:
 
 
 def evidence_add(
-    *, application: Application, answer: Answer | None, uploaded_file: Any, by: "User"
+    *,
+    application: Application,
+    answer: Answer | None,
+    uploaded_file: Any,
+    by: "User",
+    replaces: Evidence | None = None,
 ) -> Evidence:
     """Check an uploaded file (type by content, active content, size, quota) and store
-    it under a server-generated name in private storage, with its SHA-256."""
+    it under a server-generated name in private storage, with its SHA-256.
+
+    With `replaces` (a current file of the same answer), the new file supersedes it:
+    the old one is kept, marked "remplacée le …", never erased."""
     require_editor(application, by)  # fail fast, before reading the file
     if answer is not None and answer.application_id != application.pk:
         raise ApplicationError(_("Cette réponse n'appartient pas à la candidature."))
+    if replaces is not None and (
+        replaces.application_id != application.pk or replaces.answer_id != answer_id(answer)
+    ):
+        raise ApplicationError(_("La pièce à remplacer n'appartient pas à cette exigence."))
     inspected = inspect_upload(uploaded_file, name=getattr(uploaded_file, "name", "") or "")
     stored_as = store_upload(uploaded_file, inspected)
     try:
         # The row lock also keeps two uploads at once from both passing the quota.
         with editing(application, by):
             check_application_quota(application, inspected.size, name=inspected.safe_name)
-            return Evidence.objects.create(
+            evidence = Evidence(
                 application=application,
                 answer=answer,
                 file=stored_as,
@@ -687,9 +882,51 @@ def evidence_add(
                 sha256=inspected.sha256,
                 uploaded_by=by,
             )
+            evidence._history_user = by  # type: ignore[attr-defined]  # field history's author
+            evidence.save(force_insert=True)
+            if replaces is not None:
+                _supersede(replaces, evidence, by)
+            return evidence
     except BaseException:
         default_storage.delete(stored_as)  # nothing half-written
         raise
+
+
+def answer_id(answer: Answer | None) -> int | None:
+    return answer.pk if answer is not None else None
+
+
+def _supersede(old: Evidence, new: Evidence, by: "User") -> None:
+    """Mark `old` superseded by `new`, unless another upload did so first (the caller
+    holds the application's row; the file's row is locked and read again). Saved, not
+    updated in bulk, so that the field history records it with its author."""
+    current = Evidence.objects.select_for_update().filter(pk=old.pk).first()
+    if current is None or current.superseded_at is not None:
+        raise ApplicationError(
+            _("La pièce « %(name)s » a déjà été remplacée : rechargez la page.")
+            % {"name": old.original_name}
+        )
+    current.superseded_at, current.superseded_by = new.created_at, new
+    current._history_user = by  # type: ignore[attr-defined]
+    current.save(update_fields=["superseded_at", "superseded_by", "updated_at"])
+    old.superseded_at, old.superseded_by = current.superseded_at, new
+
+
+def transmitted_at(evidence: Evidence) -> datetime | None:
+    """When the file first went to the reviewers (the first submission of the
+    application, or declaration of its objectives, after the upload), or None if it
+    never did. One query."""
+    first = (
+        Transition.objects.filter(
+            application_id=evidence.application_id,
+            to_status__in=(Status.SUBMITTED, Status.OBJECTIVES_DECLARED),
+            created_at__gte=evidence.created_at,
+        )
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return first
 
 
 def evidence_delete(*, evidence: Evidence, by: "User") -> None:
@@ -699,7 +936,13 @@ def evidence_delete(*, evidence: Evidence, by: "User") -> None:
 
 def evidence_remove(*, evidence: Evidence, by: "User") -> None:
     """Delete a file's row (audited) in the caller's transaction, which checked the
-    user may; the stored file goes once that transaction has committed."""
+    user may; the stored file goes once that transaction has committed.
+
+    Only a file that never went to the reviewers may go: one transmitted with a
+    submission (or an objective declaration) is refused with `EvidenceKept`."""
+    sent = transmitted_at(evidence)
+    if sent is not None:
+        raise EvidenceKept(evidence, sent)
     name = evidence.file.name
     audit.record(
         audit.Action.EVIDENCE_DELETED,
@@ -708,5 +951,6 @@ def evidence_remove(*, evidence: Evidence, by: "User") -> None:
         file=evidence.original_name,
         sha256=evidence.sha256,
     )
+    evidence._history_user = by  # type: ignore[attr-defined]
     evidence.delete()
     transaction.on_commit(lambda: default_storage.delete(name), robust=True)

@@ -186,6 +186,10 @@ class EvidenceUploadForm(forms.Form):
             "empty": _("Le fichier envoyé est vide."),
         },
     )
+    # The public id of a current file of the same answer that this one supersedes.
+    replaces = forms.UUIDField(
+        required=False, error_messages={"invalid": _("Choisissez la pièce à remplacer.")}
+    )
 
 
 class BudgetLineForm(forms.Form):

@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from care_portal.models import PublicModel, TimeStampedModel
 
@@ -93,6 +94,8 @@ class FundingCall(PublicModel):
             "l'accord, le solde une fois les objectifs validés. 0 : un seul versement."
         ),
     )
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])  # field history
 
     class Meta:
         ordering = ["-opens_at"]
@@ -190,6 +193,25 @@ class Opinion(models.TextChoices):
     RESERVED = "reserved", _("Réservé")
 
 
+# Written by the workflow's conditional UPDATEs, each with its own ledger: not in the
+# field history of Application (see Application.history).
+APPLICATION_WORKFLOW_FIELDS = [
+    "status",
+    "submitted_at",
+    "granted_amount",
+    "paid_amount",
+    "sworn_statement",
+    "sworn_by",
+    "sworn_at",
+    "assigned_to",
+    "assigned_at",
+    "regional_opinion",
+    "proposed_amount",
+    "return_due_on",
+    "updated_at",
+]
+
+
 class Application(PublicModel):
     Status = Status
     Opinion = Opinion
@@ -266,6 +288,13 @@ class Application(PublicModel):
     )
 
     objects = ApplicationQuerySet.as_manager()
+    # Field history (README "Security"): who changed which field, when, for the fields
+    # written by save() (the forms and the admin). The workflow's columns are written by
+    # conditional UPDATEs and have their own ledgers, so they are left out here: the
+    # status, dates and amounts of each move in Transition (lifecycle.py), the
+    # declaration in the submission's Transition, the opinion and proposed amount in
+    # RegionalReview, the assignment in the audit trail.
+    history = HistoricalRecords(excluded_fields=APPLICATION_WORKFLOW_FIELDS)
 
     class Meta:
         ordering = ["-created_at"]
@@ -413,14 +442,47 @@ class Evidence(PublicModel):
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    # Evidence that went with a submission is never erased: a new version supersedes it
+    # and it stays visible, marked "remplacée le …" (applications/evidence.py).
+    superseded_at = models.DateTimeField(_("remplacée le"), null=True, blank=True)
+    superseded_by = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="supersedes",
+        verbose_name=_("remplacée par"),
+    )
+
+    # Field history: the upload, its supersession, a deletion before submission.
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["created_at"]
         verbose_name = _("pièce justificative")
         verbose_name_plural = _("pièces justificatives")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(superseded_at__isnull=True, superseded_by__isnull=True)
+                | models.Q(superseded_at__isnull=False),
+                name="evidence_superseded_has_date",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.original_name
+
+    @property
+    def is_current(self) -> bool:
+        return self.superseded_at is None
+
+    def transmitted_with(self, application: "Application") -> bool:
+        """Whether this file went with a submission of `application` (its latest
+        submission came after the upload): it can then be superseded, never deleted.
+        Reads `application.submitted_at`, no query (evidence of an objective
+        declaration: see evidence.transmitted_at)."""
+        submitted = application.submitted_at
+        return submitted is not None and self.created_at <= submitted
 
 
 class Transition(models.Model):

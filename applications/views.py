@@ -51,7 +51,7 @@ from .forms import (
     error_summary,
 )
 from .lifecycle import Status
-from .models import Answer, Application, Dossier, FundingCall
+from .models import Answer, Application, Dossier, Evidence, FundingCall
 from .templatetags.applications_tags import when
 
 if TYPE_CHECKING:
@@ -307,13 +307,14 @@ def _render_answers(
     contradictions = context["preview"].contradictions
     context.update(
         form=form,
-        # Each requirement's form, its upload errors, and what the portal's data says
-        # against its answer.
+        # Each requirement's form, its upload errors, what the portal's data says
+        # against its answer, and its current files (which a new upload may replace).
         items=[
             (
                 f,
                 upload_errors.get(f.answer.pk, []),
                 contradictions.get(f.answer.requirement_id),
+                [e for e in f.answer.evidence.all() if e.superseded_at is None],
             )
             for f in form
         ],
@@ -506,17 +507,25 @@ def evidence_upload(request: AuthenticatedRequest, public_id: UUID) -> HttpRespo
         except ApplicationError as error:
             return _refused(request, application, error)
     posted_file = request.FILES.get(f"file-{answer.pk}") or request.FILES.get("file")
+    replaced_id = request.POST.get(f"replaces-{answer.pk}", request.POST.get("replaces", ""))
     form = EvidenceUploadForm(
-        {"answer": answer.pk}, MultiValueDict({"file": [posted_file]} if posted_file else {})
+        {"answer": answer.pk, "replaces": replaced_id},
+        MultiValueDict({"file": [posted_file]} if posted_file else {}),
     )
     status = 400
     if form.is_valid():
+        replaces = None
+        if form.cleaned_data["replaces"]:
+            replaces = get_object_or_404(
+                Evidence, answer=answer, public_id=form.cleaned_data["replaces"]
+            )
         try:
             evidence = uploads.evidence_add(
                 application=application,
                 answer=answer,
                 uploaded_file=form.cleaned_data["file"],
                 by=request.user,
+                replaces=replaces,
             )
         except CarePortalError as error:  # EvidenceRejected: type, active content, size…
             form.add_error("file", error.message)
@@ -537,7 +546,11 @@ def evidence_upload(request: AuthenticatedRequest, public_id: UUID) -> HttpRespo
         request,
         application,
         form=typed if typed.bound_forms() and not typed.is_valid() else None,
-        upload_errors={answer.pk: [str(e) for e in form.errors.get("file", [])]},
+        upload_errors={
+            answer.pk: [
+                str(e) for field in ("file", "replaces") for e in form.errors.get(field, [])
+            ]
+        },
         status=status,
     )
 

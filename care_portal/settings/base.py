@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "simple_history",  # field history of applications, calls, evidence and roles
     "crispy_forms",
     "dsfr",
     "crispy_dsfr",
@@ -54,6 +55,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # The signed-in user as the author of the field history's rows (simple_history).
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -271,14 +274,16 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-# Content Security Policy: the portal's own scripts only (one inline script carries the
-# request's nonce), no plugin, no framing, forms post to the portal only. Inline styles
-# stay allowed for the Django admin's templates.
+# Content Security Policy: the portal's own scripts only (inline scripts carry the
+# request's nonce), the portal's own style sheets only (no style attribute, no <style>
+# block: classes in static CSS; styles set by scripts through the DOM stay possible), no
+# plugin, no framing, forms post to the portal only. tests/e2e/test_csp_browser.py
+# fails on any violation in Chromium.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
-        "style-src": [SELF, "'unsafe-inline'"],
+        "style-src": [SELF],
         "img-src": [SELF, "data:"],
         "font-src": [SELF],
         "connect-src": [SELF],
@@ -288,6 +293,10 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
+
+# Field history (simple_history): read in the admin's history pages; never reverted
+# from there (a past version would bypass the portal's rules).
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # The read-only API (api/, README "API"): personal tokens only (Authorization: Bearer),
 # throttled per token in the default cache (Redis when REDIS_URL is set).

@@ -32,5 +32,6 @@ def test_pages_carry_a_strict_content_security_policy(client):
     directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
     assert directives["script-src"].startswith("'self'")
     assert "unsafe" not in directives["script-src"]
+    assert directives["style-src"] == "'self'"  # no inline style (test_csp_browser.py)
     assert "object-src 'none'" in policy and "frame-ancestors 'none'" in policy
     assert response["X-Frame-Options"] == "DENY"
