@@ -21,7 +21,7 @@ import random
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -172,7 +172,7 @@ class NationalFixture:
         return next(c for code, c in self.calls.items() if code.endswith(MAIN_CALL))
 
 
-def _weighted(rng: random.Random, weights: dict[Any, float], count: int) -> list[Any]:
+def _weighted(rng: random.Random, weights: Mapping[Any, float], count: int) -> list[Any]:
     return rng.choices(list(weights), weights=list(weights.values()), k=count)
 
 
@@ -625,7 +625,7 @@ def hand_written_dashboard(call: FundingCall) -> dict[str, list[tuple[Any, ...]]
         "region": Region,
     }
     names = {key: f'"{model._meta.db_table}"' for key, model in tables.items()}
-    params = {
+    params: dict[str, Any] = {
         "call": call.pk,
         "public": "public",
         "ght": "ght",
@@ -764,7 +764,7 @@ def export_memory() -> Result:
     5,000 while the response is consumed (at most 1.5: memory does not grow with rows)."""
     client, user = _ministry_client()
     region = "84"
-    peaks = {}
+    peaks: dict[int, tuple[int, float]] = {}
     for entities in (5_000, 50_000):
         fixture = build_national(
             entities=entities, applications=2 * entities, scans=4 * entities,
