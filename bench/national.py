@@ -238,7 +238,7 @@ def build_national(
         ids["ght"] = (ght_first, ght_id - 1)
 
         entity_first = _reserve_ids(LegalEntity, entities)
-        serial = rng.randrange(0, 400_000)
+        # FINESS from the ids (unique in the table), above the numbers tests and demos use.
         entity_rows = []
         staff = []
         for n in range(entities):
@@ -249,7 +249,9 @@ def build_national(
             entity_rows.append(
                 (
                     entity_first + n,
-                    finess_with_check_digit(f"{department.code[:2]}{serial + n:06d}"),
+                    finess_with_check_digit(
+                        f"{department.code[:2]}{600_000 + (entity_first + n) % 400_000:06d}"
+                    ),
                     "",
                     f"{'Centre hospitalier' if statuses[n] == StatusGroup.PUBLIC else 'Clinique'}"
                     f" {tag} {n:05d} ({department.name})",
