@@ -512,3 +512,8 @@ ALL = [
     bulk_rescoring,
     bulk_approval,
 ]
+
+# The national-scale benchmarks of issue 11 live in their own module.
+from .national import dashboard_national, export_memory  # noqa: E402
+
+ALL += [dashboard_national, export_memory]

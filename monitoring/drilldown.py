@@ -263,3 +263,23 @@ def rows_iter(entities: Iterable[LegalEntity]) -> Iterator[EntityRow]:
     """Rows one at a time (exports: the queryset is read in chunks)."""
     for entity in entities:
         yield EntityRow(entity, contacts(entity))
+
+
+def release(entity: LegalEntity) -> None:
+    """Drop what a row loaded with its entity: the related rows (its Volet 1 status,
+    département, GHT) and the prefetched lists (portal users, applications). Those point
+    back at the entity, and such reference cycles are freed only by the garbage
+    collector's rare full passes, so that an export would grow with its rows until one
+    runs; released, each chunk of rows is freed as soon as it has been written."""
+    entity._state.fields_cache.clear()
+    entity.__dict__.pop("_prefetched_objects_cache", None)
+    for name in ("portal_memberships", "filed_applications"):
+        entity.__dict__.pop(name, None)
+
+
+def rows_streamed(entities: Iterable[LegalEntity]) -> Iterator[EntityRow]:
+    """Rows one at a time for the exports (the queryset read in chunks), each entity
+    released once the row after it is asked for: its row has been written by then."""
+    for entity in entities:
+        yield EntityRow(entity, contacts(entity))
+        release(entity)

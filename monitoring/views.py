@@ -235,7 +235,7 @@ def export(request: AuthenticatedRequest, table: str, fmt: str) -> HttpResponseB
             queryset = drilldown.with_contacts(drilldown.entity_rows(call, place, filters))
             rows_iter = (
                 tables.entity_cells(row)
-                for row in drilldown.rows_iter(queryset.iterator(chunk_size=1000))
+                for row in drilldown.rows_streamed(queryset.iterator(chunk_size=1000))
             )
         columns = tables.entity_columns()
         title = str(dict(drilldown.EntityList.CHOICES).get(filters.kind, table))
