@@ -337,10 +337,20 @@ class Coverage(TimeStampedModel):
     member is covered by its GHT's); the withdrawal of an application releases its
     coverages (`released_at`), so that a new application may cover them."""
 
-    call = models.ForeignKey(FundingCall, on_delete=models.CASCADE, related_name="+")
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="coverages")
+    call = models.ForeignKey(
+        FundingCall, on_delete=models.CASCADE, related_name="+", verbose_name=_("appel")
+    )
+    application = models.ForeignKey(
+        Application,
+        on_delete=models.CASCADE,
+        related_name="coverages",
+        verbose_name=_("candidature"),
+    )
     legal_entity = models.ForeignKey(
-        "establishments.LegalEntity", on_delete=models.PROTECT, related_name="coverages"
+        "establishments.LegalEntity",
+        on_delete=models.PROTECT,
+        related_name="coverages",
+        verbose_name=_("entité juridique couverte"),
     )
     released_at = models.DateTimeField(
         _("libérée le"),
@@ -375,8 +385,12 @@ class Answer(TimeStampedModel):
         IN_PROGRESS = "in_progress", _("En cours")
         NOT_MET = "not_met", _("Non atteint")
 
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="answers")
-    requirement = models.ForeignKey(Requirement, on_delete=models.PROTECT, related_name="answers")
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="answers", verbose_name=_("candidature")
+    )
+    requirement = models.ForeignKey(
+        Requirement, on_delete=models.PROTECT, related_name="answers", verbose_name=_("exigence")
+    )
     state = models.CharField(_("réponse"), max_length=20, choices=State.choices, blank=True)
     comment = models.TextField(_("commentaire"), blank=True, max_length=5000)
 
@@ -403,7 +417,10 @@ class BudgetLine(TimeStampedModel):
         OTHER = "other", _("Autre")
 
     application = models.ForeignKey(
-        Application, on_delete=models.CASCADE, related_name="budget_lines"
+        Application,
+        on_delete=models.CASCADE,
+        related_name="budget_lines",
+        verbose_name=_("candidature"),
     )
     category = models.CharField(_("catégorie"), max_length=20, choices=Category.choices)
     description = models.CharField(_("description"), max_length=500)
@@ -422,13 +439,24 @@ class Evidence(PublicModel):
     """An uploaded piece of evidence, in private storage; downloads go through a
     scope-checked view."""
 
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="evidence")
+    application = models.ForeignKey(
+        Application,
+        on_delete=models.CASCADE,
+        related_name="evidence",
+        verbose_name=_("candidature"),
+    )
     answer = models.ForeignKey(
-        Answer, on_delete=models.CASCADE, null=True, blank=True, related_name="evidence"
+        Answer,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="evidence",
+        verbose_name=_("réponse"),
     )
     # Evidence of an objective declared reached (after approval), instead of an answer.
     declaration = models.ForeignKey(
         "ObjectiveDeclaration",
+        verbose_name=_("déclaration des objectifs"),
         on_delete=models.CASCADE,
         null=True,
         blank=True,
@@ -440,7 +468,11 @@ class Evidence(PublicModel):
     size = models.PositiveBigIntegerField(_("taille (octets)"))
     sha256 = models.CharField(_("empreinte SHA-256"), max_length=64)
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("envoyée par"),
     )
     # Evidence that went with a submission is never erased: a new version supersedes it
     # and it stays visible, marked "remplacée le …" (applications/evidence.py).
@@ -489,7 +521,10 @@ class Transition(models.Model):
     """One change of an application's status: the log of the lifecycle."""
 
     application = models.ForeignKey(
-        Application, on_delete=models.CASCADE, related_name="transitions"
+        Application,
+        on_delete=models.CASCADE,
+        related_name="transitions",
+        verbose_name=_("candidature"),
     )
     from_status = models.CharField(_("de"), max_length=30, choices=Status.choices)
     to_status = models.CharField(_("vers"), max_length=30, choices=Status.choices)
@@ -524,9 +559,18 @@ class Transition(models.Model):
 class Message(PublicModel):
     """The thread between an application's establishment and its instructors."""
 
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="messages")
+    application = models.ForeignKey(
+        Application,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        verbose_name=_("candidature"),
+    )
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("auteur"),
     )
     body = models.TextField(_("message"), max_length=10000)
     is_return_request = models.BooleanField(_("demande de compléments"), default=False)
@@ -545,7 +589,10 @@ class EligibilityResult(TimeStampedModel):
     application (applications/eligibility.py). Recomputing overwrites it."""
 
     application = models.OneToOneField(
-        Application, on_delete=models.CASCADE, related_name="eligibility"
+        Application,
+        on_delete=models.CASCADE,
+        related_name="eligibility",
+        verbose_name=_("candidature"),
     )
     rules_version = models.CharField(_("version des règles"), max_length=20)
     eligible = models.BooleanField(_("éligible"))
@@ -621,7 +668,10 @@ class RegionalReview(TimeStampedModel):
     """An ARS opinion on an application, with its motivation and a proposed amount."""
 
     application = models.ForeignKey(
-        Application, on_delete=models.CASCADE, related_name="regional_reviews"
+        Application,
+        on_delete=models.CASCADE,
+        related_name="regional_reviews",
+        verbose_name=_("candidature"),
     )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -645,7 +695,9 @@ class RegionalReview(TimeStampedModel):
 class InstructionNote(PublicModel):
     """A private note between agents: never shown to the applicant."""
 
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="notes")
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="notes", verbose_name=_("candidature")
+    )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -673,7 +725,10 @@ class CoSignature(TimeStampedModel):
         CANCELLED = "cancelled", _("Annulée")
 
     application = models.ForeignKey(
-        Application, on_delete=models.CASCADE, related_name="co_signatures"
+        Application,
+        on_delete=models.CASCADE,
+        related_name="co_signatures",
+        verbose_name=_("candidature"),
     )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -757,21 +812,36 @@ class ObjectiveDeclaration(TimeStampedModel):
         RETURNED = "returned", _("Renvoyé par l'ARS")
 
     application = models.ForeignKey(
-        Application, on_delete=models.CASCADE, related_name="objective_declarations"
+        Application,
+        on_delete=models.CASCADE,
+        related_name="objective_declarations",
+        verbose_name=_("candidature"),
     )
     requirement = models.ForeignKey(
-        Requirement, on_delete=models.PROTECT, related_name="declarations"
+        Requirement,
+        on_delete=models.PROTECT,
+        related_name="declarations",
+        verbose_name=_("exigence"),
     )
     state = models.CharField(
         _("état"), max_length=20, choices=State.choices, default=State.DECLARED
     )
     comment = models.TextField(_("commentaire de l'établissement"), blank=True, max_length=5000)
     declared_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        verbose_name=_("déclarée par"),
     )
     review_comment = models.TextField(_("motif de l'ARS"), blank=True, max_length=5000)
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name=_("vérifiée par"),
     )
     reviewed_at = models.DateTimeField(_("vérifié le"), null=True, blank=True)
 
@@ -797,13 +867,21 @@ class Payment(PublicModel):
         ADVANCE = "advance", _("Avance à l'accord")
         BALANCE = "balance", _("Solde après validation des objectifs")
 
-    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="payments")
+    application = models.ForeignKey(
+        Application,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        verbose_name=_("candidature"),
+    )
     tranche = models.CharField(_("tranche"), max_length=20, choices=Tranche.choices)
     amount = _money(_("montant (€)"))
     paid_on = models.DateField(_("date de paiement"))
     chorus_reference = models.CharField(_("référence Chorus"), max_length=40)
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("enregistré par"),
     )
 
     class Meta:
@@ -837,7 +915,10 @@ class DigestSent(models.Model):
         REMINDERS = "reminders", _("Rappels d'échéance")
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digests_sent"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="digests_sent",
+        verbose_name=_("utilisateur"),
     )
     kind = models.CharField(_("nature"), max_length=20, choices=Kind.choices)
     day = models.DateField(_("jour"))

@@ -68,7 +68,9 @@ class DirectoryAudit(TimeStampedModel):
     maturity_from_rules = models.BooleanField(
         _("niveau calculé à partir des règles"), default=False
     )
-    rules_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    rules_fingerprint = models.CharField(
+        _("empreinte des règles"), max_length=64, blank=True, editable=False
+    )
     import_batch = models.ForeignKey(
         "AuditImport",
         on_delete=models.SET_NULL,

@@ -359,3 +359,46 @@ def test_every_model_of_the_portal_names_its_rows():
         if model._meta.app_label in portal and model.__str__ is models.Model.__str__
     ]
     assert not unnamed
+
+
+def test_no_model_change_lacks_its_migration(db):
+    """Every model change has its migration (labels included: the admin shows them)."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    try:
+        call_command("makemigrations", "--check", "--dry-run", stdout=out, stderr=out)
+    except SystemExit as exit:  # --check exits 1 when a migration is missing
+        raise AssertionError(out.getvalue()) from exit
+
+
+def test_every_field_of_the_portal_has_a_french_label():
+    """No field shows its Python name ("created at", "application") in the admin."""
+    from django.apps import apps
+
+    same_in_both = {
+        "code",
+        "description",
+        "message",
+        "action",
+        "motivation",
+        "pages",
+        "tranche",
+        "version",
+        "audit",
+        "points",
+    }
+    untranslated = [
+        f"{model._meta.label}.{field.name}"
+        for model in apps.get_models()
+        if model._meta.app_label in {"accounts", "establishments", "audits", "applications"}
+        if not model.__name__.startswith("Historical")  # simple-history's copies
+        for field in model._meta.get_fields()
+        if not field.auto_created
+        and hasattr(field, "verbose_name")
+        and field.name not in same_in_both
+        and str(field.verbose_name) == field.name.replace("_", " ")
+    ]
+    assert not untranslated, untranslated
