@@ -11,11 +11,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
 
+from care_portal.admin_widgets import SafeAutocompleteMixin
+
 from .audit import Action, record
 from .models import AuditEvent, Membership, User
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(SafeAutocompleteMixin, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["legal_entity"]
@@ -59,7 +61,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(SafeAutocompleteMixin, admin.ModelAdmin):
     list_display = ["user", "role", "legal_entity", "region", "created_at"]
     list_filter = ["role", "region"]
     search_fields = ["user__email", "legal_entity__name", "legal_entity__finess"]

@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
+from care_portal.admin_widgets import SafeAutocompleteMixin
 from care_portal.errors import ImportFileError
 
 from . import services
@@ -67,7 +68,7 @@ class GHTAdmin(admin.ModelAdmin):
         return obj.member_count  # type: ignore[attr-defined]
 
 
-class SiteInline(admin.TabularInline):
+class SiteInline(SafeAutocompleteMixin, admin.TabularInline):
     model = Site
     fields = ["finess", "name", "category", "department", "beds", "siret"]
     autocomplete_fields = ["department"]
@@ -95,7 +96,7 @@ class EstablishmentImportForm(forms.Form):
 
 
 @admin.register(LegalEntity)
-class LegalEntityAdmin(admin.ModelAdmin):
+class LegalEntityAdmin(SafeAutocompleteMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "finess",
@@ -166,7 +167,7 @@ class LegalEntityAdmin(admin.ModelAdmin):
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(SafeAutocompleteMixin, admin.ModelAdmin):
     list_display = ["name", "finess", "category", "department", "legal_entity", "beds"]
     list_filter = ["department__region", "category"]
     list_select_related = ["department", "legal_entity"]
