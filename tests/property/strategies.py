@@ -3,7 +3,7 @@ counts (the suite's time), no deadline (PostgreSQL round trips vary on a shared 
 and function-scoped fixtures allowed (each test reuses its persona and objects across its
 examples, inside one test transaction)."""
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 
 FAST = settings(
@@ -31,4 +31,5 @@ HANDLED = {200, 302, 400, 403, 404, 405, 409, 413, 422, 429}
 
 
 def assert_handled(response) -> None:
+    event(f"status {response.status_code}")  # pytest --hypothesis-show-statistics
     assert response.status_code in HANDLED, (response.status_code, response.content[:500])
