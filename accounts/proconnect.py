@@ -16,10 +16,14 @@ two URLs answer 404 and the login page shows no button.
   authenticate the agent at the eIDAS level checked here, so the portal's own TOTP
   second factor is not asked again for that session (twofactor.SSO_SESSION_KEY).
 - Every login and every refusal is written to the audit trail, with its reason.
+- Logging out of the portal after a ProConnect login ends the ProConnect session too
+  (its end_session_endpoint, with the ID token as hint).
 """
 
 import logging
+import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from django.conf import settings
@@ -28,7 +32,7 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.utils.translation import gettext_lazy as _
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import (
@@ -124,7 +128,7 @@ def oidc_setting(name: str, *default: Any) -> Any:
         "OIDC_USE_NONCE": True,
         "OIDC_USE_PKCE": True,
         "OIDC_CREATE_USER": True,  # reaches create_user, which refuses (see below)
-        "OIDC_STORE_ID_TOKEN": True,  # kept for a logout at the provider
+        "OIDC_STORE_ID_TOKEN": True,  # the hint of the logout at ProConnect
         "OIDC_TIMEOUT": TIMEOUT_SECONDS,
         "OIDC_VERIFY_SSL": True,
         "OIDC_REDIRECT_FIELD_NAME": "next",
@@ -264,6 +268,33 @@ class ProConnectCallbackView(OIDCAuthenticationCallbackView):
         response = super().login_success()
         self.request.session[SSO_SESSION_KEY] = METHOD
         return response
+
+
+def end_session_url(request: HttpRequest) -> str | None:
+    """Where to send an agent who logs out after a ProConnect login, so that the
+    ProConnect session ends too (RP-initiated logout with the ID token as hint); None
+    for any other session, or when the provider cannot be asked (the portal's own
+    logout still happens)."""
+    id_token = request.session.get("oidc_id_token")
+    if not enabled() or request.session.get(SSO_SESSION_KEY) != METHOD or not id_token:
+        return None
+    try:
+        endpoint = discovery().get("end_session_endpoint")
+    except (requests.RequestException, ValueError, SuspiciousOperation):
+        LOGGER.warning("ProConnect discovery failed at logout", exc_info=True)
+        return None
+    if not endpoint:
+        return None
+    query = urlencode(
+        {
+            "id_token_hint": id_token,
+            "state": secrets.token_urlsafe(16),
+            "post_logout_redirect_uri": request.build_absolute_uri(
+                resolve_url(settings.LOGOUT_REDIRECT_URL)
+            ),
+        }
+    )
+    return f"{endpoint}?{query}"
 
 
 REFUSAL_MESSAGES = {

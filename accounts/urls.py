@@ -17,7 +17,7 @@ urlpatterns = [
         ),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
     # ProConnect single sign-on for agents: 404 while PROCONNECT_CLIENT_ID is unset.
     path("proconnect/connexion/", ProConnectLoginView.as_view(), name="proconnect-login"),
     path("proconnect/retour/", ProConnectCallbackView.as_view(), name="proconnect-callback"),

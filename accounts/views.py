@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -24,6 +24,15 @@ from .forms import ApiTokenForm, NotificationsForm
 from .models import ApiToken
 from .security import new_session_token, reset_request_allowed
 from .typing import AuthenticatedRequest
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's logout; after a ProConnect login, then on to ProConnect's own logout."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        end_session = proconnect.end_session_url(request)  # before the session is flushed
+        response = super().post(request, *args, **kwargs)
+        return HttpResponseRedirect(end_session) if end_session else response
 
 
 class LoginView(auth_views.LoginView):

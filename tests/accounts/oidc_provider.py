@@ -41,6 +41,7 @@ class Provider:
     token_requests: list[dict[str, str]] = field(default_factory=list)
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     access_tokens: dict[str, str] = field(default_factory=dict)
+    id_tokens: list[str] = field(default_factory=list)
     key: Any = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
 
     @property
@@ -105,6 +106,7 @@ class Provider:
         if login.acr is not None:
             claims["acr"] = login.acr
         id_token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": KEY_ID})
+        self.id_tokens.append(id_token)
         access_token = secrets.token_urlsafe(24)
         self.access_tokens[access_token] = login.email
         return 200, {

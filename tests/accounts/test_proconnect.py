@@ -219,3 +219,28 @@ def test_a_password_login_still_asks_for_the_second_factor(client, provider, ars
     assert logged_in_as(client) == str(ars_user.pk)
     response = client.get("/annuaire/")
     assert response.status_code == 302 and "double-authentification" in response["Location"]
+
+
+def test_logging_out_ends_the_proconnect_session_too(client, provider, ars_user):
+    provider.next_login = Login(email=ars_user.email)
+    path, query = through_provider(start(client))
+    callback(client, path, query)
+    assert logged_in_as(client) == str(ars_user.pk)
+
+    response = client.post(reverse("accounts:logout"))
+
+    assert logged_in_as(client) is None
+    target = urlsplit(response["Location"])
+    assert f"{target.scheme}://{target.netloc}{target.path}" == f"{provider.base_url}/session/end"
+    hint = parse_qs(target.query)
+    assert hint["post_logout_redirect_uri"] == ["http://testserver/"]
+    assert hint["state"][0]
+    assert hint["id_token_hint"] == [provider.id_tokens[-1]]  # the ID token it issued
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.LOGOUT, actor=ars_user).exists()
+
+
+def test_a_password_session_logs_out_of_the_portal_only(client, provider, ars_user):
+    client.force_login(ars_user)
+    response = client.post(reverse("accounts:logout"))
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert logged_in_as(client) is None
