@@ -10,6 +10,9 @@ import pytest
 import requests
 from django.contrib.auth import SESSION_KEY
 from django.urls import reverse
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from accounts.models import AuditEvent, User
 
@@ -243,4 +246,42 @@ def test_a_password_session_logs_out_of_the_portal_only(client, provider, ars_us
     client.force_login(ars_user)
     response = client.post(reverse("accounts:logout"))
     assert response.status_code == 302 and response["Location"] == "/"
+    assert logged_in_as(client) is None
+
+
+@hypothesis_settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["code", "state", "error", "error_description", "iss", "x"]),
+        st.text(max_size=80),
+        max_size=4,
+    )
+)
+def test_any_callback_query_gives_a_page_never_a_500(client, db, provider, params):
+    start(client)  # a login in progress: its state is in the session
+    response = client.get(reverse("accounts:proconnect-callback"), params)
+    assert response.status_code in {302, 400, 403}
+    assert logged_in_as(client) is None
+
+
+def test_answers_naming_no_account_lock_the_address_like_failed_passwords(
+    client, provider, ars_user, settings
+):
+    settings.AXES_FAILURE_LIMIT = 3
+    provider.next_login = Login(email="inconnu@ars-ara.test")
+    statuses = []
+    for _attempt in range(3):
+        path, query = through_provider(start(client))
+        statuses.append(callback(client, path, query).status_code)
+    # Locked: even the right agent is refused from this address until the cool-off ends.
+    provider.next_login = Login(email=ars_user.email)
+    path, query = through_provider(start(client))
+    locked = callback(client, path, query)
+    assert statuses[:2] == [403, 403]
+    assert locked.status_code == 429
     assert logged_in_as(client) is None
