@@ -25,6 +25,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode
 
+import jwt
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -186,6 +187,13 @@ class ProConnectBackend(OIDCAuthenticationBackend):
             raise SuspiciousOperation(f"ProConnect ID token: acr {payload.get('acr')!r}")
         self.acr = payload["acr"]
 
+    def get_userinfo(self, access_token: str, id_token: str, payload: dict[str, Any]) -> Any:
+        claims = super().get_userinfo(access_token, id_token, payload)
+        # OpenID Connect Core 5.3.2: the userinfo answer is about the ID token's subject.
+        if not isinstance(claims, dict) or claims.get("sub") != payload.get("sub"):
+            raise SuspiciousOperation("ProConnect userinfo: another subject than the ID token")
+        return claims
+
     def filter_users_by_claims(self, claims: dict[str, Any]) -> QuerySet:
         from .models import Membership
 
@@ -244,7 +252,8 @@ class ProConnectCallbackView(OIDCAuthenticationCallbackView):
             _refuse(request, CANCELLED)
         try:
             return super().get(request)
-        except SuspiciousOperation as error:  # state, nonce, signature, issuer, acr
+        except (SuspiciousOperation, jwt.PyJWTError) as error:  # state, nonce, signature,
+            # expiry, issuer, audience, acr
             LOGGER.warning("ProConnect login refused: %s", error)
             return self.login_failure()
         except (requests.RequestException, ValueError, KeyError) as error:

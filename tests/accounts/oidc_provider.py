@@ -29,6 +29,8 @@ class Login:
     nonce: str | None = None  # None: the nonce of the request (a wrong one to test)
     issuer: str | None = None  # None: the provider's own issuer
     audience: str | None = None  # None: the client id of the request
+    lifetime: int = 60  # seconds until the ID token expires (negative: expired)
+    userinfo_sub: str | None = None  # None: the ID token's subject
 
 
 @dataclass
@@ -40,7 +42,7 @@ class Provider:
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
     token_requests: list[dict[str, str]] = field(default_factory=list)
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    access_tokens: dict[str, str] = field(default_factory=dict)
+    access_tokens: dict[str, Login] = field(default_factory=dict)
     id_tokens: list[str] = field(default_factory=list)
     key: Any = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
 
@@ -99,7 +101,7 @@ class Provider:
             "aud": login.audience or client_id,
             "sub": hashlib.sha256(login.email.encode()).hexdigest(),
             "iat": now,
-            "exp": now + 60,
+            "exp": now + login.lifetime,
             "nonce": login.nonce if login.nonce is not None else query.get("nonce"),
             "email": login.email,
         }
@@ -108,7 +110,7 @@ class Provider:
         id_token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": KEY_ID})
         self.id_tokens.append(id_token)
         access_token = secrets.token_urlsafe(24)
-        self.access_tokens[access_token] = login.email
+        self.access_tokens[access_token] = login
         return 200, {
             "access_token": access_token,
             "token_type": "Bearer",
@@ -117,12 +119,12 @@ class Provider:
         }
 
     def userinfo(self, authorization: str) -> tuple[int, dict[str, Any]]:
-        email = self.access_tokens.get(authorization.removeprefix("Bearer "))
-        if email is None:
+        login = self.access_tokens.get(authorization.removeprefix("Bearer "))
+        if login is None:
             return 401, {"error": "invalid_token"}
         return 200, {
-            "sub": hashlib.sha256(email.encode()).hexdigest(),
-            "email": email,
+            "sub": login.userinfo_sub or hashlib.sha256(login.email.encode()).hexdigest(),
+            "email": login.email,
             "given_name": "Charlie",
             "usual_name": "Dupont",
         }

@@ -193,6 +193,22 @@ def test_a_token_for_another_issuer_or_client_is_refused(client, provider, ars_u
     assert logged_in_as(client) is None
 
 
+def test_an_expired_id_token_is_refused(client, provider, ars_user):
+    provider.next_login = Login(email=ars_user.email, lifetime=-120)
+    path, query = through_provider(start(client))
+    response = callback(client, path, query)
+    assert response.status_code == 400
+    assert "n'a pas pu être vérifiée" in text(response)
+    assert logged_in_as(client) is None
+
+
+def test_userinfo_about_another_subject_is_refused(client, provider, ars_user):
+    provider.next_login = Login(email=ars_user.email, userinfo_sub="someone-else")
+    path, query = through_provider(start(client))
+    assert callback(client, path, query).status_code == 400
+    assert logged_in_as(client) is None
+
+
 def test_a_login_cancelled_at_the_provider_says_so(client, db, provider):
     start(client)
     response = client.get(
