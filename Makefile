@@ -13,7 +13,7 @@ help:
 	@echo "make run      start the portal on http://$(HOST):$(PORT) (SQLite, eager tasks, demo data)"
 	@echo "make test     run the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)"
 	@echo "make journey  the end-to-end journey alone: Chromium, live server, a real worker (PostgreSQL, Redis)"
-	@echo "make lint     ruff (lint + format check), mypy and the import contracts (lint-imports)"
+	@echo "make lint     ruff (lint + format check), mypy, the import contracts (lint-imports), bandit and pip-audit"
 	@echo "make bench    benchmarks, ratios against a baseline (bench/results.json)"
 	@echo "make drill    fault drills: Redis, PostgreSQL, killed workers, full disk (throwaway services; root for the disk drill)"
 	@echo "make worker   a Celery worker (needs REDIS_URL); make pdf-worker: the PDF queue; make beat: the scheduler"
@@ -58,6 +58,8 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
+	$(BIN)/bandit -c pyproject.toml -r . -q
+	$(BIN)/python scripts/audit_dependencies.py
 
 format: venv
 	$(BIN)/ruff format .

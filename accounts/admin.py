@@ -12,13 +12,14 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from care_portal.admin_display import FrenchNumbersAdmin
+from care_portal.admin_widgets import SafeAutocompleteMixin
 from care_portal.history import FieldHistoryAdmin
 
 from .audit import Action, record
 from .models import AuditEvent, Membership, User
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(SafeAutocompleteMixin, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["legal_entity"]
@@ -62,7 +63,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(FieldHistoryAdmin):
+class MembershipAdmin(SafeAutocompleteMixin, FieldHistoryAdmin):
     list_display = ["user", "role", "legal_entity", "region", "created_at"]
     list_filter = ["role", "region"]
     search_fields = ["user__email", "legal_entity__name", "legal_entity__finess"]

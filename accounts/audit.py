@@ -56,13 +56,18 @@ def connect_receivers() -> None:
     from django.db.models.signals import post_save
 
     def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-        record(Action.LOGIN, request=request, actor=user)
+        # A ProConnect login says so, with the eIDAS level (accounts/proconnect.py).
+        method = getattr(user, "login_method", None)
+        acr = getattr(user, "login_acr", None)
+        record(Action.LOGIN, request=request, actor=user, method=method, acr=acr)
 
     def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         if user is not None:
             record(Action.LOGOUT, request=request, actor=user)
 
     def on_failure(sender: Any, credentials: Any, request: Any = None, **kwargs: Any) -> None:
+        if "nonce" in (credentials or {}):
+            return  # a ProConnect callback: its view records the failure with the reason
         email = str((credentials or {}).get("username") or "").strip().lower()[:254]
         record(Action.LOGIN_FAILED, request=request, actor_email=email)
 

@@ -108,9 +108,16 @@ def is_agent(user: Any) -> bool:
     return bool(user.is_staff or scope.national or scope.region_ids)
 
 
+# Set by a ProConnect login (accounts/proconnect.py): the session's agent was
+# authenticated by ProConnect at the eIDAS level required, which counts as the second
+# factor (accounts/twofactor.py). Cleared at every other login.
+SSO_SESSION_KEY = "care_sso"
+
+
 def start_session(request: HttpRequest, user: Any) -> None:
     """At login (the session key is rotated by Django's `login`): the session's clock
     and its idle limit."""
+    request.session.pop(SSO_SESSION_KEY, None)
     now = int(time.time())
     request.session["care_started"] = now
     request.session["care_seen"] = now

@@ -17,7 +17,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .security import is_agent
+from .security import SSO_SESSION_KEY, is_agent
 
 RECOVERY_CODE_COUNT = 10
 TOTP_DEVICE_NAME = "application"
@@ -113,6 +113,12 @@ def is_verified(user: Any) -> bool:
     return bool(getattr(user, "is_verified", lambda: False)())
 
 
+def strongly_authenticated(request: HttpRequest) -> bool:
+    """The second factor was given in this session, or the agent came through
+    ProConnect, whose eIDAS-level authentication stands for it (README, security model)."""
+    return is_verified(request.user) or request.session.get(SSO_SESSION_KEY) == "proconnect"
+
+
 def safe_next(request: HttpRequest, default: str = "/") -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     allowed = url_has_allowed_host_and_scheme(
@@ -132,7 +138,7 @@ class TwoFactorMiddleware:
         user = request.user
         if (
             user.is_authenticated
-            and not is_verified(user)
+            and not strongly_authenticated(request)
             and not request.path.startswith(OPEN_PATHS)
             and two_factor_required(user)
         ):

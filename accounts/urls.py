@@ -3,20 +3,24 @@ from django.urls import path, reverse_lazy
 
 from . import views
 from .forms import EmailAuthenticationForm, QueuedPasswordResetForm
+from .proconnect import ProConnectCallbackView, ProConnectLoginView
 
 app_name = "accounts"
 
 urlpatterns = [
     path(
         "login/",
-        auth_views.LoginView.as_view(
+        views.LoginView.as_view(
             authentication_form=EmailAuthenticationForm,
             template_name="accounts/login.html",
             redirect_authenticated_user=True,
         ),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    # ProConnect single sign-on for agents: 404 while PROCONNECT_CLIENT_ID is unset.
+    path("proconnect/connexion/", ProConnectLoginView.as_view(), name="proconnect-login"),
+    path("proconnect/retour/", ProConnectCallbackView.as_view(), name="proconnect-callback"),
     path("securite/", views.account_security, name="security"),
     path("notifications/", views.account_notifications, name="notifications"),
     path("api/", views.account_api, name="api-tokens"),

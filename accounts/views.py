@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -18,12 +18,31 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import api_tokens, twofactor
+from . import api_tokens, proconnect, twofactor
 from .audit import Action, record
 from .forms import ApiTokenForm, NotificationsForm
 from .models import ApiToken
 from .security import new_session_token, reset_request_allowed
 from .typing import AuthenticatedRequest
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's logout; after a ProConnect login, then on to ProConnect's own logout."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        end_session = proconnect.end_session_url(request)  # before the session is flushed
+        response = super().post(request, *args, **kwargs)
+        return HttpResponseRedirect(end_session) if end_session else response
+
+
+class LoginView(auth_views.LoginView):
+    """The login page; with ProConnect configured, its "Se connecter avec ProConnect"
+    button for agents."""
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["proconnect_enabled"] = proconnect.enabled()
+        return context
 
 
 class ThrottledPasswordResetView(auth_views.PasswordResetView):
@@ -167,7 +186,9 @@ def account_api(request: AuthenticatedRequest) -> HttpResponse:
     """The user's API tokens: create one (shown once), see when each was last used,
     revoke. An agent who must give the second factor gives it first."""
     user = request.user
-    second_factor_missing = twofactor.two_factor_required(user) and not twofactor.is_verified(user)
+    second_factor_missing = twofactor.two_factor_required(
+        user
+    ) and not twofactor.strongly_authenticated(request)
     form = ApiTokenForm(request.POST or None, user=user)
     created: tuple[ApiToken, str] | None = None
     if request.method == "POST":

@@ -295,7 +295,10 @@ def _deleted(form: forms.BaseForm) -> bool:
 
 
 # At most MAX_BUDGET_LINES rows: the page never shows more (the extra empty rows stop
-# there), and a post of more is refused with a message rather than processed.
+# there), and a post of more is refused with a message rather than processed. Its
+# absolute_max is the same number, so that a post claiming thousands of rows builds and
+# renders no more than that (Django's default, max_num + 1000, re-rendered up to 1,200
+# rows, 2.3 MB and seconds of work for one small post).
 BudgetLineFormSet = forms.formset_factory(
     BudgetLineForm,
     formset=BaseBudgetLineFormSet,
@@ -303,6 +306,7 @@ BudgetLineFormSet = forms.formset_factory(
     can_delete=True,
     max_num=MAX_BUDGET_LINES,
     validate_max=True,
+    absolute_max=MAX_BUDGET_LINES,
 )
 
 

@@ -6,7 +6,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
@@ -17,6 +16,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from care_portal.admin_display import FrenchNumbersAdmin
+from care_portal.admin_widgets import SafeAutocompleteMixin, SafeAutocompleteSelect
 from care_portal.errors import ImportFileError
 from establishments.models import LegalEntity
 
@@ -38,7 +38,7 @@ def _max_size_mb() -> str:
     return f"{settings.AUDIT_IMPORT_MAX_FILE_SIZE / (1024 * 1024):g}"
 
 
-class Volet1ResultAdmin(FrenchNumbersAdmin):
+class Volet1ResultAdmin(SafeAutocompleteMixin, FrenchNumbersAdmin):
     """Audits and scans entered or corrected by hand keep the entity's stored
     Volet 1 status current, like imports do."""
 
@@ -155,7 +155,9 @@ class AuditImportUploadForm(forms.Form):
     def __init__(self, *args: Any, admin_site: admin.AdminSite, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["legal_entity"]
-        field.widget = AutocompleteSelect(AuditImport._meta.get_field("legal_entity"), admin_site)
+        field.widget = SafeAutocompleteSelect(
+            AuditImport._meta.get_field("legal_entity"), admin_site
+        )
         field.widget.choices = field.choices  # type: ignore[attr-defined]
 
     def clean_file(self) -> Any:

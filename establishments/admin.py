@@ -13,6 +13,7 @@ from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
 from care_portal.admin_display import FrenchNumbersAdmin
+from care_portal.admin_widgets import SafeAutocompleteMixin
 from care_portal.errors import ImportFileError
 
 from . import services
@@ -68,7 +69,7 @@ class GHTAdmin(FrenchNumbersAdmin):
         return obj.member_count  # type: ignore[attr-defined]
 
 
-class SiteInline(admin.TabularInline):
+class SiteInline(SafeAutocompleteMixin, admin.TabularInline):
     model = Site
     fields = ["finess", "name", "category", "department", "beds", "siret"]
     autocomplete_fields = ["department"]
@@ -96,7 +97,7 @@ class EstablishmentImportForm(forms.Form):
 
 
 @admin.register(LegalEntity)
-class LegalEntityAdmin(FrenchNumbersAdmin):
+class LegalEntityAdmin(SafeAutocompleteMixin, FrenchNumbersAdmin):
     list_display = [
         "name",
         "finess",
@@ -167,7 +168,7 @@ class LegalEntityAdmin(FrenchNumbersAdmin):
 
 
 @admin.register(Site)
-class SiteAdmin(FrenchNumbersAdmin):
+class SiteAdmin(SafeAutocompleteMixin, FrenchNumbersAdmin):
     list_display = ["name", "finess", "category", "department", "legal_entity", "beds"]
     list_filter = ["department__region", "category"]
     list_select_related = ["department", "legal_entity"]

@@ -195,6 +195,12 @@ RULES: dict[str, dict[str | None, Rule]] = {
     "accounts:2fa-verify": {None: Rule(get=signed_in(), post=signed_in())},
     "accounts:2fa-setup": {None: Rule(get=signed_in(), post=signed_in(), writers=USERS)},
     "accounts:2fa-recovery-codes": {None: Rule(get=signed_in(NOT_ALLOWED), post=signed_in())},
+    # ProConnect is off in the test settings: both URLs are 404 for everyone, and only
+    # GET is served. Switched on, tests/accounts/test_proconnect.py covers them.
+    "accounts:proconnect-login": {None: Rule(get=everyone(NOT_FOUND), post=everyone(NOT_ALLOWED))},
+    "accounts:proconnect-callback": {
+        None: Rule(get=everyone(NOT_FOUND), post=everyone(NOT_ALLOWED))
+    },
     "accounts:password-reset": {None: Rule(get=everyone(), post=everyone())},
     "accounts:password-reset-done": {None: Rule(get=everyone())},
     "accounts:password-reset-confirm": {None: Rule(get=everyone(), post=everyone())},

@@ -7,6 +7,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from care_portal.env import env_bool, env_int, env_list, env_str
@@ -110,6 +111,20 @@ SILENCED_SYSTEM_CHECKS = ["models.W047"] if "sqlite" in DATABASES["default"]["EN
 AUTH_USER_MODEL = "accounts.User"
 # Lockout first: axes refuses a locked account or address before any password check.
 AUTHENTICATION_BACKENDS = ["accounts.security.LockoutBackend", "accounts.backends.RoleBackend"]
+# ProConnect, the state's single sign-on for agents (accounts/proconnect.py): off unless
+# PROCONNECT_CLIENT_ID is set; its backend only ever answers a ProConnect callback.
+AUTHENTICATION_BACKENDS += ["accounts.proconnect.ProConnectBackend"]
+PROCONNECT_CLIENT_ID = env_str("PROCONNECT_CLIENT_ID")
+PROCONNECT_CLIENT_SECRET = env_str("PROCONNECT_CLIENT_SECRET")
+PROCONNECT_DISCOVERY_URL = env_str("PROCONNECT_DISCOVERY_URL")
+PROCONNECT_ACR_VALUES = env_str("PROCONNECT_ACR_VALUES", "eidas1")
+PROCONNECT_SIGN_ALGO = env_str("PROCONNECT_SIGN_ALGO", "RS256")
+PROCONNECT_SCOPES = env_str("PROCONNECT_SCOPES", "openid email given_name usual_name")
+if PROCONNECT_CLIENT_ID and not (PROCONNECT_CLIENT_SECRET and PROCONNECT_DISCOVERY_URL):
+    raise ImproperlyConfigured(
+        "PROCONNECT_CLIENT_ID is set: PROCONNECT_CLIENT_SECRET and PROCONNECT_DISCOVERY_URL "
+        "are required too."
+    )
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     # Older hashes still verify, and are upgraded to Argon2 at the next login.

@@ -445,6 +445,21 @@ def test_more_than_200_budget_lines_are_refused_with_a_message(client, draft, ho
     assert len(page.context["formset"].forms) == 200
 
 
+def test_a_post_claiming_thousands_of_budget_lines_builds_no_more_than_200(
+    client, draft, hospital_user
+):
+    """Found by the property tests: a small post saying TOTAL_FORMS=5000 used to build and
+    re-render 1,200 rows (2.3 MB, seconds of work); the formset now stops at 200."""
+    client.force_login(hospital_user)
+    response = client.post(
+        url("application-budget", draft), {"lines-TOTAL_FORMS": "5000", "lines-INITIAL_FORMS": "0"}
+    )
+    assert response.status_code == 200
+    assert len(response.context["formset"].forms) == 200
+    assert "Un budget compte au plus 200 lignes" in response.content.decode()
+    assert len(response.content) < 800_000
+
+
 def test_the_budget_page_shows_the_stored_requested_amount(client, draft, hospital_user):
     """The total shown is `requested_amount`, the one value written with the lines (and
     read by eligibility and the PDF), not a sum made again by the page."""
