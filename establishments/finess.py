@@ -32,6 +32,7 @@ import csv
 import io
 import logging
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, NamedTuple, cast
@@ -246,6 +247,8 @@ class _Context:
             for pk, code, region_id in Department.objects.values_list("id", "code", "region_id")
         }
         self.codes = finess_codes()
+        self.checking = True  # False in pass 2: rows are only read again
+        self.checked_ej: dict[str, str | None] = {}
 
     def department(self, line: int, raw_code: str, problems: list[str]) -> str | None:
         """The portal's département code, or None when the line is set aside (a
@@ -276,13 +279,23 @@ class _Context:
         value, error = clean_identifier(compact(raw), 9)
         if not value:
             problems.append(_("%(column)s : valeur obligatoire manquante") % {"column": column})
-        elif error := error or finess_error(value):
+        elif error := error or self._finess_error(column, value):
             problems.append(f"{column} : {error}")
         return value
 
+    def _finess_error(self, column: str, value: str) -> str | None:
+        if not self.checking:
+            return None  # pass 2: the lines were checked by pass 1
+        if column != "nofinessej":
+            return finess_error(value)
+        # The legal entity's number repeats on each of its sites: checked once.
+        if value not in self.checked_ej:
+            self.checked_ej[value] = finess_error(value)
+        return self.checked_ej[value]
+
     def identifier(self, column: str, raw: str, width: int, check: Any, problems: list[str]) -> str:
         value, error = clean_identifier(compact(raw), width)
-        if value and (error := error or check(value)):
+        if value and (error := error or (check(value) if self.checking else None)):
             problems.append(f"{column} : {error}")
         return value
 
@@ -444,7 +457,8 @@ class ExtractImporter:
             )
             return None
         source = values.get("sourcecoordet", "").strip()
-        return x, y, coordinate_system(source), source[:120]
+        # Interned: a national file repeats a handful of sources for every site.
+        return x, y, sys.intern(coordinate_system(source)), sys.intern(source[:120])
 
     def _parse_ej(self, line: int, values: dict[str, str]) -> tuple[_EJRow | None, list[str]]:
         problems: list[str] = []
@@ -501,7 +515,7 @@ class ExtractImporter:
                 values.get("nofinesset" if expected == "structureet" else "nofinessej", "")
             )
             key = clean_identifier(key, 9)[0]
-            if key and finess_error(key) is None:
+            if key:
                 if key in seen:
                     problems.append(
                         _("le numéro FINESS %(finess)s figure déjà à la ligne %(line)d")
@@ -1049,6 +1063,7 @@ def import_finess(*, raw: IO[bytes], layout: Layout, filename: str = "") -> Impo
     if report.ok:
         # Pass 2 parses the same lines again: their notes are already in the report.
         importer.context.report = ImportReport()
+        importer.context.checking = False
         with transaction.atomic(durable=True):
             importer.write()
     logger.info(
