@@ -193,12 +193,12 @@ def detect_format(raw: IO[bytes]) -> Layout:
         return Layout(PORTAL_CSV)
     delimiter = detect_delimiter(lines[0])
     metadata = False
-    first = [normalize_header(v) for v in lines[0].split(delimiter)]
+    first = [normalize_header(v.strip().strip('"')) for v in lines[0].split(delimiter)]
     if first[:2] == ["finess", "etalab"]:
         metadata = True
         lines = lines[1:]
     for line in lines:
-        values = [normalize_header(v) for v in line.split(delimiter)]
+        values = [normalize_header(v.strip().strip('"')) for v in line.split(delimiter)]
         section = values[0]
         if section in ("structureet", "geolocalisation"):
             return Layout(FINESS_ET, metadata, delimiter=delimiter)
