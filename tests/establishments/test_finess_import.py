@@ -648,3 +648,39 @@ def test_admin_import_page_recognises_finess_plus_and_shows_the_notes(client, su
     assert 'id="import-unknown-codes"' in content and "Statut juridique « 99 »" in content
     assert 'id="import-ignored"' in content
     assert GHT.objects.filter(code="84001").exists()
+
+
+def test_finess_plus_import_runs_chunked_queries(db, django_assert_max_num_queries):
+    members = {str(1000 + n): ("S" if n == 0 else "M") for n in range(8)}
+    entities = [
+        pmej(
+            str(1000 + n),
+            make_finess("69", 40_000 + n),
+            f"Entité {n}",
+            "69123",
+            "13",
+            [ege(make_finess("69", 700_000 + n), f"Site {n}", "69123", "355")],
+        )
+        for n in range(1200)
+    ]
+    text = json.dumps({"gcc": [gcc("1", "84002", "GHT de charge", members)], "pmej": entities})
+
+    with django_assert_max_num_queries(30):
+        report = run_import(text, "s.json", "utf-8")
+    assert report.ok, report.errors[:3]
+    assert as_tuple(report.legal_entity) == (1200, 0, 0)
+    assert LegalEntity.objects.filter(ght__code="84002").count() == 8
+    with django_assert_max_num_queries(20):
+        again = run_import(text, "s.json", "utf-8")
+    assert as_tuple(again.legal_entity) == (0, 0, 1200)
+    assert as_tuple(again.site) == (0, 0, 1200)
+
+
+def test_ej_extract_through_excel_gets_back_the_zero_of_its_status_code(db):
+    text = "\n".join([METADATA, ej_line(CHU[1:] if CHU[0] == "0" else CHU, "CH", "69", "3")])
+
+    report = run_import(text)
+
+    assert report.ok, report.errors
+    entity = LegalEntity.objects.get(finess=CHU)
+    assert (entity.legal_status_code, entity.status_group) == ("03", StatusGroup.PUBLIC)
