@@ -79,15 +79,20 @@ class SiteInline(SafeAutocompleteMixin, admin.TabularInline):
 
 class EstablishmentImportForm(forms.Form):
     file = forms.FileField(
-        label=_("Fichier CSV"),
-        help_text=_("UTF-8, séparateur « ; » ou « , », une ligne d'en-tête ; format ci-dessous."),
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        label=_("Fichier de l'annuaire"),
+        help_text=_(
+            "CSV du portail (format ci-dessous), extraction FINESS (ET ou EJ) ou JSON des "
+            "structures FINESS+ : le format est reconnu d'après le contenu."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.json,text/csv"}),
     )
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
-        if not upload.name.lower().endswith((".csv", ".txt")):
-            raise forms.ValidationError(_("Choisissez un fichier CSV (extension .csv)."))
+        if not upload.name.lower().endswith((".csv", ".txt", ".json")):
+            raise forms.ValidationError(
+                _("Choisissez un fichier CSV, TXT ou JSON (extension .csv, .txt ou .json).")
+            )
         if upload.size > settings.IMPORT_MAX_FILE_SIZE:
             raise forms.ValidationError(
                 _("Le fichier dépasse la taille maximale autorisée (%(max)d Mo).")
@@ -170,7 +175,7 @@ class LegalEntityAdmin(SafeAutocompleteMixin, FrenchNumbersAdmin):
 @admin.register(Site)
 class SiteAdmin(SafeAutocompleteMixin, FrenchNumbersAdmin):
     list_display = ["name", "finess", "category", "department", "legal_entity", "beds"]
-    list_filter = ["department__region", "category"]
+    list_filter = ["department__region", "category", "coord_system"]
     list_select_related = ["department", "legal_entity"]
     search_fields = ["name", "finess", "siret"]
     autocomplete_fields = ["legal_entity", "department"]

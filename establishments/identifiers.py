@@ -1,8 +1,10 @@
 """French identifiers of health establishments: FINESS, SIREN and SIRET.
 
 FINESS: 9 characters, the first two the département (2A/2B for Corsica, 97 for
-overseas); the last one a Luhn check digit computed after replacing 2A by 21 and
-2B by 22 (DOMAIN.md: real numbers 010003820 and 010003812 pass it).
+the overseas départements and collectivities, 98 for Mayotte: see
+reference.finess_prefix_for_department); the last one a Luhn check digit
+computed after replacing 2A by 21 and 2B by 22 (DOMAIN.md: real numbers 010003820
+and 010003812 pass it).
 SIREN and SIRET use python-stdnum (Luhn, with La Poste's SIRET exception).
 """
 
@@ -16,8 +18,8 @@ from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 
 _FINESS_SHAPE = re.compile(r"^(?:\d{2}|2A|2B)\d{7}$")
-# Metropolitan départements 01-95 (20 became 2A/2B) and overseas 97.
-_FINESS_PREFIXES = {f"{n:02d}" for n in range(1, 96) if n != 20} | {"2A", "2B", "97"}
+# Metropolitan départements 01-95 (20 became 2A/2B), overseas 97 and Mayotte 98.
+_FINESS_PREFIXES = {f"{n:02d}" for n in range(1, 96) if n != 20} | {"2A", "2B", "97", "98"}
 
 
 def compact(value: str) -> str:

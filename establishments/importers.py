@@ -198,11 +198,54 @@ STATUS_VALUES: dict[str, str] = {
 _CATEGORY = re.compile(r"^\d{3,4}$")
 
 
+# Lines listed per group of set-aside lines (all of them are counted).
+MAX_LINES_SHOWN = 20
+
+
+@dataclass
+class LineGroup:
+    """Lines set aside for one reason (or one unknown code): counted, the first listed."""
+
+    label: str
+    count: int = 0
+    lines: list[int] = field(default_factory=list)
+
+    def add(self, line: int) -> None:
+        self.count += 1
+        if len(self.lines) < MAX_LINES_SHOWN:
+            self.lines.append(line)
+
+    @property
+    def lines_text(self) -> str:
+        text = ", ".join(str(line) for line in self.lines)
+        return text + (" …" if self.count > len(self.lines) else "")
+
+
 @dataclass
 class ImportReport(BaseReport):
     ght: Counts = field(default_factory=Counts)
     legal_entity: Counts = field(default_factory=Counts)
     site: Counts = field(default_factory=Counts)
+    # What the file was recognised as (formats.FORMAT_LABELS), in French.
+    file_format: str = ""
+    # Lines not imported on purpose (out of scope), and codes missing from the FINESS
+    # code table: reported, never guessed; neither stops the import.
+    ignored: dict[str, LineGroup] = field(default_factory=dict)
+    unknown_codes: dict[str, LineGroup] = field(default_factory=dict)
+
+    def ignore(self, reason: str, line: int) -> None:
+        self.ignored.setdefault(reason, LineGroup(reason)).add(line)
+
+    def unknown_code(self, label: str, line: int) -> None:
+        self.unknown_codes.setdefault(label, LineGroup(label)).add(line)
+
+    @property
+    def ignored_groups(self) -> list[LineGroup]:
+        return sorted(self.ignored.values(), key=lambda group: -group.count)
+
+    @property
+    def unknown_code_groups(self) -> list[LineGroup]:
+        return sorted(self.unknown_codes.values(), key=lambda group: group.label)
 
     @property
     def kinds(self) -> list[tuple[str, Counts]]:

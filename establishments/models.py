@@ -97,6 +97,12 @@ class LegalEntity(PublicModel):
         _("statut juridique"), max_length=20, choices=StatusGroup.choices
     )
     finess_category = models.CharField(_("catégorie FINESS"), max_length=4, blank=True)
+    legal_status_code = models.CharField(
+        _("code de statut juridique FINESS"),
+        max_length=4,
+        blank=True,
+        help_text=_("Code de la nomenclature FINESS, renseigné par l'import des extractions."),
+    )
     department = models.ForeignKey(
         Department,
         on_delete=models.PROTECT,
@@ -179,6 +185,17 @@ class Site(PublicModel):
         Department, on_delete=models.PROTECT, related_name="sites", verbose_name=_("département")
     )
     beds = models.PositiveIntegerField(_("lits et places"), null=True, blank=True)
+    # Coordinates as FINESS publishes them, with their reference system (Lambert 93 in
+    # metropolitan France, UTM overseas in the etalab extract; WGS84 in FINESS+).
+    coord_x = models.FloatField(_("coordonnée X"), null=True, blank=True)
+    coord_y = models.FloatField(_("coordonnée Y"), null=True, blank=True)
+    coord_system = models.CharField(
+        _("système de coordonnées"),
+        max_length=30,
+        blank=True,
+        help_text=_("LAMBERT_93, UTM_N20, UTM_S40… ou WGS84 (X longitude, Y latitude)."),
+    )
+    coord_source = models.CharField(_("source des coordonnées"), max_length=120, blank=True)
 
     objects = SiteQuerySet.as_manager()
 

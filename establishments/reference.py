@@ -148,9 +148,40 @@ FINESS_CATEGORIES: dict[str, str] = {
 }
 
 
+# FINESS numbers start with two characters naming the territory: the département
+# code in metropolitan France (2A/2B in Corsica), 97 for the overseas départements
+# and collectivities of the Antilles, Guyane, La Réunion and Saint-Pierre-et-Miquelon
+# (971-975, and 977/978, Saint-Barthélemy and Saint-Martin, numbered from
+# Guadeloupe), and 98 for Mayotte (976), whose numbers kept the prefix of its former
+# code 985.
+FINESS_PREFIX_MAYOTTE = "98"
+
+# In the FINESS extracts the overseas départements are coded 9A-9F (the INSEE code
+# is in the numbers and the commune codes): extract code -> INSEE code. Any other
+# code of that form is reported as unknown by the imports, never guessed.
+FINESS_OVERSEAS_DEPARTMENTS: dict[str, str] = {
+    "9A": "971",  # Guadeloupe
+    "9B": "972",  # Martinique
+    "9C": "973",  # Guyane
+    "9D": "974",  # La Réunion
+    "9E": "975",  # Saint-Pierre-et-Miquelon
+    "9F": "976",  # Mayotte
+}
+
+
 def finess_prefix_for_department(code: str) -> str:
-    """The two first characters of FINESS numbers of a département (97 overseas)."""
+    """The two first characters of the FINESS numbers of a département: its code,
+    97 overseas, 98 for Mayotte (976)."""
+    if code == "976":
+        return FINESS_PREFIX_MAYOTTE
     return "97" if code.startswith("97") else code
+
+
+def department_code_from_finess_extract(code: str) -> str:
+    """The INSEE code of a département as a FINESS extract writes it (9A -> 971;
+    01, 2A and 971 are returned as they are)."""
+    code = code.strip().upper()
+    return FINESS_OVERSEAS_DEPARTMENTS.get(code, code)
 
 
 def load_territory(region_model: Any, department_model: Any) -> None:

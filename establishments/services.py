@@ -8,14 +8,18 @@ from django.utils.translation import gettext as _
 
 from care_portal.errors import ImportFileError
 
-from .importers import ImportReport, import_establishments
+from .finess import import_file
+from .importers import ImportReport
 
 logger = logging.getLogger(__name__)
 
 
 def establishments_import(*, file: BinaryIO, filename: str = "") -> ImportReport:
-    """Import the directory CSV (docs/import-establishments.md) in one transaction:
-    every row, or nothing when a row is bad (the report then names each bad line).
+    """Import a directory file, recognised by its content (establishments.finess):
+    the portal's CSV (docs/import-establishments.md), the FINESS extracts of
+    establishments (ET) or legal entities (EJ), or the FINESS+ JSON structures file.
+    In one transaction: every row, or nothing when a row is bad (the report then
+    names each bad line).
 
     Raises care_portal.errors.ImportFileError when the file cannot be read at all, or
     when another import wrote the same GHTs, entities or sites in the meantime (its
@@ -23,7 +27,7 @@ def establishments_import(*, file: BinaryIO, filename: str = "") -> ImportReport
     transaction has been rolled back: running the import again updates them).
     """
     try:
-        return import_establishments(file=file, filename=filename)
+        return import_file(file=file, filename=filename)
     except IntegrityError:
         logger.warning(
             "establishments import %r collided with another import", filename, exc_info=True

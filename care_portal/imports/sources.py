@@ -284,6 +284,10 @@ class _JSONStream:
                 raise self.fail(_("« , » ou « ] » attendu"))
 
 
+# Public name for the apps' own JSON layouts (the FINESS+ structures file).
+JSONStream = _JSONStream
+
+
 class JSONSource(FileSource):
     """A JSON file: an array of objects keyed like the CSV columns, or an object
     holding that array under `array_key` (other keys of the object are ignored)."""

@@ -119,6 +119,14 @@ def test_plan_identifiers_are_valid_and_unique():
             assert is_valid_siret(site.siret)
     corsica = [e.finess for e in plan.entities if e.department in {"2A", "2B"}]
     assert corsica and all(n[:2] in {"2A", "2B"} for n in corsica)
+    # Overseas: 97 for the Antilles, Guyane and La Réunion, 98 for Mayotte.
+    numbers = [(e.department, e.finess) for e in plan.entities] + [
+        (s.department, s.finess) for s in plan.sites
+    ]
+    mayotte = [n for dept, n in numbers if dept == "976"]
+    antilles = [n for dept, n in numbers if dept in {"971", "972", "973", "974"}]
+    assert mayotte and all(n.startswith("98") for n in mayotte)
+    assert antilles and all(n.startswith("97") for n in antilles)
 
 
 def test_plan_depends_on_the_seed_only():

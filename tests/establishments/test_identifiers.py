@@ -23,6 +23,8 @@ from establishments.identifiers import (
         finess_with_check_digit("2A000001"),
         finess_with_check_digit("2B000123"),
         finess_with_check_digit("97012345"),
+        finess_with_check_digit("98050001"),  # Mayotte
+        finess_with_check_digit("97500001"),  # Saint-Pierre-et-Miquelon
     ],
 )
 def test_valid_finess_numbers_pass(value):
@@ -92,3 +94,38 @@ def test_invalid_siret(value):
     with pytest.raises(ValidationError) as excinfo:
         validate_siret(value)
     assert "SIRET" in excinfo.value.messages[0]
+
+
+@pytest.mark.parametrize(
+    ("department", "prefix"),
+    [
+        ("01", "01"),
+        ("2A", "2A"),
+        ("2B", "2B"),
+        ("69", "69"),
+        ("971", "97"),
+        ("972", "97"),
+        ("973", "97"),
+        ("974", "97"),
+        ("975", "97"),
+        ("976", "98"),
+    ],
+)
+def test_finess_prefix_of_every_territory_makes_valid_numbers(department, prefix):
+    from establishments.reference import finess_prefix_for_department
+
+    assert finess_prefix_for_department(department) == prefix
+    number = finess_with_check_digit(f"{prefix}{123456:06d}")
+    assert is_valid_finess(number), number
+
+
+@pytest.mark.parametrize(
+    ("code", "insee"),
+    [("9A", "971"), ("9B", "972"), ("9C", "973"), ("9D", "974"), ("9E", "975"), ("9F", "976")],
+)
+def test_finess_extract_overseas_department_codes(code, insee):
+    from establishments.reference import department_code_from_finess_extract
+
+    assert department_code_from_finess_extract(code) == insee
+    assert department_code_from_finess_extract("2A") == "2A"
+    assert department_code_from_finess_extract("01") == "01"

@@ -1,7 +1,10 @@
-"""manage.py import_establishments FILE.csv: the directory import from a shell.
+"""manage.py import_establishments FILE: the directory import from a shell.
 
-Exits with status 1, writing nothing, when the file has an error; each bad row is
-printed on stderr as "ligne N : raison".
+The file is recognised by its content (the portal's CSV, a FINESS extract of
+establishments or legal entities, the FINESS+ JSON structures file). Exits with
+status 1, writing nothing, when the file has an error; each bad row is printed on
+stderr as "ligne N : raison". The report ends with the lines set aside and the FINESS
+codes missing from the code table.
 """
 
 from pathlib import Path
@@ -16,12 +19,15 @@ from establishments.services import establishments_import
 
 class Command(BaseCommand):
     help = (
-        "Importe l'annuaire des établissements (une ligne par site, avec son entité "
-        "juridique) depuis un fichier CSV ; format : docs/import-establishments.md."
+        "Importe l'annuaire des établissements depuis le CSV du portail "
+        "(docs/import-establishments.md), une extraction FINESS (ET ou EJ) ou le fichier "
+        "JSON des structures FINESS+ ; le format est reconnu d'après le contenu."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", help="Fichier CSV (UTF-8, séparateur « ; » ou « , »).")
+        parser.add_argument(
+            "file", help="Fichier CSV du portail, extraction FINESS ou JSON FINESS+."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["file"])
@@ -43,12 +49,21 @@ class Command(BaseCommand):
                     _("%(file)s : %(message)s") % {"file": path.name, "message": exc.message}
                 ) from None
 
+        if report.file_format:
+            self.stdout.write(
+                _("%(file)s : fichier reconnu comme %(format)s.")
+                % {"file": path.name, "format": report.file_format}
+            )
         if not report.ok:
+            self._notes(report)
             for error in report.errors:
-                self.stderr.write(
-                    _("ligne %(line)d : %(message)s")
-                    % {"line": error.line, "message": error.message}
-                )
+                if error.where:
+                    self.stderr.write(f"{error.where} : {error.message}")
+                else:
+                    self.stderr.write(
+                        _("ligne %(line)d : %(message)s")
+                        % {"line": error.line, "message": error.message}
+                    )
             if report.errors_truncated:
                 self.stderr.write(
                     _("… et %(more)d autres lignes en erreur.")
@@ -80,4 +95,20 @@ class Command(BaseCommand):
                     "updated": counts.updated,
                     "unchanged": counts.unchanged,
                 }
+            )
+        self._notes(report)
+
+    def _notes(self, report: Any) -> None:
+        for group in report.ignored_groups:
+            self.stdout.write(
+                _("Mis de côté : %(label)s : %(count)d ligne(s) (%(lines)s)")
+                % {"label": group.label, "count": group.count, "lines": group.lines_text}
+            )
+        for group in report.unknown_code_groups:
+            self.stdout.write(
+                _(
+                    "Code inconnu de la table establishments/data/finess_codes.csv : "
+                    "%(label)s : %(count)d ligne(s) (%(lines)s)"
+                )
+                % {"label": group.label, "count": group.count, "lines": group.lines_text}
             )
