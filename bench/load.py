@@ -321,11 +321,12 @@ def measure(
 
 def table(rows: list[dict[str, Any]], users: int) -> str:
     """One line per page: under load (req/s, latency percentiles, errors), then one
-    request alone (its queries, their time, its time) and the same for the baseline."""
+    request alone (its queries, the middleware's included, their time, its time); the
+    same for the baseline, whose `view q` are the queries its rendering still runs."""
     head = (
         f"{'page':<19} {'req/s':>6} {'p50':>6} {'p95':>6} {'p99':>6} {'err':>3} "
         f"{'queries':>7} {'q ms':>6} {'1 req':>6} | {'req/s':>6} {'p50':>6} {'p95':>6} "
-        f"{'p99':>6} {'1 req':>6} | {'ratio':>5}"
+        f"{'p99':>6} {'view q':>6} {'1 req':>6} | {'ratio':>5}"
     )
     lines = [
         f"load: {users} concurrent users; times in ms; left the page, right its baseline "
@@ -340,7 +341,8 @@ def table(rows: list[dict[str, Any]], users: int) -> str:
             f"{r['p99_ms']:>6.0f} {r['errors'] + r['baseline_errors']:>3} {r['queries']:>7} "
             f"{r['query_ms']:>6.1f} {r['alone_ms']:>6.1f} | {r['baseline_rps']:>6.1f} "
             f"{r['baseline_p50_ms']:>6.0f} {r['baseline_p95_ms']:>6.0f} "
-            f"{r['baseline_p99_ms']:>6.0f} {r['baseline_alone_ms']:>6.1f} | "
+            f"{r['baseline_p99_ms']:>6.0f} {r['baseline_view_queries']:>6} "
+            f"{r['baseline_alone_ms']:>6.1f} | "
             f"{r['ratio']:>5.2f}{flag}"
         )
     return "\n".join(lines)
