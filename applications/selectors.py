@@ -33,7 +33,9 @@ from .models import (
 
 # What every application page shows of the application itself, and what
 # `actor_roles` reads (candidate.department.region_id): joined, never lazily loaded.
-APPLICATION_JOINS = ("call", "candidate__department__region", "ght", "sworn_by")
+# The eligibility result too: one row at most, so a join saves the overview and the
+# instruction page a query of their own (`with_everything` then finds it loaded).
+APPLICATION_JOINS = ("call", "candidate__department__region", "ght", "sworn_by", "eligibility")
 
 
 def get_application_for(user: User, public_id: UUID) -> Application:

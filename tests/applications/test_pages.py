@@ -1169,3 +1169,32 @@ def test_my_applications_runs_the_same_queries_for_1_and_6_withdrawn_application
         response = client.get(list_url)
     assert len(response.context["rows"]) == 6
     assert response.content.decode().count("Candidature précédente") == 1  # the latest one
+
+
+def test_the_application_page_joins_its_eligibility_result(
+    client, hospital_user, django_assert_num_queries
+):
+    """The eligibility result comes with the application (one join), not in a query of
+    its own: the load benchmark (bench/load.py) counts every query of this page."""
+    from applications.models import EligibilityResult
+
+    entity = LegalEntityFactory()
+    MembershipFactory(user=hospital_user, role=Membership.Role.ESTABLISHMENT, legal_entity=entity)
+    application = make_draft(hospital_user, entity, requirements=3, files=0)
+    application.status = "submitted"
+    application.submitted_at = timezone.now()
+    application.save(update_fields=["status", "submitted_at"])
+    client.force_login(hospital_user)
+    without = count_queries(client, url("application-detail", application))
+    EligibilityResult.objects.create(
+        application=application, rules_version="v1", eligible=True, score=Decimal("70"),
+        rules=[], factors=[], computed_at=timezone.now(),
+    )  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url("application-detail", application))
+    assert response.status_code == 200
+    assert len(queries) == without
+    own = 'SELECT "applications_eligibilityresult"'
+    alone = [q["sql"] for q in queries if q["sql"].startswith(own)]
+    assert alone == []
+    assert any("applications_eligibilityresult" in q["sql"] for q in queries)
