@@ -528,7 +528,11 @@ def load() -> Result:
         if not out.exists():
             return {"name": "load", "ratio": 0.0, "raw": {"failed": f"exit {run.returncode}"}}
         result = json.loads(out.read_text())
-    raw: dict[str, Any] = {"users": result["users"], "seconds": result["seconds_per_side"]}
+    raw: dict[str, Any] = {
+        "users": result["users"],
+        "seconds": result["seconds_per_side"],
+        "load_average": result["load_average"],
+    }
     for page in result["pages"]:
         key = page["key"]
         raw |= {

@@ -409,7 +409,9 @@ def main(argv: list[str] | None = None) -> int:
         sessions = {name: sign_in(services.web_port, p) for name, p in personas.items()}
         if args.only:
             pages = [p for p in pages if p.key in args.only]
+        load_before = os.getloadavg()[0]
         rows = measure(services.web_port, pages, sessions, args)
+        load_after = os.getloadavg()[0]
     except DrillError as error:
         print(f"load: could not run: {error}", file=sys.stderr, flush=True)
         return 2
@@ -419,7 +421,12 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     print(table(rows, args.users))
     elapsed = time.monotonic() - started
-    print(f"load: {elapsed:.0f} s in all", flush=True)
+    print(
+        f"load: {elapsed:.0f} s in all; the machine's load average (1 min) was "
+        f"{load_before:.1f} before the measures, {load_after:.1f} after "
+        f"({os.cpu_count()} cores)",
+        flush=True,
+    )
     if args.json:
         result = {
             "users": args.users,
@@ -427,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
             "dataset": counts,
             "pages": rows,
             "elapsed_s": round(elapsed, 1),
+            "load_average": [round(load_before, 1), round(load_after, 1)],
+            "cores": os.cpu_count(),
         }
         args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     return 0 if all(not r["errors"] and not r["baseline_errors"] for r in rows) else 1
