@@ -14,7 +14,7 @@ help:
 	@echo "make test     run the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)"
 	@echo "make journey  the end-to-end journey alone: Chromium, live server, a real worker (PostgreSQL, Redis)"
 	@echo "make lint     ruff (lint + format check), mypy, the import contracts (lint-imports), bandit and pip-audit"
-	@echo "make bench    benchmarks, ratios against a baseline (bench/results.json)"
+	@echo "make bench    benchmarks, ratios against a baseline (bench/results.json); BENCH=load: one"
 	@echo "make drill    fault drills: Redis, PostgreSQL, killed workers, full disk (throwaway services; root for the disk drill)"
 	@echo "make worker   a Celery worker (needs REDIS_URL); make pdf-worker: the PDF queue; make beat: the scheduler"
 
@@ -65,8 +65,9 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# BENCH: only these benchmarks, e.g. `make bench BENCH=load` (names: bench/benchmarks.py).
 bench: venv
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 # Fault drills (drills/, README "Fault drills"): their own PostgreSQL, Redis, gunicorn and
 # workers on free loopback ports. DRILL_ARGS, e.g. "--only postgresql" or

@@ -33,7 +33,9 @@ from .models import (
 
 # What every application page shows of the application itself, and what
 # `actor_roles` reads (candidate.department.region_id): joined, never lazily loaded.
-APPLICATION_JOINS = ("call", "candidate__department__region", "ght", "sworn_by")
+# The eligibility result too: one row at most, so a join saves the overview and the
+# instruction page a query of their own (`with_everything` then finds it loaded).
+APPLICATION_JOINS = ("call", "candidate__department__region", "ght", "sworn_by", "eligibility")
 
 
 def get_application_for(user: User, public_id: UUID) -> Application:
@@ -79,14 +81,16 @@ def with_answers(application: Application) -> Application:
     )
 
 
-def with_everything(application: Application) -> Application:
+def with_everything(application: Application, *, all_evidence: bool = True) -> Application:
     """Load every section, the history and the thread: what the overview and the
     read-only view show (and `application_issues` reads), in a constant number of
-    queries."""
+    queries. `all_evidence=False` leaves out the application's list of every file, which
+    only `application_issues` reads (each answer's files are loaded either way): the
+    read-only view saves a query."""
     return _prefetch(
         application,
         Prefetch("answers", queryset=_answers_queryset().prefetch_related("evidence")),
-        "evidence",
+        *(["evidence"] if all_evidence else []),
         "budget_lines",
         Prefetch(
             "coverages",

@@ -216,8 +216,9 @@ def _render_detail(
     status: int = 200,
 ) -> HttpResponse:
     user = request.user
-    selectors.with_everything(application)
     editable = selectors.can_edit(user, application)
+    # Every file of the application in one list: only `application_issues` (editable).
+    selectors.with_everything(application, all_evidence=editable)
     context: dict[str, Any] = {
         "application": application,
         "editable": editable,

@@ -627,6 +627,56 @@ def bulk_approval() -> Result:
     }
 
 
+def load() -> Result:
+    """Four pages under concurrent load (bench/load.py: its own PostgreSQL, Redis and
+    gunicorn as in production, 8 users from this side of loopback), each against the
+    bare view rendering its template with the same rows fetched in advance: ratio = the
+    lowest of the four throughput ratios (goal: at least 0.5 each)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="care-load-result-") as directory:
+        out = Path(directory) / "load.json"
+        env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+        run = subprocess.run(
+            [sys.executable, "-m", "bench.load", "--json", str(out)],
+            cwd=Path(__file__).resolve().parents[1],
+            env=env,
+            check=False,
+        )
+        if not out.exists():
+            return {"name": "load", "ratio": 0.0, "raw": {"failed": f"exit {run.returncode}"}}
+        result = json.loads(out.read_text())
+    raw: dict[str, Any] = {
+        "users": result["users"],
+        "seconds": result["seconds_per_side"],
+        "load_average": result["load_average"],
+    }
+    for page in result["pages"]:
+        key = page["key"]
+        raw |= {
+            f"{key}_rps": page["rps"],
+            f"{key}_p50_ms": page["p50_ms"],
+            f"{key}_p95_ms": page["p95_ms"],
+            f"{key}_p99_ms": page["p99_ms"],
+            f"{key}_baseline_rps": page["baseline_rps"],
+            f"{key}_ratio": page["ratio"],
+            f"{key}_queries": page["queries"],
+            f"{key}_errors": page["errors"] + page["baseline_errors"],
+        }
+    return {
+        "name": "load",
+        "ratio": min(page["ratio"] for page in result["pages"]),
+        "raw": raw,
+        "pages": result["pages"],
+        "dataset": result["dataset"],
+    }
+
+
 ALL = [
     directory_import,
     finess_import,
@@ -640,4 +690,4 @@ ALL = [
 # The national-scale benchmarks of issue 11 live in their own module.
 from .national import dashboard_national, export_memory  # noqa: E402
 
-ALL += [dashboard_national, export_memory]
+ALL += [dashboard_national, export_memory, load]  # the load benchmark last

@@ -118,15 +118,18 @@ class Seeder:
         )
         return call
 
-    def entities(self, count: int) -> list[LegalEntity]:
+    def entities(self, count: int, department: Department | None = None) -> list[LegalEntity]:
+        """`count` public legal entities of `department` (the Rhône by default)."""
+        department = department or self.department
+        prefix = department.code[:2] if department.code[:2].isdigit() else "20"
         numbers = [next(self.serial) for _ in range(count)]
         return LegalEntity.objects.bulk_create(
             LegalEntity(
-                finess=finess_with_check_digit(f"69{500000 + n:06d}"),
+                finess=finess_with_check_digit(f"{prefix}{500000 + n:06d}"),
                 name=f"Centre hospitalier d'exercice {n}",
                 status_group=StatusGroup.PUBLIC,
                 finess_category="355",
-                department=self.department,
+                department=department,
                 staff_count=300 + (n * 37) % 2700,
             )
             for n in numbers
@@ -209,17 +212,20 @@ class Seeder:
         fresh: int,
         status: str = "regional_review",
         amount: Decimal = REQUESTED,
+        entities: list[LegalEntity] | None = None,
     ) -> tuple[list[int], list[int]]:
-        """`count` applications of `call`: the first `fresh` just submitted (not scored
-        yet, no dossier), the others already moved on to `status` with a result of older
-        rules and their dossier. Returns (every id, the fresh ids)."""
+        """`count` applications of `call` (by `entities`, else new ones of the Rhône):
+        the first `fresh` just submitted (not scored yet, no dossier), the others already
+        moved on to `status` with a result of older rules and their dossier. Returns
+        (every id, the fresh ids)."""
         now = timezone.now()
-        entities = self.entities(count)
+        entities = entities[:count] if entities is not None else self.entities(count)
+        start = Application.objects.filter(call=call).count()  # references go on from there
         applications = Application.objects.bulk_create(
             Application(
                 call=call,
                 candidate=entity,
-                reference=f"{call.code}-{i + 1:06d}",
+                reference=f"{call.code}-{start + i + 1:06d}",
                 status="submitted" if i < fresh else status,
                 submitted_at=now - timedelta(hours=1),
                 sworn_statement=True,

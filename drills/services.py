@@ -93,6 +93,8 @@ class Services:
     redis: subprocess.Popen[bytes] | None = None
     pg_running: bool = False
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(50))
+    # The load benchmark (bench/load.py) runs the same services with its own settings.
+    settings_module: str = "drills.settings"
 
     # --- Paths and environment ------------------------------------------------------------
 
@@ -126,7 +128,7 @@ class Services:
         sweeper and the redelivery of a killed worker's messages are shortened so that
         they act within a drill (production: 300 s, 1,200 s, 100 s)."""
         return {
-            "DJANGO_SETTINGS_MODULE": "drills.settings",
+            "DJANGO_SETTINGS_MODULE": self.settings_module,
             "SECRET_KEY": self.secret_key,
             "ALLOWED_HOSTS": "127.0.0.1",
             "DATABASE_URL": self.database_url,
@@ -192,7 +194,7 @@ class Services:
         """initdb into the work directory and start the cluster; create the database."""
         binaries = postgres_bin()
         self.pg_port = free_port(55432)
-        self.pg_dir.mkdir(parents=True)
+        self.pg_dir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.pg_dir, "postgres", "postgres")
         result = subprocess.run(

@@ -1244,3 +1244,58 @@ def test_the_answers_typed_are_saved_with_an_upload_taken_or_refused(client, dra
     second.refresh_from_db()
     assert second.comment == "Exercice fait le 4 juin"
     assert Evidence.objects.get(answer=first).original_name == "pca.pdf"
+
+
+def test_the_application_page_joins_its_eligibility_result(
+    client, hospital_user, django_assert_num_queries
+):
+    """The eligibility result comes with the application (one join), not in a query of
+    its own: the load benchmark (bench/load.py) counts every query of this page."""
+    from applications.models import EligibilityResult
+
+    entity = LegalEntityFactory()
+    MembershipFactory(user=hospital_user, role=Membership.Role.ESTABLISHMENT, legal_entity=entity)
+    application = make_draft(hospital_user, entity, requirements=3, files=0)
+    application.status = "submitted"
+    application.submitted_at = timezone.now()
+    application.save(update_fields=["status", "submitted_at"])
+    client.force_login(hospital_user)
+    without = count_queries(client, url("application-detail", application))
+    EligibilityResult.objects.create(
+        application=application, rules_version="v1", eligible=True, score=Decimal("70"),
+        rules=[], factors=[], computed_at=timezone.now(),
+    )  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url("application-detail", application))
+    assert response.status_code == 200
+    assert len(queries) == without
+    own = 'SELECT "applications_eligibilityresult"'
+    alone = [q["sql"] for q in queries if q["sql"].startswith(own)]
+    assert alone == []
+    assert any("applications_eligibilityresult" in q["sql"] for q in queries)
+
+
+def test_the_read_only_view_reads_the_files_once(client, hospital_user):
+    """Once submitted, the page lists each answer's files (one query) and not, besides,
+    every file of the application, which only the draft's warnings need."""
+    entity = LegalEntityFactory()
+    MembershipFactory(user=hospital_user, role=Membership.Role.ESTABLISHMENT, legal_entity=entity)
+    application = make_draft(hospital_user, entity, requirements=3, files=0)
+    answer = application.answers.first()
+    add_evidence(application, answer, hospital_user, name="pcra-signe.pdf")
+    client.force_login(hospital_user)
+    with CaptureQueriesContext(connection) as draft_queries:
+        assert client.get(url("application-detail", application)).status_code == 200
+    application.status = "submitted"
+    application.submitted_at = timezone.now()
+    application.save(update_fields=["status", "submitted_at"])
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url("application-detail", application))
+    assert response.status_code == 200
+    assert "pcra-signe.pdf" in response.content.decode()
+
+    def on_files(captured):
+        return [q for q in captured if 'FROM "applications_evidence"' in q["sql"]]
+
+    assert len(on_files(draft_queries)) == 2  # the answers' files and the warnings' list
+    assert len(on_files(queries)) == 1

@@ -297,3 +297,15 @@ def test_an_agent_of_two_regions_sees_both(db, ars_user):
     ars_user.__dict__.pop("scope", None)
     where = selectors.territory()
     assert [r.code for r in selectors.visibility(ars_user).regions(where)] == ["84", "53"]
+
+
+def test_figures_sum_equals_adding_them_one_by_one(world):
+    """`Figures.sum` (one pass, the dashboard's totals and roll-ups) gives what `+` gives."""
+    from functools import reduce
+
+    cells = list(selectors.cube(world.call, selectors.resolve_place(NATION, None)).cells.values())
+    assert len(cells) > 2
+    by_addition = reduce(lambda a, b: a + b, cells, selectors.Figures())
+    assert selectors.Figures.sum(cells) == by_addition
+    assert by_addition.amount_requested > 0 and by_addition.by_status
+    assert selectors.Figures.sum([]) == selectors.Figures()
