@@ -138,17 +138,31 @@ def copy_rows(
     public = "public_id" in names
     all_columns = list(columns) + (["created_at", "updated_at"] if stamped else [])
     all_columns += ["public_id"] if public else []
+    # Columns the rows leave out that cannot be NULL take their model default (a field
+    # added to a model later does not break the fixture).
+    defaults = [
+        f
+        for f in model._meta.concrete_fields
+        if f.column not in all_columns
+        and not f.null
+        and not f.primary_key
+        and not (f.has_default() and callable(f.default))
+        and f.get_default() is not None
+    ]
     now = _text(NOW)
     suffix = "\t" + now + "\t" + now if stamped else ""
+    suffix_defaults = "".join("\t" + _text(f.get_default()) for f in defaults)
     buffer = io.StringIO()
     count = 0
     for row in rows:
         line = "\t".join(_text(v) for v in row) + suffix
         if public:
             line += "\t" + str(uuid.uuid4())
+        line += suffix_defaults
         buffer.write(line + "\n")
         count += 1
     buffer.seek(0)
+    all_columns += [f.column for f in defaults]
     sql = 'COPY "{}" ({}) FROM STDIN'.format(
         model._meta.db_table, ", ".join(f'"{c}"' for c in all_columns)
     )
