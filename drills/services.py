@@ -28,16 +28,16 @@ class DrillError(Exception):
     """The drill cannot go on (a service that does not start, a broken setup)."""
 
 
-def free_port(preferred: int) -> int:
-    """`preferred` if nothing listens on it on loopback, else a port the system picks."""
-    for port in (preferred, 0):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return int(sock.getsockname()[1])
-    raise DrillError("no free port on 127.0.0.1")
+def free_port() -> int:
+    """A free port on loopback, picked by the system. Never a fixed one: a worker left
+    behind by an earlier run that was killed keeps reconnecting to its broker's port, and
+    would take (and lose) a new run's tasks if that run's Redis listened there again."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", 0))
+        except OSError as error:
+            raise DrillError(f"no free port on 127.0.0.1: {error}") from None
+        return int(sock.getsockname()[1])
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
@@ -193,7 +193,7 @@ class Services:
     def pg_create(self) -> None:
         """initdb into the work directory and start the cluster; create the database."""
         binaries = postgres_bin()
-        self.pg_port = free_port(55432)
+        self.pg_port = free_port()
         self.pg_dir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.pg_dir, "postgres", "postgres")
@@ -283,7 +283,7 @@ class Services:
         if not shutil.which("redis-server"):
             raise DrillError("redis-server not found (apt-get install redis-server)")
         if not self.redis_port:
-            self.redis_port = free_port(56379)
+            self.redis_port = free_port()
         data = self.workdir / "redis"
         data.mkdir(exist_ok=True)
         self.redis = self._spawn(
@@ -355,7 +355,7 @@ class Services:
 
     def web_start(self) -> None:
         """gunicorn as docker-compose.yml runs it (3 workers, 60 s timeout)."""
-        self.web_port = self.web_port or free_port(58000)
+        self.web_port = self.web_port or free_port()
         self.web = self._spawn(
             "gunicorn",
             [
