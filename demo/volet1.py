@@ -4,9 +4,13 @@
 88%, inactive none): nearly all had their AD audited (PingCastle, ORADAD for some) from
 April 2024 to June 2025; most are scanned by SILENE about monthly from May 2024, meeting
 the minimum level (no critical, at most two high vulnerabilities) more and more often:
-~80-85% meet D1.O2.B (two compliant scans 45 to 60 days apart, `audits.status`). Each
-entity draws from its own `random.Random(f"{seed}-{finess}")` with fixed dates; one
-with results is left alone. Two have a fixed story: etablissement@demo.test's (AD done,
+~80-85% meet D1.O2.B (two compliant scans 45 to 60 days apart, `audits.status`). A
+PingCastle audit lists its triggered rules (`DirectoryAuditRule`, from the shipped table
+audits/data/pingcastle_rules.csv): its maturity level is its worst rule's, its findings
+are its rules counted by severity, its category scores their points (an ORADAD audit
+has none: they are PingCastle's). Each entity draws from its own
+`random.Random(f"{seed}-{finess}")` (its rules from `f"{seed}-{finess}-rules"`) with
+fixed dates; one with results is left alone. Two have a fixed story: etablissement@demo.test's (AD done,
 only its last scan, eight days before the seeding day, compliant: the page tells the
 next step) and ght@demo.test's support (both objectives met).
 """
