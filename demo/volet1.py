@@ -7,12 +7,13 @@ the minimum level (no critical, at most two high vulnerabilities) more and more 
 ~80-85% meet D1.O2.B (two compliant scans 45 to 60 days apart, `audits.status`). A
 PingCastle audit lists its triggered rules (`DirectoryAuditRule`, from the shipped table
 audits/data/pingcastle_rules.csv): its maturity level is its worst rule's, its findings
-are its rules counted by severity, its category scores their points (an ORADAD audit
-has none: they are PingCastle's). Each entity draws from its own
+are its rules counted by severity, the points of a category's rules add up to its score
+(an ORADAD audit has none: they are PingCastle's). Each entity draws from its own
 `random.Random(f"{seed}-{finess}")` (its rules from `f"{seed}-{finess}-rules"`) with
-fixed dates; one with results is left alone. Two have a fixed story: etablissement@demo.test's (AD done,
-only its last scan, eight days before the seeding day, compliant: the page tells the
-next step) and ght@demo.test's support (both objectives met).
+fixed dates; one with results is left alone. Two have a fixed story:
+etablissement@demo.test's (AD done, only its last scan, eight days before the seeding
+day, compliant: the page tells the next step) and ght@demo.test's support (both
+objectives met).
 """
 
 import random
@@ -116,8 +117,9 @@ def _add_rules(rng: random.Random, row: dict[str, Any]) -> None:
     """The triggered rules of a PingCastle audit, from the shipped table, as a report of
     its level shows them: one rule or more at each level from the domain's to 3 (and at
     its own when 4 or 5), more with a higher score, none below the domain's level; some
-    level 4-5 rules. Each category's score is shared out among its rules' points (a
-    category at 0 has informational rules only); the findings counted by severity are
+    level 4-5 rules; a rule in each category with a score when the table has one at the
+    domain's level or above. Each category's score is shared out among its rules' points
+    (a category at 0 has informational rules only); the findings counted by severity are
     those of the rules, as an import computes them."""
     level, score, by_level = row["maturity_level"], row["global_score"], _levels()
     chosen: list[str] = []
@@ -130,6 +132,10 @@ def _add_rules(rng: random.Random, row: dict[str, Any]) -> None:
         chosen.append(rng.choice(by_level[level]))
     low = [r for n in (4, 5) if n >= level for r in by_level[n] if r not in chosen]
     chosen += rng.sample(low, rng.choices((0, 1, 2), (50, 35, 15))[0] if low else 0)
+    for letter, (_, field) in RULE_CATEGORIES.items():  # a category's score has its rules
+        if row[field] and not any(r[0] == letter for r in chosen):
+            fits = [r for n in range(level, 6) for r in by_level[n] if r[0] == letter]
+            chosen += [rng.choice(fits)] if fits else []
     by_category: dict[str, list[str]] = defaultdict(list)
     for risk_id in chosen:
         by_category[risk_id[0]].append(risk_id)

@@ -225,6 +225,11 @@ def test_pingcastle_audits_have_the_triggered_rules_of_their_level(seeded):
         # the points of a category's rules make its score
         for category, total in points.items():
             assert total == getattr(audit, scores[category]), audit
+        # a category with a score has rules, when the table has one at the audit's level
+        for letter, category in categories.items():
+            fits = any(r[0] == letter and n >= audit.maturity_level for r, n in table.items())
+            if getattr(audit, scores[category]) and fits:
+                assert category in points, (audit, category)
         by_score[audit.global_score >= 60].append(len(rules))
     total = DirectoryAuditRule.objects.count()
     assert 0.05 < informational / total < 0.3
