@@ -2,13 +2,16 @@
 
 from collections import Counter, defaultdict
 from datetime import date, timedelta
+from html import unescape
 from io import StringIO
 from itertools import pairwise
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import User
 from audits.models import (
     DirectoryAudit,
     DirectoryAuditRule,
@@ -239,6 +242,18 @@ def test_pingcastle_audits_have_the_triggered_rules_of_their_level(seeded):
     story = entity_of("etablissement@demo.test").directory_audits.order_by("-audit_date")[0]
     assert {rule.maturity_level for rule in story.rules.all()} >= {2, 3}
     assert min(rule.maturity_level for rule in story.rules.all()) == 2
+
+
+def test_the_volet1_page_of_a_demo_entity_lists_its_rules(seeded, client):
+    entity = entity_of("etablissement@demo.test")
+    latest = entity.directory_audits.order_by("-audit_date")[0]
+    client.force_login(User.objects.get(email="etablissement@demo.test"))
+    response = client.get(reverse("audits:volet1-detail", args=[entity.public_id]))
+    assert response.status_code == 200
+    html = unescape(response.content.decode())
+    assert "Niveau 2 sur 5" in html
+    for rule in latest.rules.all():
+        assert rule.risk_id in html
 
 
 def test_exposure_scans_are_monthly_ish_and_improve(seeded):
