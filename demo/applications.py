@@ -16,7 +16,9 @@ to its grant (in two tranches when a part was paid first), the last moving it to
 and a validated one may have a part paid, the rest due. Dossiers stay pending.
 D1 (closed, 2024) holds the history of the Volet 1 participants, most paid; D2 (open)
 about 60% of the candidates in every status, etablissement@'s entity a draft and
-ght@'s GHT an application under regional review. A candidate already covered by the
+ght@'s GHT an application under regional review; a candidate whose AD audits are all
+older than D2's `volet1_valid_from` misses E5 like one without both objectives (its
+application shows them "obsolète"). A candidate already covered by the
 call is left alone: a re-run creates nothing.
 """
 
@@ -40,7 +42,7 @@ from applications.dossiers import dossier_version
 from applications.drafting import application_reference, application_submit
 from audits.models import Volet1Status
 from demo import engine
-from demo.calls import PARIS, SPECS, Files, seed_calls
+from demo.calls import D2_CODE, PARIS, SPECS, Files, seed_calls
 from demo.common import TEXTS, allocate, counting, rows_in, words
 from establishments.models import LegalEntity, Region, StatusGroup
 
@@ -75,7 +77,7 @@ class Candidate(NamedTuple):
     covered: tuple[int, ...]
     staff: int  # SAE staff of the covered entities
     level: str
-    volet1_met: bool  # every covered entity met both Volet 1 objectives (E5)
+    volet1_met: bool  # every covered entity met both Volet 1 objectives for D2 (E5)
     ad_audit_date: date | None
     second_scan_date: date | None
     last_scan_date: date | None
@@ -99,9 +101,10 @@ class Actors:
         )
 
 
-def _candidates(ids: Sequence[int] | None) -> list[Candidate]:
+def _candidates(ids: Sequence[int] | None, valid_from: date | None) -> list[Candidate]:
     """The candidates among these entities (all when None), by FINESS: the active ones
-    but the public members of a GHT (covered by their GHT's application)."""
+    but the public members of a GHT (covered by their GHT's application). `valid_from`:
+    D2's `volet1_valid_from` (an entity whose AD audits are all older misses E5)."""
     query = LegalEntity.objects.values_list("id", "finess", "name", "status_group", "ght_id",
                                             "is_ght_support", "active", "staff_count",
                                             "department__region_id")  # fmt: skip
@@ -122,11 +125,19 @@ def _candidates(ids: Sequence[int] | None) -> list[Candidate]:
         mine = sorted(members[ght_id], key=lambda x: (x[0] != pk, x[0])) if support else []
         mine = mine or [(pk, staff or 0)]
         level, ad_date, second, last = statuses.get(pk, ("none", None, None, None))
-        met = all(statuses.get(x, ["none"])[0] == "both" for x, _ in mine)
+        met = all(_both_counted(statuses.get(x), valid_from) for x, _ in mine)
         result.append(Candidate(pk, finess, name, region_id, ght_id if support else None,
                                 tuple(x for x, _ in mine), sum(s for _, s in mine), level, met,
                                 ad_date, second, last))  # fmt: skip
     return sorted(result, key=lambda x: x.finess)
+
+
+def _both_counted(status: Sequence[Any] | None, valid_from: date | None) -> bool:
+    """Both Volet 1 objectives met with an AD audit the call counts (its latest audit,
+    `Volet1Status.ad_audit_date`, on or after `valid_from`)."""
+    if status is None or status[0] != "both":
+        return False
+    return valid_from is None or status[1] >= valid_from
 
 
 def _actors(candidates: Sequence[Candidate]) -> Actors:
@@ -621,7 +632,8 @@ def seed_applications(*, seed: int, legal_entity_ids: Iterable[int] | None = Non
     try:
         with engine.quiet() as set_clock, counting(created, *models, m.Dossier, m.Evidence):
             calls = seed_calls(now=now)
-            candidates = _candidates(ids)
+            d2 = next(c for c in calls if c.code == D2_CODE)
+            candidates = _candidates(ids, d2.volet1_valid_from)
             actors = _actors(candidates)
             for call, planner in zip(calls, (_plan_d1, _plan_d2), strict=True):
                 requirements = list(call.requirements.order_by("position", "identifier"))

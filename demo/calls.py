@@ -6,13 +6,17 @@
   D2.P1-D2.P4 and objectives D2.O1.A-D2.O4. Its window moves so that it is open on the
   day of the seed: it opens 30 days before `now` (at midnight) and closes 60 days
   after (at 23:59), Europe/Paris; a re-run changes nothing else in an existing call.
+  It counts the AD audits made from 1 June 2024 on (`volet1_valid_from`): the entities
+  audited only in the first weeks of the audits (April-May 2024) must renew theirs, and
+  their applications show them "obsolète" (ght@'s support has two such old audits
+  beside a counted one). D1, which funded the audits, counts every audit.
 Ceiling brackets are examples (real ceilings are not public).
 """
 
 import hashlib
 from collections import namedtuple
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -27,6 +31,7 @@ from establishments.models import StatisticsGroup
 
 PARIS = ZoneInfo("Europe/Paris")
 D1_CODE, D2_CODE = "D1-2024", "D2-2025"
+D2_VOLET1_VALID_FROM = date(2024, 6, 1)  # AD audits before it are outdated for D2
 D1_WINDOW = (datetime(2024, 3, 18, 0, 0, tzinfo=PARIS), datetime(2024, 4, 19, 23, 59, tzinfo=PARIS))
 CALLS = (  # code, title, envelope, parameters, brackets (min staff, max staff, ceiling)
     (D1_CODE, "Domaine 1 : annuaires techniques et exposition sur internet", "65000000",
@@ -59,7 +64,8 @@ def seed_calls(*, now: datetime) -> list[FundingCall]:
             "domain": code[:2], "title": f"Appel à financement CaRE – {title}",
             "description": TEXTS["calls"][code[:2]], "opens_at": window[0],
             "closes_at": window[1], "envelope": Decimal(envelope),
-            "eligible_groups": StatisticsGroup.values, "parameters": parameters})  # fmt: skip
+            "eligible_groups": StatisticsGroup.values, "parameters": parameters,
+            "volet1_valid_from": D2_VOLET1_VALID_FROM if code == D2_CODE else None})  # fmt: skip
         if (call.opens_at, call.closes_at) != window:  # the D2 window moves with the day
             call.opens_at, call.closes_at = window
             call.save(update_fields=["opens_at", "closes_at", "updated_at"])

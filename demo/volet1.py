@@ -4,24 +4,32 @@
 88%, inactive none): nearly all had their AD audited (PingCastle, ORADAD for some) from
 April 2024 to June 2025; most are scanned by SILENE about monthly from May 2024, meeting
 the minimum level (no critical, at most two high vulnerabilities) more and more often:
-~80-85% meet D1.O2.B (two compliant scans 45 to 60 days apart, `audits.status`). Each
-entity draws from its own `random.Random(f"{seed}-{finess}")` with fixed dates; one
-with results is left alone. Two have a fixed story: etablissement@demo.test's (AD done,
-only its last scan, eight days before the seeding day, compliant: the page tells the
-next step) and ght@demo.test's support (both objectives met).
+~80-85% meet D1.O2.B (two compliant scans 45 to 60 days apart, `audits.status`). A
+PingCastle audit lists its triggered rules (`DirectoryAuditRule`, from the shipped table
+audits/data/pingcastle_rules.csv): its maturity level is its worst rule's, its findings
+are its rules counted by severity, the points of a category's rules add up to its score
+(an ORADAD audit has none: they are PingCastle's). Each entity draws from its own
+`random.Random(f"{seed}-{finess}")` (its rules from `f"{seed}-{finess}-rules"`) with
+fixed dates; one with results is left alone. Two have a fixed story:
+etablissement@demo.test's (AD done, only its last scan, eight days before the seeding
+day, compliant: the page tells the next step) and ght@demo.test's support (both
+objectives met).
 """
 
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date, timedelta
+from functools import lru_cache
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Membership
-from audits.models import DirectoryAudit, ExposureScan
+from audits.models import DirectoryAudit, DirectoryAuditRule, ExposureScan
+from audits.pingcastle_rules import SEVERITIES, rule_levels, severity
 from audits.services import volet1_status_refresh
 from audits.status import ScanPoint, exposure_pair
 from demo.common import STOP_WORDS, counting, rows_in, words
@@ -39,6 +47,15 @@ CATEGORY_WEIGHTS = (30, 36, 4, 30)  # how often each category is the worst, henc
 FINDINGS = ("findings_critical", "findings_high", "findings_medium", "findings_low")
 MATURITY = ((80, (85, 15, 0, 0, 0)), (40, (45, 40, 15, 0, 0)), (20, (15, 40, 35, 10, 0)),
             (0, (0, 10, 40, 38, 12)))  # (global score from, weights of levels 1-5)  # fmt: skip
+# The category of a PingCastle rule by the letter its RiskId starts with, and its score.
+RULE_CATEGORIES = {
+    "S": ("StaleObjects", "stale_objects_score"),
+    "P": ("PrivilegedAccounts", "privileged_accounts_score"),
+    "T": ("Trusts", "trusts_score"),
+    "A": ("Anomalies", "anomalies_score"),
+}
+RULE_COUNTS = {1: (2, 25), 2: (3, 15), 3: (4, 10)}  # up to base + score // step rules
+SHARE_INFORMATIONAL = 0.12  # triggered rules worth 0 points
 STORIES = {"etablissement@demo.test": "next_step", "ght@demo.test": "both"}
 # Abbreviations of names in AD domain names, longest first.
 DOMAIN_PREFIXES = (
@@ -71,12 +88,74 @@ def plan_entity(seed: int, entity: Entity, story: str | None, today: date) -> Re
     participates = rng.random() < PARTICIPATION.get(entity.group, 0.88)
     profile, domain = rng.random(), _domain(rng, entity.name)
     if story:
-        return _next_step_story(domain, today) if story == "next_step" else _both_story(domain)
-    if not entity.active or not participates:
+        audits, scans = (_next_step_story(domain, today) if story == "next_step"
+                         else _both_story(domain))  # fmt: skip
+    elif not entity.active or not participates:
         return [], []
-    audits = _audits(rng, entity, domain) if profile < 1 - SHARE_SCANS_ONLY else []
-    meets = rng.random() < SHARE_EXPOSURE_MET
-    return audits, _scans(rng, entity, meets) if profile >= SHARE_AD_ONLY else []
+    else:
+        audits = _audits(rng, entity, domain) if profile < 1 - SHARE_SCANS_ONLY else []
+        meets = rng.random() < SHARE_EXPOSURE_MET
+        scans = _scans(rng, entity, meets) if profile >= SHARE_AD_ONLY else []
+    # The rules draw from a generator of their own: the other results stay as they were.
+    rules_rng = random.Random(f"{seed}-{entity.finess}-rules")  # noqa: S311 - demo data
+    for row in audits:
+        if row["tool"] == DirectoryAudit.Tool.PINGCASTLE:
+            _add_rules(rules_rng, row)
+    return audits, scans
+
+
+@lru_cache(maxsize=1)
+def _levels() -> dict[int, list[str]]:
+    """The shipped table's rules by ANSSI level, in a fixed order."""
+    by_level: dict[int, list[str]] = defaultdict(list)
+    for risk_id, level in sorted(rule_levels().items()):
+        by_level[level].append(risk_id)
+    return by_level
+
+
+def _add_rules(rng: random.Random, row: dict[str, Any]) -> None:
+    """The triggered rules of a PingCastle audit, from the shipped table, as a report of
+    its level shows them: one rule or more at each level from the domain's to 3 (and at
+    its own when 4 or 5), more with a higher score, none below the domain's level; some
+    level 4-5 rules; a rule in each category with a score when the table has one at the
+    domain's level or above. Each category's score is shared out among its rules' points
+    (a category at 0 has informational rules only); the findings counted by severity are
+    those of the rules, as an import computes them."""
+    level, score, by_level = row["maturity_level"], row["global_score"], _levels()
+    chosen: list[str] = []
+    for n, (base, step) in RULE_COUNTS.items():
+        if level <= n:
+            chosen += rng.sample(
+                by_level[n], min(len(by_level[n]), rng.randint(1, base + score // step))
+            )
+    if level >= 4:
+        chosen.append(rng.choice(by_level[level]))
+    low = [r for n in (4, 5) if n >= level for r in by_level[n] if r not in chosen]
+    chosen += rng.sample(low, rng.choices((0, 1, 2), (50, 35, 15))[0] if low else 0)
+    for letter, (_, field) in RULE_CATEGORIES.items():  # a category's score has its rules
+        if row[field] and not any(r[0] == letter for r in chosen):
+            fits = [r for n in range(level, 6) for r in by_level[n] if r[0] == letter]
+            chosen += [rng.choice(fits)] if fits else []
+    by_category: dict[str, list[str]] = defaultdict(list)
+    for risk_id in chosen:
+        by_category[risk_id[0]].append(risk_id)
+    rules: list[dict[str, Any]] = []
+    levels = rule_levels()
+    for letter, risk_ids in sorted(by_category.items()):
+        category, field = RULE_CATEGORIES[letter]
+        total = row[field]
+        paying = [r for r in risk_ids if rng.random() >= SHARE_INFORMATIONAL] if total else []
+        paying = (paying or risk_ids[:1]) if total else []
+        cuts = sorted(rng.sample(range(1, total), min(len(paying), total) - 1)) if total else []
+        # paying[i] gets the i-th share; beyond the score's points, the rest get 0
+        points = dict(zip(paying, (b - a for a, b in pairwise([0, *cuts, total])), strict=False))
+        rules += [{"risk_id": r, "category": category, "points": points.get(r, 0),
+                   "maturity_level": levels[r],
+                   "rationale": f"{r} : constat de démonstration ({row['domain']})"}
+                  for r in risk_ids]  # fmt: skip
+    found = Counter(severity(rule["maturity_level"]) for rule in rules)
+    row.update({name: found[key] for name, key in zip(FINDINGS, SEVERITIES, strict=True)})
+    row["rules"] = rules
 
 
 def _domain(rng: random.Random, name: str) -> str:
@@ -241,21 +320,31 @@ def seed_volet1(*, seed: int, legal_entity_ids: Iterable[int] | None = None) -> 
     stories = dict(Membership.objects.filter(user__email__in=list(STORIES), role="establishment")
                    .values_list("legal_entity_id", "user__email"))  # fmt: skip
     created: Counter[Any] = Counter()
-    with transaction.atomic(), counting(created, DirectoryAudit, ExposureScan):
+    with transaction.atomic(), counting(created, DirectoryAudit, ExposureScan, DirectoryAuditRule):
         done = {*rows_in(DirectoryAudit.objects.values_list("legal_entity_id", flat=True),
                          "legal_entity_id", ids),
                 *rows_in(ExposureScan.objects.values_list("legal_entity_id", flat=True),
                          "legal_entity_id", ids)}  # fmt: skip
-        audits, scans = [], []
+        audits, scans, rules = [], [], {}
         for e in entities:
             if e.id not in done:
                 mine = plan_entity(
                     seed, e, STORIES.get(stories.get(e.id, "")), timezone.localdate()
                 )
-                audits += [DirectoryAudit(legal_entity_id=e.id, **row) for row in mine[0]]
+                for row in mine[0]:
+                    key = (e.id, row["tool"], row["domain"], row["audit_date"])
+                    rules[key] = row.pop("rules", [])
+                    audits.append(DirectoryAudit(legal_entity_id=e.id, **row))
                 scans += [ExposureScan(legal_entity_id=e.id, **row) for row in mine[1]]
         DirectoryAudit.objects.bulk_create(audits, batch_size=1000, ignore_conflicts=True)
         ExposureScan.objects.bulk_create(scans, batch_size=1000, ignore_conflicts=True)
+        # ignore_conflicts returns no primary keys: the audits written are found again.
+        written = DirectoryAudit.objects.values_list("id", "legal_entity_id", "tool", "domain",
+                                                     "audit_date")  # fmt: skip
+        DirectoryAuditRule.objects.bulk_create(
+            [DirectoryAuditRule(audit_id=pk, **rule) for pk, *key in
+             rows_in(written, "legal_entity_id", sorted({e for e, *_ in rules}))
+             for rule in rules.get(tuple(key), [])], batch_size=2000)  # fmt: skip
         volet1_status_refresh(legal_entity_ids=ids)
     created["volet1_skipped"] = len(done)
     return created

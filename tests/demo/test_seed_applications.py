@@ -5,7 +5,7 @@ that match their rows, deterministic and idempotent."""
 
 import hashlib
 from collections import Counter, defaultdict
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -347,6 +347,36 @@ def test_applications_past_scoring_have_an_eligibility_result_that_fits_their_st
     ght_application = Application.objects.get(call=d2, candidate=entity_of("ght@demo.test"))
     reconsidered = ght_application.transitions.filter(from_status="ineligible")
     assert ght_application.eligibility.eligible or reconsidered.exists()
+
+
+def test_d2_counts_the_audits_from_its_valid_from_date_and_shows_older_ones_outdated(seeded):
+    from applications.dossiers import volet1_rows
+
+    d2, d1 = FundingCall.objects.get(code=D2_CODE), FundingCall.objects.get(code=D1_CODE)
+    assert d2.volet1_valid_from == date(2024, 6, 1) and d1.volet1_valid_from is None
+    coverages = list(Coverage.objects.filter(application__call=d2).order_by("id"))
+    rows = volet1_rows(coverages, valid_from=d2.volet1_valid_from)
+    outdated = [row for row in rows if row.outdated_audit_date is not None]
+    assert outdated  # some entity's audits are all older: "obsolète" on its application
+    assert all(row.outdated_audit_date < d2.volet1_valid_from for row in outdated)
+    # E5 finds them out: their scored applications are ineligible, with the reason
+    results = {
+        r.application_id: r
+        for r in EligibilityResult.objects.filter(
+            application_id__in={row.coverage.application_id for row in outdated}
+        )
+    }
+    for result in results.values():
+        e5 = next(rule for rule in result.rules if rule["id"] == "E5")
+        assert not result.eligible and not e5["passed"]
+        assert "obsolète" in str(e5)
+    # the others still make a call with eligible applications
+    eligible = EligibilityResult.objects.filter(application__call=d2, eligible=True)
+    assert eligible.count() >= 10
+    # ght@'s support: two old audits beside a counted one, which keeps its AD objective
+    support = entity_of("ght@demo.test")
+    dates = sorted(support.directory_audits.values_list("audit_date", flat=True))
+    assert dates[0] < d2.volet1_valid_from <= dates[-1]
 
 
 def test_every_move_was_made_by_a_user_allowed_to_make_it(seeded):

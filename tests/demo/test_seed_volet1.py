@@ -2,14 +2,24 @@
 
 from collections import Counter, defaultdict
 from datetime import date, timedelta
+from html import unescape
 from io import StringIO
 from itertools import pairwise
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 
-from audits.models import DirectoryAudit, ExposureScan, Volet1Level, Volet1Status
+from accounts.models import User
+from audits.models import (
+    DirectoryAudit,
+    DirectoryAuditRule,
+    ExposureScan,
+    Volet1Level,
+    Volet1Status,
+)
+from audits.pingcastle_rules import domain_level, rule_levels, severity
 from audits.status import ScanPoint, exposure_next_step, exposure_pair
 from demo.directory import DEFAULT_SEED, seed_demo
 from demo.volet1 import (
@@ -78,7 +88,20 @@ def snapshot() -> tuple[list[tuple], list[tuple], list[tuple]]:
         ),
         key=repr,
     )
-    return audits, scans, statuses
+    rules = sorted(
+        DirectoryAuditRule.objects.values_list(
+            "audit__legal_entity__finess",
+            "audit__domain",
+            "audit__audit_date",
+            "risk_id",
+            "category",
+            "points",
+            "maturity_level",
+            "rationale",
+        ),
+        key=repr,
+    )
+    return audits, scans, statuses, rules
 
 
 def entity_of(email: str) -> LegalEntity:
@@ -173,6 +196,66 @@ def test_ad_audits_are_plausible(seeded):
     assert levels[1] + levels[2] + levels[3] > 4 * (levels[4] + levels[5]) > 0
 
 
+def test_pingcastle_audits_have_the_triggered_rules_of_their_level(seeded):
+    table = rule_levels()
+    categories = {"S": "StaleObjects", "P": "PrivilegedAccounts", "T": "Trusts", "A": "Anomalies"}
+    scores = dict(zip(categories.values(), CATEGORIES, strict=True))
+    audits = list(DirectoryAudit.objects.prefetch_related("rules"))
+    informational, by_score = 0, defaultdict(list)
+    for audit in audits:
+        rules = list(audit.rules.all())
+        if audit.tool == "oradad":  # PingCastle rules come from PingCastle reports only
+            assert rules == []
+            continue
+        assert rules, audit
+        levels = [rule.maturity_level for rule in rules]
+        # the domain's level is its worst rule's, as an import computes it
+        assert domain_level(levels) == min(levels) == audit.maturity_level, audit
+        severities = Counter(severity(level) for level in levels)
+        assert (
+            audit.findings_critical,
+            audit.findings_high,
+            audit.findings_medium,
+            audit.findings_low,
+        ) == (severities["critical"], severities["high"], severities["medium"], severities["low"])
+        assert len({rule.risk_id for rule in rules}) == len(rules)
+        points = Counter()
+        for rule in rules:
+            assert rule.maturity_level == table[rule.risk_id]  # the shipped table's level
+            assert rule.category == categories[rule.risk_id[0]] and rule.rationale
+            points[rule.category] += rule.points
+            informational += rule.points == 0
+        # the points of a category's rules make its score
+        for category, total in points.items():
+            assert total == getattr(audit, scores[category]), audit
+        # a category with a score has rules, when the table has one at the audit's level
+        for letter, category in categories.items():
+            fits = any(r[0] == letter and n >= audit.maturity_level for r, n in table.items())
+            if getattr(audit, scores[category]) and fits:
+                assert category in points, (audit, category)
+        by_score[audit.global_score >= 60].append(len(rules))
+    total = DirectoryAuditRule.objects.count()
+    assert 0.05 < informational / total < 0.3
+    mean = {high: sum(counts) / len(counts) for high, counts in by_score.items()}
+    assert mean[True] > mean[False]  # a worse score, more rules
+
+    story = entity_of("etablissement@demo.test").directory_audits.order_by("-audit_date")[0]
+    assert {rule.maturity_level for rule in story.rules.all()} >= {2, 3}
+    assert min(rule.maturity_level for rule in story.rules.all()) == 2
+
+
+def test_the_volet1_page_of_a_demo_entity_lists_its_rules(seeded, client):
+    entity = entity_of("etablissement@demo.test")
+    latest = entity.directory_audits.order_by("-audit_date")[0]
+    client.force_login(User.objects.get(email="etablissement@demo.test"))
+    response = client.get(reverse("audits:volet1-detail", args=[entity.public_id]))
+    assert response.status_code == 200
+    html = unescape(response.content.decode())
+    assert "Niveau 2 sur 5" in html
+    for rule in latest.rules.all():
+        assert rule.risk_id in html
+
+
 def test_exposure_scans_are_monthly_ish_and_improve(seeded):
     today = date.today()
     per_entity = defaultdict(list)
@@ -235,6 +318,7 @@ def test_results_depend_on_the_seed_and_the_entity_only(seeded):
     summary = seed_volet1(seed=DEFAULT_SEED)
     assert snapshot() == first
     assert summary[DirectoryAudit] == len(first[0]) and summary[ExposureScan] == len(first[1])
+    assert summary[DirectoryAuditRule] == len(first[3]) > len(first[0])
 
     # one entity alone gets the same rows as among all the others
     some = list(LegalEntity.objects.order_by("-finess").values_list("id", "finess")[:25])
@@ -244,12 +328,13 @@ def test_results_depend_on_the_seed_and_the_entity_only(seeded):
     finess = {f for _, f in some}
     assert snapshot()[0] == [row for row in first[0] if row[0] in finess]
     assert snapshot()[1] == [row for row in first[1] if row[0] in finess]
+    assert snapshot()[3] == [row for row in first[3] if row[0] in finess]
 
     # another seed, other results
     ExposureScan.objects.all().delete()
     DirectoryAudit.objects.all().delete()
     seed_volet1(seed=DEFAULT_SEED + 1)
-    assert snapshot()[1] != first[1]
+    assert snapshot()[1] != first[1] and snapshot()[3] != first[3]
 
 
 def test_second_run_creates_nothing(seeded):
@@ -259,4 +344,5 @@ def test_second_run_creates_nothing(seeded):
 
     assert snapshot() == before
     assert summary.created[DirectoryAudit] == summary.created[ExposureScan] == 0
+    assert summary.created[DirectoryAuditRule] == 0
     assert summary.created["volet1_skipped"] == len({row[0] for row in before[0] + before[1]})
