@@ -61,10 +61,9 @@ FINESS_ET = "finess_et"
 FINESS_EJ = "finess_ej"
 FINESS_PLUS = "finess_plus"
 
-# Columns of the etalab extracts, in their order after the section name.
-ET_FIELDS = (
-    "nofinesset",
-    "nofinessej",
+# Columns of the etalab extracts, in their order after the section name. Both extracts
+# give the name and address in the same columns, after the FINESS numbers.
+NAME_AND_ADDRESS = (
     "rs",
     "rslongue",
     "complrs",
@@ -80,6 +79,11 @@ ET_FIELDS = (
     "ligneacheminement",
     "telephone",
     "telecopie",
+)
+ET_FIELDS = (
+    "nofinesset",
+    "nofinessej",
+    *NAME_AND_ADDRESS,
     "categetab",
     "libcategetab",
     "categagretab",
@@ -98,21 +102,7 @@ ET_FIELDS = (
 GEO_FIELDS = ("nofinesset", "coordxet", "coordyet", "sourcecoordet", "datemaj")
 EJ_FIELDS = (
     "nofinessej",
-    "rs",
-    "rslongue",
-    "complrs",
-    "compldistrib",
-    "numvoie",
-    "typvoie",
-    "voie",
-    "compvoie",
-    "lieuditbp",
-    "commune",
-    "departement",
-    "libdepartement",
-    "ligneacheminement",
-    "telephone",
-    "telecopie",
+    *NAME_AND_ADDRESS,
     "statutjuridique",
     "libstatutjuridique",
     "siren",
