@@ -16,9 +16,10 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Min, Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 
@@ -67,6 +68,9 @@ class RuleResult:
     passed: bool
     detail: str
     blocking: bool = True
+    # The same wording in the portal's other languages: {"en": {"detail": "…"}}. A stored
+    # result is read in the reader's language (`localized` in applications_tags).
+    translations: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class Factor:
     value: float  # 0 (no need) to 1 (most need)
     points: Decimal  # contribution to the score; the points sum to the score
     detail: str
+    translations: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
 
 
 @dataclass
@@ -574,6 +579,27 @@ def priority_factors(inputs: EligibilityInputs) -> list[tuple[str, str, float, s
 
 
 def evaluate_inputs(inputs: EligibilityInputs) -> EligibilityOutcome:
+    """The outcome worded in the portal's language (French), whatever the language of
+    the request or task, with the wording of the other languages alongside: a stored
+    result is read in English by an English reader."""
+    with translation.override(settings.LANGUAGE_CODE):
+        outcome = _evaluate_inputs(inputs)
+    for code, _name in settings.LANGUAGES:
+        if code == settings.LANGUAGE_CODE:
+            continue
+        with translation.override(code):
+            other = _evaluate_inputs(inputs)
+        for rule, worded in zip(outcome.rules, other.rules, strict=True):
+            rule.translations[code] = {"detail": worded.detail}
+        for factor, worded_factor in zip(outcome.factors, other.factors, strict=True):
+            factor.translations[code] = {
+                "label": worded_factor.label,
+                "detail": worded_factor.detail,
+            }
+    return outcome
+
+
+def _evaluate_inputs(inputs: EligibilityInputs) -> EligibilityOutcome:
     rules = [rule(inputs) for rule in RULES]
     weights = inputs.parameters["weights"]
     total_weight = sum(int(weights.get(fid, 0)) for fid, *_rest in priority_factors(inputs)) or 1

@@ -4,9 +4,10 @@ labels of a PDF's kind and status. Selectors return data; these filters say it i
 French (docs/architecture.md)."""
 
 from datetime import datetime
+from typing import Any
 
 from django import template
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -82,3 +83,18 @@ def dossier_kind_label(kind: str) -> str:
 @register.filter
 def dossier_status_label(status: str) -> str:
     return str(Dossier.Status(status).label)
+
+
+@register.filter
+def localized(item: Any, key: str) -> Any:
+    """A stored eligibility rule's or factor's wording (`key`: "detail", "label") in the
+    reader's language: the French text stored, or its translation stored alongside
+    (`eligibility.evaluate_inputs`). Results stored before translations were kept are
+    shown in French."""
+    language = translation.get_language() or ""
+    if isinstance(item, dict):
+        translations, original = item.get("translations") or {}, item.get(key, "")
+    else:
+        translations, original = getattr(item, "translations", {}), getattr(item, key, "")
+    worded = translations.get(language.split("-")[0], {}).get(key)
+    return worded or original

@@ -397,3 +397,34 @@ def test_the_ad_factor_says_maximum_weakness_only_for_entities_without_an_audit(
     )
     # The entity without an audit counts as fully weak: the mean is above the audited one.
     assert ad.value > factor(evaluate(audited), "ad").value
+
+
+def test_a_stored_result_reads_in_the_readers_language(call):
+    """The result is worded in French, whatever the active language, with the English
+    wording stored alongside; the rules table shows the reader's language."""
+    import html
+
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    from applications.templatetags.applications_tags import localized
+
+    ineligible = make_application(call, amount="999999")
+    with translation.override("en"):  # e.g. a request in English that scores in process
+        application_score(application_id=ineligible.pk)
+    result = EligibilityResult.objects.get(application=ineligible)
+    e7 = next(r for r in result.rules if r["id"] == "E7")
+    assert e7["detail"].startswith("Montant demandé")
+    english = e7["translations"]["en"]["detail"]
+    assert english and english != e7["detail"] and "Montant" not in english
+    factor = result.factors[0]
+    assert factor["translations"]["en"]["label"] != factor["label"]
+    with translation.override("en"):
+        assert localized(e7, "detail") == english
+        page = render_to_string(
+            "applications/_rules_table.html", {"eligibility": result, "rules": result.rules}
+        )
+    with translation.override("fr"):
+        assert localized(e7, "detail") == e7["detail"]
+    assert localized({"detail": "Ancien résultat"}, "detail") == "Ancien résultat"
+    assert html.unescape(english) in html.unescape(page) and e7["detail"] not in page
