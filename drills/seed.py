@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Membership, User
@@ -204,6 +205,10 @@ class Seeder:
 
     # --- A whole call already submitted (the killed-worker drill) -------------------------
 
+    # In one transaction: the portal's workers are running, and their sweeper would
+    # otherwise find the scored applications before their dossiers are written, render
+    # those itself and make the seeding's own rows collide with its version 1.
+    @transaction.atomic
     def submitted_call(
         self,
         call: FundingCall,
