@@ -28,7 +28,6 @@ kept establishments (number -> line, coordinates), never the file.
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import re
@@ -45,7 +44,7 @@ from django.utils.translation import gettext as _
 from care_portal.errors import ImportFileError
 from care_portal.imports.columns import clean_identifier
 from care_portal.imports.lines import NumberedLines, detect_delimiter, normalize_header, sniff
-from care_portal.imports.sources import JSONStream, seekable
+from care_portal.imports.sources import JSONStream, csv_rows, seekable
 from care_portal.imports.writer import chunks, upsert
 
 from .finess_codes import finess_codes
@@ -347,18 +346,10 @@ class ExtractImporter:
         lines = NumberedLines(self.raw, self.encoding)
         default_section = "structureet" if self.layout.kind == FINESS_ET else "structureej"
         try:
-            reader = csv.reader(lines, delimiter=self.layout.delimiter)
             skip = int(self.layout.metadata) + int(bool(self.layout.header))
-            while True:
-                start = lines.number + 1
-                try:
-                    values = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as exc:
-                    yield start, "", None, _("ligne illisible (%(error)s)") % {"error": exc}
-                    continue
-                if not any(value.strip() for value in values):
+            for start, values, problem in csv_rows(lines, self.layout.delimiter):
+                if values is None:
+                    yield start, "", None, problem
                     continue
                 if skip:
                     skip -= 1

@@ -132,18 +132,10 @@ class CSVSource(FileSource):
             if self.on_header:
                 self.on_header(header)
             width = len(header)
-            reader = csv.reader(lines, delimiter=self.delimiter)
-            while True:
-                start = lines.number + 1
-                try:
-                    values = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as exc:
-                    yield start, None, [_("ligne illisible (%(error)s)") % {"error": exc}]
+            for start, values, problem in csv_rows(lines, self.delimiter):
+                if values is None:
+                    yield start, None, [problem]
                     continue
-                if not any(value.strip() for value in values):
-                    continue  # blank lines and the ";;;;" rows spreadsheets leave
                 if len(values) != width:
                     yield (
                         start,
@@ -164,6 +156,24 @@ class CSVSource(FileSource):
                 yield start, dict(zip(header, values, strict=True)), []
         finally:
             lines.close()
+
+
+def csv_rows(lines: NumberedLines, delimiter: str) -> Iterator[tuple[int, list[str] | None, str]]:
+    """(line number, values, problem) of each CSV row of `lines` that holds something:
+    blank lines and the ";;;;" rows spreadsheets leave are skipped; an unreadable row
+    comes with no values and the reason."""
+    reader = csv.reader(lines, delimiter=delimiter)
+    while True:
+        start = lines.number + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield start, None, _("ligne illisible (%(error)s)") % {"error": exc}
+            continue
+        if any(value.strip() for value in values):
+            yield start, values, ""
 
 
 def _json_text(value: Any) -> str | None:
