@@ -880,7 +880,8 @@ def preview(application: Application) -> Preview:
     inputs = gather(application)
     if inputs.first_submitted_at is None:
         inputs = replace(inputs, first_submitted_at=timezone.now())
-    outcome = evaluate_inputs(inputs)
+    # Shown now, never stored: worded in the reader's language only.
+    outcome = _evaluate_inputs(inputs)
     gaps = volet1_gaps(inputs)
     problems: list[PreviewProblem] = []
     for result in outcome.failed:
