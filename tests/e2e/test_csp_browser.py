@@ -5,6 +5,7 @@ be refused and reported). Styles set by scripts through the DOM (element.style) 
 governed by style-src and stay allowed: the DSFR's scripts use them."""
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.models import User
 from applications.models import Application
@@ -117,5 +118,5 @@ def test_dashboards_and_admin_have_no_csp_violation(csp_page, ministry_user):
         assert visit(csp_page, url) == [], url
     # The admin's calendar pop-up, opened.
     csp_page.locator("a[id^=calendarlink]").first.click()
-    assert csp_page.locator(".calendarbox").first.is_visible()
+    expect(csp_page.locator(".calendarbox").first).to_be_visible()
     assert violations(csp_page) == []

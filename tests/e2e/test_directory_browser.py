@@ -24,20 +24,21 @@ def test_ars_agent_logs_in_filters_and_opens_an_entity(page, axe, ars_user, hosp
     assert_accessible(axe, page)
 
     log_in(page, ars_user.email)
-    assert page.get_by_role("heading", name="Bonjour Charlie").is_visible()
+    expect(page.get_by_role("heading", name="Bonjour Charlie")).to_be_visible()
     assert_accessible(axe, page)
 
     page.get_by_role("link", name="Annuaire", exact=True).click()
     page.wait_for_url("**/annuaire/")
-    assert page.get_by_role("heading", name="1 entité juridique").is_visible()
+    expect(page.get_by_role("heading", name="1 entité juridique")).to_be_visible()
     assert "Clinique de l'Ouest" not in page.content()  # another region
     assert_accessible(axe, page)
 
     page.get_by_label("Département").select_option("69")
     page.get_by_role("button", name="Filtrer").click()
+    page.wait_for_url("**department=*")  # the filtered list, not the one it replaces
     page.get_by_role("link", name=hospital.name).click()
-    assert page.get_by_role("heading", name=hospital.name, level=1).is_visible()
-    assert page.get_by_text("Hôpital Nord-Ouest").is_visible()
+    expect(page.get_by_role("heading", name=hospital.name, level=1)).to_be_visible()
+    expect(page.get_by_text("Hôpital Nord-Ouest")).to_be_visible()
     assert_accessible(axe, page)
 
 
@@ -57,4 +58,4 @@ def test_language_switch_turns_the_interface_to_english(page, db):
     switch.get_by_role("button").click()
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == "en"
-    assert page.locator("main").get_by_role("button", name="Log in").is_visible()
+    expect(page.locator("main").get_by_role("button", name="Log in")).to_be_visible()
