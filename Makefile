@@ -76,10 +76,10 @@ drill: venv
 	$(BIN)/python -m drills $(DRILL_ARGS)
 
 worker: venv
-	$(BIN)/celery -A care_portal worker -l info -Q default --concurrency 2
+	$(BIN)/celery -A care_portal worker -l info -Q default --concurrency 2 --without-mingle --without-gossip
 
 pdf-worker: venv
-	$(BIN)/celery -A care_portal worker -l info -Q pdf --concurrency 1 --max-tasks-per-child 50 -n pdf@%h
+	$(BIN)/celery -A care_portal worker -l info -Q pdf --concurrency 1 --max-tasks-per-child 50 --without-mingle --without-gossip -n pdf@%h
 
 beat: venv
 	$(BIN)/celery -A care_portal beat -l info

@@ -136,8 +136,11 @@ def unfinished() -> dict[str, list[int]]:
     return {"not scored": waiting, "dossier missing": dossiers, "letter missing": letters}
 
 
-def wait_until_finished(report: Report, timeout: float) -> bool:
-    """Wait for the workers (and the sweeper) to finish every application's work."""
+def wait_until_finished(
+    report: Report, timeout: float, diagnose: Callable[[], str] | None = None
+) -> bool:
+    """Wait for the workers (and the sweeper) to finish every application's work. When
+    they do not, `diagnose` says which piece stalled (queues, workers, beat)."""
     started = time.monotonic()
     last: dict[str, list[int]] = {}
     while time.monotonic() - started < timeout:
@@ -149,6 +152,8 @@ def wait_until_finished(report: Report, timeout: float) -> bool:
         time.sleep(1)
     left = "; ".join(f"{k}: {short(v)}" for k, v in last.items() if v)
     report.check(f"the background work finishes within {timeout:.0f} s", False, left)
+    if diagnose is not None:
+        print(f"  diagnosis:\n{diagnose()}", flush=True)
     return False
 
 

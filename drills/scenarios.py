@@ -133,7 +133,7 @@ def redis_drill(ctx: Context, report: Report) -> None:
         if bad or traffic.no_answer
         else "",
     )
-    checks.wait_until_finished(report, 150)
+    checks.wait_until_finished(report, 150, ctx.services.diagnose)
     delays = with_database(lambda: scoring_delays([a.application_id for a in during]))
     report.saw(
         f"all scored and rendered {report.figures.get('finished_after_s', '?')} s after the "
@@ -243,7 +243,7 @@ def postgresql_drill(ctx: Context, report: Report) -> None:
         and len(retried) >= len(late.applicant.drafts),
         f"{len(traffic.acknowledged)}/{drafts}, {len(retried)} after a 503",
     )
-    checks.wait_until_finished(report, 150)
+    checks.wait_until_finished(report, 150, ctx.services.diagnose)
     report.saw(f"all scored and rendered {report.figures.get('finished_after_s', '?')} s later")
     checks.invariants(
         report, ctx.media, acknowledged=[a.application_id for a in traffic.acknowledged]
@@ -557,7 +557,7 @@ def disk_drill(ctx: Context, report: Report) -> None:
         len(traffic.acknowledged) == drafts,
         f"{len(traffic.acknowledged)}/{drafts}",
     )
-    checks.wait_until_finished(report, 150)
+    checks.wait_until_finished(report, 150, ctx.services.diagnose)
     report.saw(
         f"all scored and rendered {report.figures.get('finished_after_s', '?')} s after the "
         f"last submission; {with_database(disk_failures)} dossiers needed more than one attempt"

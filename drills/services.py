@@ -388,7 +388,11 @@ class Services:
 
     def define_workers(self) -> None:
         host = f"drills-{os.getpid()}"
-        common = [sys.executable, "-m", "celery", "-A", "care_portal", "worker", "-l", "info"]
+        # As docker-compose.yml runs them: without mingle and gossip (see there why).
+        common = [
+            *[sys.executable, "-m", "celery", "-A", "care_portal", "worker", "-l", "info"],
+            *["--without-mingle", "--without-gossip"],
+        ]
         self.workers = {
             "default": Worker(
                 "default", [*common, "-Q", "default", "--concurrency=2", "-n", f"default@{host}"]
@@ -451,6 +455,35 @@ class Services:
                         os.kill(pid, signal.SIGKILL)
                         killed.append(pid)
         return killed
+
+    def diagnose(self) -> str:
+        """Which piece of the background work stalled, for a drill whose work did not
+        finish: what waits in Redis, which workers answer a ping, and the last lines of
+        the workers' and beat's logs."""
+        import redis
+
+        lines = []
+        try:
+            client = redis.Redis(host="127.0.0.1", port=self.redis_port, socket_timeout=2)
+            waiting = {queue: client.llen(queue) for queue in ("default", "pdf")}
+            lines.append(f"    Redis: waiting {waiting}, unacked {client.hlen('unacked')}")
+        except redis.RedisError as error:
+            lines.append(f"    Redis: no answer ({error})")
+        from care_portal.celery import app
+
+        try:
+            replies = app.control.ping(timeout=2.0)
+            answered = sorted(name for reply in replies or [] for name in reply)
+            lines.append(f"    workers answering a ping: {answered or 'none'}")
+        except Exception as error:  # a diagnosis reports, never raises
+            lines.append(f"    ping failed: {error!r}")
+        for name in [f"worker-{n}" for n in self.workers] + ["beat"]:
+            worker = self.workers.get(name.removeprefix("worker-"))
+            process = self.beat if worker is None else worker.process
+            alive = "running" if process is not None and process.poll() is None else "stopped"
+            lines.append(f"    --- {name} ({alive}), last lines:")
+            lines += [f"      {line}" for line in self.log_tail(name, 12).splitlines()]
+        return "\n".join(lines)
 
     @staticmethod
     def children(pid: int) -> list[int]:
