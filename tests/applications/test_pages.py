@@ -54,11 +54,6 @@ OUTSIDERS = ("other_hospital_user", "other_region_ars_user", "user_without_membe
 
 
 @pytest.fixture
-def user_without_membership(db):
-    return UserFactory(email="nobody@example.test")
-
-
-@pytest.fixture
 def call(db):
     call = FundingCallFactory(code="D2-2025", title="Continuité et reprise d'activité 2025")
     RequirementFactory(

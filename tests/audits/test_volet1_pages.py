@@ -8,7 +8,6 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Membership
 from audits.models import (
     DirectoryAudit,
     DirectoryAuditRule,
@@ -28,8 +27,7 @@ from establishments.models import Department, LegalEntity, StatusGroup
 from ..factories import (
     GHTFactory,
     LegalEntityFactory,
-    MembershipFactory,
-    UserFactory,
+    establishment_user,
     make_finess,
 )
 
@@ -123,11 +121,7 @@ def test_insiders_see_the_volet1_page(client, request, audited_hospital, persona
     "persona", ["other_hospital_user", "other_region_ars_user", "user_without_membership"]
 )
 def test_volet1_page_is_404_for_outsiders(client, request, audited_hospital, persona):
-    if persona == "user_without_membership":
-        user = UserFactory(email="nobody@example.test")
-    else:
-        user = request.getfixturevalue(persona)
-    client.force_login(user)
+    client.force_login(request.getfixturevalue(persona))
     assert client.get(volet1_url(audited_hospital)).status_code == 404
 
 
@@ -140,10 +134,8 @@ def test_ght_support_sees_the_volet1_page_of_its_members_not_the_reverse(client,
     ght = GHTFactory()
     support = LegalEntityFactory(ght=ght, is_ght_support=True)
     member = LegalEntityFactory(ght=ght)
-    support_user = UserFactory(email="support@example.test")
-    MembershipFactory(user=support_user, role=Membership.Role.ESTABLISHMENT, legal_entity=support)
-    member_user = UserFactory(email="member@example.test")
-    MembershipFactory(user=member_user, role=Membership.Role.ESTABLISHMENT, legal_entity=member)
+    support_user = establishment_user(support, email="support@example.test")
+    member_user = establishment_user(member, email="member@example.test")
 
     client.force_login(support_user)
     assert client.get(volet1_url(member)).status_code == 200

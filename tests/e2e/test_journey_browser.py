@@ -30,7 +30,6 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
-from accounts.models import Membership
 from applications.lifecycle import Status
 from applications.models import (
     Application,
@@ -43,7 +42,7 @@ from applications.models import (
 )
 
 from ..applications.test_eligibility import volet1
-from ..factories import FundingCallFactory, MembershipFactory, RequirementFactory, UserFactory
+from ..factories import FundingCallFactory, RequirementFactory, ministry_agent
 from ..worker import ROOT, celery_worker
 from .conftest import assert_accessible
 
@@ -190,9 +189,7 @@ def call(db):
 
 @pytest.fixture
 def second_ministry_user(db):
-    user = UserFactory(email="franck@sante.gouv.test", full_name="Franck Moreau", is_staff=True)
-    MembershipFactory(user=user, role=Membership.Role.MINISTRY)
-    return user
+    return ministry_agent(email="franck@sante.gouv.test", full_name="Franck Moreau")
 
 
 def test_journey_from_application_to_payment(
