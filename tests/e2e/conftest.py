@@ -71,3 +71,10 @@ def log_in(page, email: str, password: str = "correct-horse-battery") -> None:
     page.get_by_label("Mot de passe").fill(password)
     page.locator("main").get_by_role("button", name="Se connecter").click()
     page.wait_for_url("**/")
+
+
+def follow_menu_link(page, name: str, path: str, *, exact: bool = False) -> None:
+    """Follows the link `name` of the main navigation, and waits for its page at `path`."""
+    menu = page.get_by_role("navigation", name="Menu principal")
+    menu.get_by_role("link", name=name, exact=exact).click()
+    page.wait_for_url(f"**{path}")

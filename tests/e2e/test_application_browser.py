@@ -18,15 +18,14 @@ from applications.models import (
     Answer,
     Application,
     BudgetLine,
-    CeilingBracket,
     Evidence,
     Transition,
 )
 
 from ..applications.test_eligibility import volet1
-from ..factories import ApplicationFactory, FundingCallFactory, RequirementFactory
-from .conftest import assert_accessible, log_in
-from .drafts import complete_draft
+from ..factories import ApplicationFactory
+from .conftest import assert_accessible, follow_menu_link, log_in
+from .drafts import CONTINUITY_PLAN, CRISIS_EXERCISE, complete_draft, fill_identity, open_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,32 +41,18 @@ DETAIL_URL = re.compile(r"/candidatures/[0-9a-f-]{36}/(#.*)?$")
 def call(db):
     """An open D2 call: two prerequisites whose evidence is due with the application,
     one objective whose evidence is due at the declaration, and one ceiling bracket."""
-    call = FundingCallFactory(code="D2-E2E", title="Continuité et reprise d'activité (essai)")
-    RequirementFactory(
-        call=call,
-        identifier="D2.P1",
-        label="Plan de continuité d'activité formalisé",
-        evidence="Plan de continuité signé",
-        position=1,
+    backups = {
+        "identifier": "D2.P2",
+        "label": "Sauvegardes hors ligne testées",
+        "evidence": "Procès-verbal du dernier test de restauration",
+    }
+    return open_call(
+        CONTINUITY_PLAN,
+        backups,
+        CRISIS_EXERCISE,
+        code="D2-E2E",
+        title="Continuité et reprise d'activité (essai)",
     )
-    RequirementFactory(
-        call=call,
-        identifier="D2.P2",
-        label="Sauvegardes hors ligne testées",
-        evidence="Procès-verbal du dernier test de restauration",
-        position=2,
-    )
-    RequirementFactory(
-        call=call,
-        identifier="D2.O1",
-        kind="objective",
-        label="Exercice de crise cyber annuel",
-        evidence="Compte rendu de l'exercice",
-        evidence_stage="declaration",
-        position=3,
-    )
-    CeilingBracket.objects.create(call=call, min_staff=0, ceiling=Decimal("500000.00"))
-    return call
 
 
 @pytest.fixture
@@ -118,10 +103,7 @@ def test_establishment_user_files_an_application(
     volet1(hospital)  # Volet 1 reached: the file will be eligible
     # Log in and reach "Mes candidatures" through the main navigation.
     log_in(page, hospital_user.email)
-    page.get_by_role("navigation", name="Menu principal").get_by_role(
-        "link", name="Mes candidatures"
-    ).click()
-    page.wait_for_url("**/candidatures/")
+    follow_menu_link(page, "Mes candidatures", "/candidatures/")
     expect(page.get_by_role("heading", name="Mes candidatures", level=1)).to_be_visible()
     expect(page.get_by_role("heading", name=call.title)).to_be_visible()
     expect(page.get_by_text("Votre établissement n'a encore aucune candidature.")).to_be_visible()
@@ -159,14 +141,7 @@ def test_establishment_user_files_an_application(
     page.get_by_role("link", name="Compléter la candidature").click()
     expect(page.get_by_role("heading", name="Identité et contacts Étape 1 sur 4")).to_be_visible()
     assert_accessible(axe, page)
-    page.get_by_label("Nom du directeur ou de la directrice").fill("Claire Dubois")
-    page.get_by_label("Courriel de la direction").fill("direction@ch-villefranche.test")
-    page.get_by_label("Nom du RSSI").fill("Karim Benali")
-    page.get_by_label("Courriel du RSSI").fill("rssi@ch-villefranche.test")
-    page.get_by_label("Nom du responsable du plan de continuité").fill("Sophie Laurent")
-    page.get_by_label("Courriel du responsable du plan de continuité").fill(
-        "pca@ch-villefranche.test"
-    )
+    fill_identity(page)
     page.get_by_role("button", name="Enregistrer et continuer").click()
 
     # 2. Answers: each requirement met, then saved (the page asks to save the answers

@@ -6,7 +6,6 @@ outcome and what it can do. Each page visited is checked with axe."""
 
 import re
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from playwright.sync_api import expect
@@ -14,14 +13,12 @@ from playwright.sync_api import expect
 from applications.lifecycle import Status
 from applications.models import (
     Application,
-    CeilingBracket,
     Transition,
 )
 from audits.models import DirectoryAudit, ExposureScan
 
-from ..factories import FundingCallFactory, RequirementFactory
 from .conftest import assert_accessible, log_in
-from .drafts import complete_draft
+from .drafts import complete_draft, open_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,24 +32,23 @@ SWORN = "Je certifie sur l'honneur l'exactitude des informations"
 def call(db):
     """An open D2 call: D2.P1 checked by the portal from the Volet 1 data, D2.P2 with
     its evidence due with the application, a ceiling well above the request."""
-    call = FundingCallFactory(code="D2-PREVIEW", title="Continuité et reprise d'activité (essai)")
-    RequirementFactory(
-        call=call,
-        identifier="D2.P1",
-        label="Audit Volet 1 réalisé (annuaire AD et exposition)",
-        evidence="Aucune pièce : vérifié par le portail à partir des résultats du Volet 1.",
-        evidence_stage="none",
-        position=1,
+    volet1_audit = {
+        "identifier": "D2.P1",
+        "label": "Audit Volet 1 réalisé (annuaire AD et exposition)",
+        "evidence": "Aucune pièce : vérifié par le portail à partir des résultats du Volet 1.",
+        "evidence_stage": "none",
+    }
+    impact_analysis = {
+        "identifier": "D2.P2",
+        "label": "Analyse d'impact sur l'activité (BIA)",
+        "evidence": "Rapport de BIA",
+    }
+    return open_call(
+        volet1_audit,
+        impact_analysis,
+        code="D2-PREVIEW",
+        title="Continuité et reprise d'activité (essai)",
     )
-    RequirementFactory(
-        call=call,
-        identifier="D2.P2",
-        label="Analyse d'impact sur l'activité (BIA)",
-        evidence="Rapport de BIA",
-        position=2,
-    )
-    CeilingBracket.objects.create(call=call, min_staff=0, ceiling=Decimal("500000.00"))
-    return call
 
 
 def test_the_eligibility_preview_appears_before_submitting_a_file_that_would_be_ineligible(

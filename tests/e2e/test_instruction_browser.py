@@ -14,7 +14,7 @@ from applications.models import Application, RegionalReview
 
 from ..applications.test_pdf import make_dossier_application
 from ..applications.test_worklist import make
-from .conftest import assert_accessible, log_in
+from .conftest import assert_accessible, follow_menu_link, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,10 +43,7 @@ def test_ars_agent_filters_the_queue_and_opens_an_application(
 ):
     elsewhere = make(department="29", name="Centre hospitalier de Morlaix")
     log_in(page, ars_user.email)
-    page.get_by_role("navigation", name="Menu principal").get_by_role(
-        "link", name="File d'instruction"
-    ).click()
-    page.wait_for_url("**/instruction/")
+    follow_menu_link(page, "File d'instruction", "/instruction/")
     expect(page.get_by_role("heading", name="File d'instruction", level=1)).to_be_visible()
     tabs = page.get_by_role("navigation", name="Étapes de la file")
     expect(tabs.get_by_role("link", name="À instruire (2)")).to_have_attribute(

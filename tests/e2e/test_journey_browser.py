@@ -33,7 +33,6 @@ from pypdf import PdfReader
 from applications.lifecycle import Status
 from applications.models import (
     Application,
-    CeilingBracket,
     CoSignature,
     Dossier,
     EligibilityResult,
@@ -42,9 +41,10 @@ from applications.models import (
 )
 
 from ..applications.test_eligibility import volet1
-from ..factories import FundingCallFactory, RequirementFactory, ministry_agent
+from ..factories import ministry_agent
 from ..worker import ROOT, celery_worker
-from .conftest import assert_accessible
+from .conftest import assert_accessible, follow_menu_link
+from .drafts import CONTINUITY_PLAN, CRISIS_EXERCISE, fill_identity, open_call
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -115,6 +115,19 @@ class Journey:
     def check(self, page: Page) -> None:
         assert_accessible(self.axe, page)
 
+    def admin_action(
+        self, page: Page, changelist: str, reference: str, *, status: str, action: str
+    ) -> None:
+        """Runs an admin action on one application, ticked in the admin list `changelist`
+        where its row shows `status`."""
+        page.goto(changelist)
+        row = page.get_by_role("row", name=re.compile(re.escape(reference)))
+        expect(row).to_contain_text(status)
+        self.check(page)
+        row.get_by_role("checkbox").check()
+        page.locator("select[name=action]").select_option(label=action)
+        page.get_by_role("button", name="Envoyer").click()
+
     @contextmanager
     def step(self, title: str, *, user) -> Iterator[Page]:
         """A step of the journey by `user` (logged in on first use): yields their page;
@@ -160,31 +173,15 @@ def call(db):
     """An open D2 call: a prerequisite whose evidence comes with the application, an
     objective whose evidence comes with the declaration, a ceiling, four-eyes above
     150 000 €, the whole grant paid once the objectives are validated."""
-    call = FundingCallFactory(
+    return open_call(
+        CONTINUITY_PLAN,
+        CRISIS_EXERCISE,
         code="D2-PARCOURS",
         title="Continuité et reprise d'activité (parcours)",
         second_approval_above=CO_SIGNATURE_ABOVE,
         objectives_deadline=timezone.localdate() + timedelta(days=90),
         advance_rate=Decimal("0"),
     )
-    RequirementFactory(
-        call=call,
-        identifier="D2.P1",
-        label="Plan de continuité d'activité formalisé",
-        evidence="Plan de continuité signé",
-        position=1,
-    )
-    RequirementFactory(
-        call=call,
-        identifier="D2.O1",
-        kind="objective",
-        label="Exercice de crise cyber annuel",
-        evidence="Compte rendu de l'exercice",
-        evidence_stage="declaration",
-        position=2,
-    )
-    CeilingBracket.objects.create(call=call, min_staff=0, ceiling=Decimal("500000.00"))
-    return call
 
 
 @pytest.fixture
@@ -211,10 +208,7 @@ def test_journey_from_application_to_payment(
     with celery_worker(queues="default,pdf"):
         # 1. The establishment files its application with its evidence.
         with journey.step("establishment starts an application", user=hospital_user) as page:
-            page.get_by_role("navigation", name="Menu principal").get_by_role(
-                "link", name="Mes candidatures"
-            ).click()
-            page.wait_for_url("**/candidatures/")
+            follow_menu_link(page, "Mes candidatures", "/candidatures/")
             journey.check(page)
             page.get_by_role(
                 "button", name=f"Commencer ma candidature pour {hospital.name}"
@@ -233,14 +227,7 @@ def test_journey_from_application_to_payment(
                 page.get_by_role("heading", name="Identité et contacts Étape 1 sur 4")
             ).to_be_visible()
             journey.check(page)
-            page.get_by_label("Nom du directeur ou de la directrice").fill("Claire Dubois")
-            page.get_by_label("Courriel de la direction").fill("direction@ch-villefranche.test")
-            page.get_by_label("Nom du RSSI").fill("Karim Benali")
-            page.get_by_label("Courriel du RSSI").fill("rssi@ch-villefranche.test")
-            page.get_by_label("Nom du responsable du plan de continuité").fill("Sophie Laurent")
-            page.get_by_label("Courriel du responsable du plan de continuité").fill(
-                "pca@ch-villefranche.test"
-            )
+            fill_identity(page)
             page.get_by_role("button", name="Enregistrer et continuer").click()
             page.wait_for_url(re.compile(r"/reponses/(#.*)?$"))
             expect(
@@ -310,10 +297,7 @@ def test_journey_from_application_to_payment(
 
         # 3. The ARS agent of the region instructs it and sends it to the ministry.
         with journey.step("ARS takes the application from the queue", user=ars_user) as page:
-            page.get_by_role("navigation", name="Menu principal").get_by_role(
-                "link", name="File d'instruction"
-            ).click()
-            page.wait_for_url("**/instruction/")
+            follow_menu_link(page, "File d'instruction", "/instruction/")
             table = page.get_by_role("table", name="File d'instruction : À instruire")
             journey.check(page)
             table.get_by_role("link", name=reference, exact=True).click()
@@ -344,13 +328,13 @@ def test_journey_from_application_to_payment(
         # 4. A ministry user approves it in the admin; above the threshold, a second one
         # co-signs.
         with journey.step("ministry approves in the admin", user=ministry_user) as page:
-            page.goto("/admin/applications/application/")
-            row = page.get_by_role("row", name=re.compile(re.escape(reference)))
-            expect(row).to_contain_text("Instruction nationale")
-            journey.check(page)
-            row.get_by_role("checkbox").check()
-            page.locator("select[name=action]").select_option(label="Accorder un financement…")
-            page.get_by_role("button", name="Envoyer").click()
+            journey.admin_action(
+                page,
+                "/admin/applications/application/",
+                reference,
+                status="Instruction nationale",
+                action="Accorder un financement…",
+            )
             expect(page.get_by_role("heading", level=1)).to_have_text("Accorder un financement")
             amount = page.get_by_label(f"Montant accordé à {reference} (€)")
             expect(amount).to_have_value(f"{GRANTED}.00")  # the ARS proposal
@@ -439,10 +423,7 @@ def test_journey_from_application_to_payment(
         )
 
         with journey.step("ARS checks the objectives", user=ars_user) as page:
-            page.get_by_role("navigation", name="Menu principal").get_by_role(
-                "link", name="File d'instruction"
-            ).click()
-            page.wait_for_url("**/instruction/")
+            follow_menu_link(page, "File d'instruction", "/instruction/")
             page.get_by_role("navigation", name="Étapes de la file").get_by_role(
                 "link", name=re.compile("^Objectifs à vérifier")
             ).click()
@@ -462,13 +443,13 @@ def test_journey_from_application_to_payment(
             journey.check(page)
 
         with journey.step("ministry validates the objectives", user=ministry_user) as page:
-            page.goto("/admin/applications/fundedapplication/")
-            row = page.get_by_role("row", name=re.compile(re.escape(reference)))
-            expect(row).to_contain_text("Objectifs vérifiés par l'ARS")
-            journey.check(page)
-            row.get_by_role("checkbox").check()
-            page.locator("select[name=action]").select_option(label="Valider les objectifs")
-            page.get_by_role("button", name="Envoyer").click()
+            journey.admin_action(
+                page,
+                "/admin/applications/fundedapplication/",
+                reference,
+                status="Objectifs vérifiés par l'ARS",
+                action="Valider les objectifs",
+            )
             journey.check(page)
             page.get_by_role("button", name="Confirmer").click()
             expect(page.get_by_text(f"{reference} : objectifs validés.")).to_be_visible()
