@@ -3,11 +3,9 @@
 from collections import Counter, defaultdict
 from datetime import date, timedelta
 from html import unescape
-from io import StringIO
 from itertools import pairwise
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -32,7 +30,8 @@ from demo.volet1 import (
 from establishments.models import LegalEntity
 
 from ..factories import LegalEntityFactory
-from .conftest import SIZE
+from ..volet1 import findings
+from .conftest import SIZE, run
 
 CATEGORIES = (
     "stale_objects_score",
@@ -40,12 +39,6 @@ CATEGORIES = (
     "trusts_score",
     "anomalies_score",
 )
-
-
-def run(*args: str) -> str:
-    out = StringIO()
-    call_command("seed_demo", *args, stdout=out)
-    return out.getvalue()
 
 
 def snapshot() -> tuple[list[tuple], list[tuple], list[tuple]]:
@@ -212,12 +205,9 @@ def test_pingcastle_audits_have_the_triggered_rules_of_their_level(seeded):
         # the domain's level is its worst rule's, as an import computes it
         assert domain_level(levels) == min(levels) == audit.maturity_level, audit
         severities = Counter(severity(level) for level in levels)
-        assert (
-            audit.findings_critical,
-            audit.findings_high,
-            audit.findings_medium,
-            audit.findings_low,
-        ) == (severities["critical"], severities["high"], severities["medium"], severities["low"])
+        assert findings(audit) == tuple(
+            severities[s] for s in ("critical", "high", "medium", "low")
+        )
         assert len({rule.risk_id for rule in rules}) == len(rules)
         points = Counter()
         for rule in rules:
