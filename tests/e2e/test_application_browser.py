@@ -24,7 +24,7 @@ from applications.models import (
 
 from ..applications.test_eligibility import volet1
 from ..factories import ApplicationFactory
-from .conftest import assert_accessible, follow_menu_link, log_in
+from .conftest import assert_accessible, expect_status, follow_menu_link, log_in
 from .drafts import CONTINUITY_PLAN, CRISIS_EXERCISE, complete_draft, fill_identity, open_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -115,9 +115,7 @@ def test_establishment_user_files_an_application(
     application = Application.objects.get(call=call, candidate=hospital)
     reference = application.reference
     expect(page.get_by_role("heading", name=f"Candidature {reference}", level=1)).to_be_visible()
-    expect(
-        page.get_by_role("status").filter(has_text=f"Candidature {reference} ouverte")
-    ).to_be_visible()
+    expect_status(page, f"Candidature {reference} ouverte")
     expect(page.locator("main .fr-badge").filter(has_text=DRAFT).first).to_be_visible()
     warnings = page.locator("#warnings")
     # 6 identity fields, 3 unanswered requirements, no budget line.
@@ -147,7 +145,7 @@ def test_establishment_user_files_an_application(
     # 2. Answers: each requirement met, then saved (the page asks to save the answers
     # before sending files, since a file upload reloads the page).
     page.wait_for_url(re.compile(r"/reponses/(#.*)?$"))
-    expect(page.get_by_role("status").filter(has_text="Section enregistrée.")).to_be_visible()
+    expect_status(page, "Section enregistrée.")
     expect(page.get_by_role("heading", name="Réponses aux exigences Étape 2 sur 4")).to_be_visible()
     assert_accessible(axe, page)
     for identifier in ("D2.P1", "D2.P2", "D2.O1"):
@@ -178,11 +176,7 @@ def test_establishment_user_files_an_application(
         fieldset.get_by_label(f"Ajouter une pièce pour {identifier}").set_input_files(pdf_path)
         fieldset.get_by_role("button", name=f"Envoyer la pièce pour {identifier}").click()
         page.wait_for_url(re.compile(r"/reponses/#answer-\d+$"))
-        expect(
-            page.get_by_role("status").filter(
-                has_text=f"Pièce « preuve-{identifier}.pdf » ajoutée pour {identifier}."
-            )
-        ).to_be_visible()
+        expect_status(page, f"Pièce « preuve-{identifier}.pdf » ajoutée pour {identifier}.")
         expect(
             requirement_fieldset(page, identifier).get_by_role(
                 "link", name=re.compile(rf"^preuve-{re.escape(identifier)}\.pdf")
@@ -235,9 +229,7 @@ def test_establishment_user_files_an_application(
 
     # The read-only view: status, the statement, the history.
     page.wait_for_url(DETAIL_URL)
-    expect(
-        page.get_by_role("status").filter(has_text=f"Votre candidature {reference} a été déposée")
-    ).to_be_visible()
+    expect_status(page, f"Votre candidature {reference} a été déposée")
     expect(page.locator("main p .fr-badge").first).to_have_text(SUBMITTED)
     expect(page.locator("main p", has_text="Prochaine étape :")).to_contain_text(
         "Vérification de l'éligibilité en cours"
@@ -308,9 +300,7 @@ def test_establishment_user_withdraws_a_draft(page, axe, hospital_user, hospital
     page.get_by_label("Motif du retrait (facultatif)").fill("Projet reporté à l'an prochain.")
     page.get_by_role("button", name="Confirmer le retrait").click()
     page.wait_for_url(DETAIL_URL)
-    expect(
-        page.get_by_role("status").filter(has_text="La candidature D2-E2E-000042 a été retirée.")
-    ).to_be_visible()
+    expect_status(page, "La candidature D2-E2E-000042 a été retirée.")
     expect(page.locator("main p .fr-badge").first).to_have_text(WITHDRAWN)
     expect(page.get_by_role("link", name="Retirer la candidature")).to_have_count(0)
     history = page.get_by_role("table", name="Changements d'état de la candidature")
@@ -381,7 +371,7 @@ def test_identity_form_by_keyboard_alone(page, axe, hospital_user, hospital, cal
     page.keyboard.press("Enter")
 
     page.wait_for_url(re.compile(r"/reponses/(#.*)?$"))
-    expect(page.get_by_role("status").filter(has_text="Section enregistrée.")).to_be_visible()
+    expect_status(page, "Section enregistrée.")
     application.refresh_from_db()
     assert (application.director_name, application.director_email) == (
         "Claire Dubois",
@@ -423,11 +413,7 @@ def test_submission_survives_a_broker_outage(page, hospital_user, hospital, call
     assert posted.value.status == 302, f"the submission answered {posted.value.status}"
     page.wait_for_url(DETAIL_URL)
     # The applicant is told so; the sweeper queues the scoring again later.
-    expect(
-        page.get_by_role("status").filter(
-            has_text=f"Votre candidature {application.reference} a été déposée"
-        )
-    ).to_be_visible()
+    expect_status(page, f"Votre candidature {application.reference} a été déposée")
     expect(page.locator("main p .fr-badge").first).to_have_text(SUBMITTED)
 
 
@@ -497,7 +483,7 @@ def test_typed_answers_survive_an_upload_taken_or_refused(
     first.get_by_label("Ajouter une pièce pour D2.P1").set_input_files(pdf)
     first.get_by_role("button", name="Envoyer la pièce pour D2.P1").click()
     page.wait_for_url(re.compile(r"/reponses/#answer-\d+$"))
-    expect(page.get_by_role("status").filter(has_text="Pièce « pca.pdf » ajoutée")).to_be_visible()
+    expect_status(page, "Pièce « pca.pdf » ajoutée")
     expect(
         requirement_fieldset(page, "D2.P2").get_by_role("textbox", name=re.compile("Commentaire"))
     ).to_have_value("Restauration testée le 4 juin")

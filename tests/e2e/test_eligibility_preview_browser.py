@@ -17,7 +17,7 @@ from applications.models import (
 )
 from audits.models import DirectoryAudit, ExposureScan
 
-from .conftest import assert_accessible, log_in
+from .conftest import assert_accessible, expect_status, log_in
 from .drafts import complete_draft, open_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -132,12 +132,11 @@ def test_the_eligibility_preview_appears_before_submitting_a_file_that_would_be_
     page.get_by_text(CONFIRM).click()
     page.get_by_role("button", name="Déposer la candidature").click()
     page.wait_for_url(DETAIL_URL)
-    expect(
-        page.get_by_role("status").filter(
-            has_text=f"Votre candidature {application.reference} a été déposée, mais elle a "
-            "été jugée inéligible"
-        )
-    ).to_be_visible()
+    expect_status(
+        page,
+        f"Votre candidature {application.reference} a été déposée, mais elle a "
+        "été jugée inéligible",
+    )
     expect(page.locator("main p .fr-badge").first).to_have_text(str(Status.INELIGIBLE.label))
     next_steps = page.locator("#ineligible-next")
     expect(next_steps.get_by_role("heading", name="Que pouvez-vous faire ?")).to_be_visible()
@@ -177,11 +176,7 @@ def test_an_ineligible_application_is_withdrawn_and_started_again(
     page.get_by_label("Motif du retrait (facultatif)").fill("Volet 1 à mettre à jour.")
     page.get_by_role("button", name="Confirmer le retrait").click()
     page.wait_for_url(DETAIL_URL)
-    expect(
-        page.get_by_role("status").filter(
-            has_text=f"La candidature {first.reference} a été retirée."
-        )
-    ).to_be_visible()
+    expect_status(page, f"La candidature {first.reference} a été retirée.")
     restart = page.locator("#restart")
     expect(
         restart.get_by_role("heading", name="Recommencer une candidature à cet appel")

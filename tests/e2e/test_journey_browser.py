@@ -43,7 +43,7 @@ from applications.models import (
 from ..applications.test_eligibility import volet1
 from ..factories import ministry_agent
 from ..worker import ROOT, celery_worker
-from .conftest import assert_accessible, follow_menu_link
+from .conftest import assert_accessible, expect_status, follow_menu_link
 from .drafts import CONTINUITY_PLAN, CRISIS_EXERCISE, fill_identity, open_call
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -114,6 +114,15 @@ class Journey:
 
     def check(self, page: Page) -> None:
         assert_accessible(self.axe, page)
+
+    def open_from_queue(self, page: Page, tab: str, reference: str) -> None:
+        """Opens the application `reference` from the table of the instruction queue's
+        tab `tab`; both pages are checked."""
+        table = page.get_by_role("table", name=f"File d'instruction : {tab}")
+        self.check(page)
+        table.get_by_role("link", name=reference, exact=True).click()
+        page.wait_for_url(re.compile(r"/instruction/[0-9a-f-]{36}/(#.*)?$"))
+        self.check(page)
 
     def admin_action(
         self, page: Page, changelist: str, reference: str, *, status: str, action: str
@@ -240,11 +249,7 @@ def test_journey_from_application_to_payment(
         ) as page:
             page.get_by_label("Ajouter une pièce pour D2.P1").set_input_files(plan)
             page.get_by_role("button", name="Envoyer la pièce pour D2.P1").click()
-            expect(
-                page.get_by_role("status").filter(
-                    has_text="Pièce « plan-de-continuite.pdf » ajoutée pour D2.P1."
-                )
-            ).to_be_visible()
+            expect_status(page, "Pièce « plan-de-continuite.pdf » ajoutée pour D2.P1.")
             journey.check(page)
             for identifier in ("D2.P1", "D2.O1"):
                 fieldset = page.locator("#answers-form fieldset.fr-fieldset").filter(
@@ -273,11 +278,7 @@ def test_journey_from_application_to_payment(
             page.get_by_text("Je certifie sur l'honneur l'exactitude des informations").click()
             page.get_by_role("button", name="Déposer la candidature").click()
             page.wait_for_url(DETAIL_URL)
-            expect(
-                page.get_by_role("status").filter(
-                    has_text=f"Votre candidature {reference} a été déposée"
-                )
-            ).to_be_visible()
+            expect_status(page, f"Votre candidature {reference} a été déposée")
             journey.check(page)
 
         # 2. The worker scores it and renders the dossier; the page follows by itself.
@@ -298,11 +299,7 @@ def test_journey_from_application_to_payment(
         # 3. The ARS agent of the region instructs it and sends it to the ministry.
         with journey.step("ARS takes the application from the queue", user=ars_user) as page:
             follow_menu_link(page, "File d'instruction", "/instruction/")
-            table = page.get_by_role("table", name="File d'instruction : À instruire")
-            journey.check(page)
-            table.get_by_role("link", name=reference, exact=True).click()
-            page.wait_for_url(re.compile(r"/instruction/[0-9a-f-]{36}/(#.*)?$"))
-            journey.check(page)
+            journey.open_from_queue(page, "À instruire", reference)
             page.get_by_role("button", name="Je prends cette candidature").click()
             expect(page.locator("#assignment")).to_contain_text(ars_user.full_name)
             journey.check(page)
@@ -317,9 +314,7 @@ def test_journey_from_application_to_payment(
             )
             form.get_by_label("Montant proposé (€)").fill(str(GRANTED))
             form.get_by_role("button", name="Envoyer l'avis au ministère").click()
-            expect(
-                page.get_by_role("status").filter(has_text="est envoyée au ministère")
-            ).to_be_visible()
+            expect_status(page, "est envoyée au ministère")
             expect(page.locator("main .fr-badge").first).to_have_text(
                 str(Status.NATIONAL_REVIEW.label)
             )
@@ -427,11 +422,7 @@ def test_journey_from_application_to_payment(
             page.get_by_role("navigation", name="Étapes de la file").get_by_role(
                 "link", name=re.compile("^Objectifs à vérifier")
             ).click()
-            table = page.get_by_role("table", name="File d'instruction : Objectifs à vérifier")
-            journey.check(page)
-            table.get_by_role("link", name=reference, exact=True).click()
-            page.wait_for_url(re.compile(r"/instruction/[0-9a-f-]{36}/(#.*)?$"))
-            journey.check(page)
+            journey.open_from_queue(page, "Objectifs à vérifier", reference)
             page.get_by_role("link", name="Vérifier les objectifs").click()
             expect(
                 page.get_by_role("link", name=re.compile(re.escape(exercise.name)))

@@ -18,7 +18,7 @@ from establishments.models import Department
 
 from ..applications.test_pdf import make_dossier_application
 from ..factories import ApplicationFactory, LegalEntityFactory, make_finess
-from .conftest import assert_accessible, follow_menu_link, log_in
+from .conftest import assert_accessible, expect_status, follow_menu_link, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -215,11 +215,7 @@ def test_ministry_relaunches_a_failed_rendering(
     with page.expect_request(lambda r: r.method == "POST" and "/relancer/" in r.url):
         button.click()
     page.wait_for_url(re.compile(r"/candidatures/[0-9a-f-]{36}/#dossiers$"))
-    expect(
-        page.get_by_role("status").filter(
-            has_text="La génération du PDF « Dossier de candidature » (version 1) est relancée."
-        )
-    ).to_be_visible()
+    expect_status(page, "La génération du PDF « Dossier de candidature » (version 1) est relancée.")
     dossier.refresh_from_db()
     # Tasks run eagerly: the rendering may already be done when the page is drawn.
     assert dossier.status in (Dossier.Status.PENDING, Dossier.Status.DONE)
