@@ -2,11 +2,9 @@
 
 from collections import Counter, defaultdict
 from datetime import date, timedelta
-from html import unescape
 from itertools import pairwise
 
 import pytest
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
@@ -30,7 +28,7 @@ from demo.volet1 import (
 from establishments.models import LegalEntity
 
 from ..factories import LegalEntityFactory
-from ..volet1 import findings
+from ..volet1 import findings, volet1_page
 from .conftest import SIZE, run
 
 CATEGORIES = (
@@ -237,10 +235,7 @@ def test_pingcastle_audits_have_the_triggered_rules_of_their_level(seeded):
 def test_the_volet1_page_of_a_demo_entity_lists_its_rules(seeded, client):
     entity = entity_of("etablissement@demo.test")
     latest = entity.directory_audits.order_by("-audit_date")[0]
-    client.force_login(User.objects.get(email="etablissement@demo.test"))
-    response = client.get(reverse("audits:volet1-detail", args=[entity.public_id]))
-    assert response.status_code == 200
-    html = unescape(response.content.decode())
+    html = volet1_page(client, User.objects.get(email="etablissement@demo.test"), entity)
     assert "Niveau 2 sur 5" in html
     for rule in latest.rules.all():
         assert rule.risk_id in html

@@ -1,4 +1,5 @@
-"""Calls and applications ready for the browser tests' steps."""
+"""What the browser tests of applications share: calls, ready drafts, the identity as typed,
+the fieldset of a requirement."""
 
 from decimal import Decimal
 
@@ -53,6 +54,14 @@ def fill_identity(page) -> None:
     """Types CONTACTS in the identity form, as a person does (the form is not sent)."""
     for field, label in CONTACT_LABELS.items():
         page.get_by_label(label).fill(CONTACTS[field])
+
+
+def requirement_fieldset(page, identifier: str):
+    """The fieldset of one requirement on the answers page (its legend starts with the
+    requirement's identifier)."""
+    return page.locator("#answers-form fieldset.fr-fieldset[id^='answer-']").filter(
+        has=page.locator("legend", has_text=identifier)
+    )
 
 
 def complete_draft(call, candidate, user) -> Application:

@@ -25,7 +25,14 @@ from applications.models import (
 from ..applications.test_eligibility import volet1
 from ..factories import ApplicationFactory
 from .conftest import assert_accessible, expect_status, follow_menu_link, log_in
-from .drafts import CONTINUITY_PLAN, CRISIS_EXERCISE, complete_draft, fill_identity, open_call
+from .drafts import (
+    CONTINUITY_PLAN,
+    CRISIS_EXERCISE,
+    complete_draft,
+    fill_identity,
+    open_call,
+    requirement_fieldset,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,14 +94,6 @@ def small_pdf(tmp_path, name: str):
     pdf.add_blank_page()
     pdf.save(path)
     return path
-
-
-def requirement_fieldset(page, identifier: str):
-    """The fieldset of one requirement on the answers page (its legend starts with the
-    requirement's identifier)."""
-    return page.locator("#answers-form fieldset.fr-fieldset[id^='answer-']").filter(
-        has=page.locator("legend", has_text=identifier)
-    )
 
 
 def test_establishment_user_files_an_application(

@@ -18,7 +18,7 @@ from applications.models import (
 from audits.models import DirectoryAudit, ExposureScan
 
 from .conftest import assert_accessible, expect_status, log_in
-from .drafts import complete_draft, open_call
+from .drafts import complete_draft, open_call, requirement_fieldset
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -68,18 +68,14 @@ def test_the_eligibility_preview_appears_before_submitting_a_file_that_would_be_
 
     # At the answer: D2.P1 "met" contradicts the Volet 1 data.
     page.goto(f"/candidatures/{application.public_id}/reponses/")
-    p1 = page.locator("#answers-form fieldset[id^='answer-']").filter(
-        has=page.locator("legend", has_text="D2.P1")
-    )
+    p1 = requirement_fieldset(page, "D2.P1")
     flag = p1.locator("[id^='contradiction-']")
     expect(flag).to_contain_text("Votre réponse « Atteint » contredit les données du portail")
     expect(flag).to_contain_text("objectif d'exposition D1.O2.B non atteint")
     expect(flag.get_by_role("link", name=hospital.name)).to_have_attribute(
         "href", f"/volet1/{hospital.public_id}/"
     )
-    p2 = page.locator("#answers-form fieldset[id^='answer-']").filter(
-        has=page.locator("legend", has_text="D2.P2")
-    )
+    p2 = requirement_fieldset(page, "D2.P2")
     expect(p2.locator("[id^='contradiction-']")).to_have_count(0)
     assert_accessible(axe, page)
 
