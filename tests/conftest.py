@@ -4,11 +4,17 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from accounts.models import Membership
 from establishments.models import Department, Region
 from establishments.reference import load_territory
 
-from .factories import LegalEntityFactory, MembershipFactory, UserFactory, make_finess
+from .factories import (
+    LegalEntityFactory,
+    UserFactory,
+    establishment_user,
+    make_finess,
+    ministry_agent,
+    regional_agent,
+)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -50,41 +56,33 @@ def other_hospital(db):
 
 @pytest.fixture
 def hospital_user(hospital):
-    user = UserFactory(email="alice@hopital-a.test", full_name="Alice Martin")
-    MembershipFactory(user=user, role=Membership.Role.ESTABLISHMENT, legal_entity=hospital)
-    return user
+    return establishment_user(hospital, email="alice@hopital-a.test", full_name="Alice Martin")
 
 
 @pytest.fixture
 def other_hospital_user(other_hospital):
-    user = UserFactory(email="bob@hopital-b.test", full_name="Bob Le Gall")
-    MembershipFactory(user=user, role=Membership.Role.ESTABLISHMENT, legal_entity=other_hospital)
-    return user
+    return establishment_user(other_hospital, email="bob@hopital-b.test", full_name="Bob Le Gall")
 
 
 @pytest.fixture
 def ars_user(db):
-    user = UserFactory(email="charlie@ars-ara.test", full_name="Charlie Dupont")
-    MembershipFactory(
-        user=user, role=Membership.Role.REGIONAL, region=Region.objects.get(code="84")
-    )
-    return user
+    return regional_agent("84", email="charlie@ars-ara.test", full_name="Charlie Dupont")
 
 
 @pytest.fixture
 def other_region_ars_user(db):
-    user = UserFactory(email="dora@ars-bretagne.test", full_name="Dora Kerouac")
-    MembershipFactory(
-        user=user, role=Membership.Role.REGIONAL, region=Region.objects.get(code="53")
-    )
-    return user
+    return regional_agent("53", email="dora@ars-bretagne.test", full_name="Dora Kerouac")
 
 
 @pytest.fixture
 def ministry_user(db):
-    user = UserFactory(email="eve@sante.gouv.test", full_name="Ève Bernard", is_staff=True)
-    MembershipFactory(user=user, role=Membership.Role.MINISTRY)
-    return user
+    return ministry_agent(email="eve@sante.gouv.test", full_name="Ève Bernard")
+
+
+@pytest.fixture
+def user_without_membership(db):
+    """A user of the portal who acts for nobody."""
+    return UserFactory(email="nobody@example.test")
 
 
 @pytest.fixture

@@ -95,6 +95,29 @@ class MembershipFactory(DjangoModelFactory):
     role = Membership.Role.ESTABLISHMENT
 
 
+def establishment_user(legal_entity: LegalEntity, **user_fields) -> User:
+    """A user who acts for one legal entity."""
+    user = UserFactory(**user_fields)
+    MembershipFactory(user=user, role=Membership.Role.ESTABLISHMENT, legal_entity=legal_entity)
+    return user
+
+
+def regional_agent(region_code: str, **user_fields) -> User:
+    """An agent of the ARS of one region."""
+    user = UserFactory(**user_fields)
+    MembershipFactory(
+        user=user, role=Membership.Role.REGIONAL, region=Region.objects.get(code=region_code)
+    )
+    return user
+
+
+def ministry_agent(**user_fields) -> User:
+    """An agent of the ministry, staff (the admin is theirs)."""
+    user = UserFactory(is_staff=True, **user_fields)
+    MembershipFactory(user=user, role=Membership.Role.MINISTRY)
+    return user
+
+
 class FundingCallFactory(DjangoModelFactory):
     class Meta:
         model = "applications.FundingCall"

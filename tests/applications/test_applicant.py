@@ -48,14 +48,21 @@ IDENTITY = {
 }
 
 
-@pytest.fixture
-def call(db):
-    call = FundingCallFactory(code="D2-2025")
-    RequirementFactory(call=call, identifier="D2.P1", kind="prerequisite")
+def plan_and_objective_call(*, prerequisite: dict | None = None, **fields):
+    """A call with the requirements `fill` answers: the prerequisite D2.P1 (with the
+    fields `prerequisite`), and the objective D2.O1 whose evidence comes with the
+    declaration."""
+    call = FundingCallFactory(**fields)
+    RequirementFactory(call=call, identifier="D2.P1", kind="prerequisite", **(prerequisite or {}))
     RequirementFactory(
         call=call, identifier="D2.O1", kind="objective", evidence_stage="declaration"
     )
     return call
+
+
+@pytest.fixture
+def call(db):
+    return plan_and_objective_call(code="D2-2025")
 
 
 def fill(application, user):
@@ -81,6 +88,14 @@ def fill(application, user):
             {"category": "hardware", "description": "Sauvegarde hors ligne", "amount": "25000.50"},
         ],
     )
+
+
+def filled_and_submitted(draft, user):
+    """The draft, filled and submitted by `user` (sworn, ineligible or not)."""
+    fill(draft, user)
+    application_submit(application=draft, by=user, sworn=True, accept_ineligible=True)
+    draft.refresh_from_db()
+    return draft
 
 
 def test_start_creates_one_draft_with_blank_answers(call, hospital, hospital_user):

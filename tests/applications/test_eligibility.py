@@ -45,19 +45,23 @@ def volet1(entity, *, ad=True, exposure=True, score=60, level=2, critical=0, hig
             )  # fmt: skip
 
 
-@pytest.fixture
-def call(db):
-    call = FundingCallFactory(code="D2-ELIG")
+def scored_call(**fields):
+    """A call with a prerequisite (D2.P2), two objectives due at the declaration (D2.O3,
+    D2.O4) and two ceilings: 300 000 € below 1 000 staff, 500 000 € from 1 000."""
+    call = FundingCallFactory(**fields)
     RequirementFactory(call=call, identifier="D2.P2", kind="prerequisite")
-    RequirementFactory(
-        call=call, identifier="D2.O3", kind="objective", evidence_stage="declaration"
-    )
-    RequirementFactory(
-        call=call, identifier="D2.O4", kind="objective", evidence_stage="declaration"
-    )
+    for identifier in ("D2.O3", "D2.O4"):
+        RequirementFactory(
+            call=call, identifier=identifier, kind="objective", evidence_stage="declaration"
+        )
     CeilingBracket.objects.create(call=call, min_staff=0, max_staff=999, ceiling=Decimal("300000"))
     CeilingBracket.objects.create(call=call, min_staff=1000, ceiling=Decimal("500000"))
     return call
+
+
+@pytest.fixture
+def call(db):
+    return scored_call(code="D2-ELIG")
 
 
 def make_application(call, candidate=None, *, amount="200000", answers="met", evidence=True, **kw):

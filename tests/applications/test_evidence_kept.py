@@ -8,33 +8,25 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from applications.drafting import application_issues, application_start, application_submit
+from applications.drafting import application_issues, application_start
 from applications.evidence import EvidenceKept, evidence_add, evidence_delete, transmitted_at
 from applications.lifecycle import Status, application_transition
 from applications.models import Application, Evidence
 from care_portal.errors import ApplicationError
 
-from ..factories import FundingCallFactory, RequirementFactory
-from .test_applicant import fill
+from .test_applicant import filled_and_submitted, plan_and_objective_call
 from .test_pages import add_evidence, small_pdf, url
 
 
 @pytest.fixture
 def draft(hospital, hospital_user):
-    call = FundingCallFactory()
-    RequirementFactory(call=call, identifier="D2.P1", kind="prerequisite")
-    RequirementFactory(
-        call=call, identifier="D2.O1", kind="objective", evidence_stage="declaration"
-    )
+    call = plan_and_objective_call()
     return application_start(call=call, candidate=hospital, by=hospital_user)
 
 
 @pytest.fixture
 def submitted(draft, hospital_user):
-    fill(draft, hospital_user)
-    application_submit(application=draft, by=hospital_user, sworn=True, accept_ineligible=True)
-    draft.refresh_from_db()
-    return draft
+    return filled_and_submitted(draft, hospital_user)
 
 
 @pytest.fixture
@@ -51,6 +43,17 @@ def returned(submitted, ars_user):
 
 def pdf_upload(name: str) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, small_pdf(), "application/pdf")
+
+
+def replace_file(application, answer, old: Evidence, name: str, by) -> Evidence:
+    """Adds the PDF `name` to `answer` in place of `old`, through the service."""
+    return evidence_add(
+        application=application,
+        answer=answer,
+        uploaded_file=pdf_upload(name),
+        by=by,
+        replaces=old,
+    )
 
 
 def sent_file(application: Application) -> Evidence:
@@ -138,23 +141,11 @@ def test_replacing_a_submitted_file_keeps_the_old_one(
 def test_a_file_is_superseded_once(returned, hospital_user):
     old = sent_file(returned)
     answer = old.answer
-    evidence_add(
-        application=returned,
-        answer=answer,
-        uploaded_file=pdf_upload("v2.pdf"),
-        by=hospital_user,
-        replaces=old,
-    )
+    replace_file(returned, answer, old, "v2.pdf", hospital_user)
     stale = Evidence.objects.get(pk=old.pk)
     stale.superseded_at = None  # a second tab that read it before the first replacement
     with pytest.raises(ApplicationError, match="a déjà été remplacée"):
-        evidence_add(
-            application=returned,
-            answer=answer,
-            uploaded_file=pdf_upload("v3.pdf"),
-            by=hospital_user,
-            replaces=stale,
-        )
+        replace_file(returned, answer, stale, "v3.pdf", hospital_user)
     assert not Evidence.objects.filter(original_name="v3.pdf").exists()  # nothing half-written
     assert Evidence.objects.get(pk=old.pk).superseded_by.original_name == "v2.pdf"
 
@@ -163,13 +154,7 @@ def test_a_file_of_another_requirement_cannot_be_replaced(client, returned, hosp
     old = sent_file(returned)
     other = returned.answers.exclude(pk=old.answer_id).first()
     with pytest.raises(ApplicationError, match="n'appartient pas à cette exigence"):
-        evidence_add(
-            application=returned,
-            answer=other,
-            uploaded_file=pdf_upload("v2.pdf"),
-            by=hospital_user,
-            replaces=old,
-        )
+        replace_file(returned, other, old, "v2.pdf", hospital_user)
     client.force_login(hospital_user)
     response = client.post(
         url("evidence-upload", returned),

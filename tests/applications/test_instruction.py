@@ -34,9 +34,8 @@ from care_portal.errors import (
     TransitionForbidden,
     TransitionNotAllowed,
 )
-from establishments.models import Region
 
-from ..factories import ApplicationFactory, LegalEntityFactory, MembershipFactory, UserFactory
+from ..factories import ApplicationFactory, LegalEntityFactory, MembershipFactory, regional_agent
 from .test_pdf import make_dossier_application
 
 TOMORROW = timezone.localdate() + timedelta(days=1)
@@ -63,11 +62,7 @@ def application(hospital):
 
 @pytest.fixture
 def colleague(db):
-    user = UserFactory(email="gaston@ars-ara.test", full_name="Gaston Lagaffe")
-    MembershipFactory(
-        user=user, role=Membership.Role.REGIONAL, region=Region.objects.get(code="84")
-    )
-    return user
+    return regional_agent("84", email="gaston@ars-ara.test", full_name="Gaston Lagaffe")
 
 
 def url(name, application):

@@ -39,7 +39,7 @@ from ..factories import (
     UserFactory,
     make_finess,
 )
-from .test_applicant import IDENTITY, fill
+from .test_applicant import IDENTITY, fill, filled_and_submitted, plan_and_objective_call
 from .test_eligibility import volet1
 
 OBJECT_PAGES = (
@@ -54,24 +54,15 @@ OUTSIDERS = ("other_hospital_user", "other_region_ars_user", "user_without_membe
 
 
 @pytest.fixture
-def user_without_membership(db):
-    return UserFactory(email="nobody@example.test")
-
-
-@pytest.fixture
 def call(db):
-    call = FundingCallFactory(code="D2-2025", title="Continuité et reprise d'activité 2025")
-    RequirementFactory(
-        call=call,
-        identifier="D2.P1",
-        kind="prerequisite",
-        label="Disposer d'un plan de continuité",
-        target="Un PCRA par service critique",
+    return plan_and_objective_call(
+        code="D2-2025",
+        title="Continuité et reprise d'activité 2025",
+        prerequisite={
+            "label": "Disposer d'un plan de continuité",
+            "target": "Un PCRA par service critique",
+        },
     )
-    RequirementFactory(
-        call=call, identifier="D2.O1", kind="objective", evidence_stage="declaration"
-    )
-    return call
 
 
 @pytest.fixture
@@ -81,10 +72,7 @@ def draft(call, hospital, hospital_user):
 
 @pytest.fixture
 def submitted(draft, hospital_user):
-    fill(draft, hospital_user)
-    application_submit(application=draft, by=hospital_user, sworn=True, accept_ineligible=True)
-    draft.refresh_from_db()
-    return draft
+    return filled_and_submitted(draft, hospital_user)
 
 
 def url(name, application, *args):
@@ -503,21 +491,22 @@ def test_an_empty_or_partial_answers_post_keeps_the_other_answers(client, draft,
     p1, o1 = answers["D2.P1"], answers["D2.O1"]
     Answer.objects.filter(pk=p1.pk).update(state="met", comment="PCRA signé en mars")
     Answer.objects.filter(pk=o1.pk).update(state="in_progress", comment="Tests en juin")
+
+    def stored(answer):
+        answer.refresh_from_db()
+        return answer.state, answer.comment
+
     response = client.post(url("application-answers", draft), {})
     assert response.status_code == 302
-    p1.refresh_from_db()
-    o1.refresh_from_db()
-    assert (p1.state, p1.comment) == ("met", "PCRA signé en mars")
-    assert (o1.state, o1.comment) == ("in_progress", "Tests en juin")
+    assert stored(p1) == ("met", "PCRA signé en mars")
+    assert stored(o1) == ("in_progress", "Tests en juin")
     # Only O1 posted (its radio unchecked, its comment emptied): only O1 changes.
     response = client.post(
         url("application-answers", draft), {f"answer-{o1.requirement_id}-comment": ""}
     )
     assert response.status_code == 302
-    p1.refresh_from_db()
-    o1.refresh_from_db()
-    assert (p1.state, p1.comment) == ("met", "PCRA signé en mars")
-    assert (o1.state, o1.comment) == ("", "")
+    assert stored(p1) == ("met", "PCRA signé en mars")
+    assert stored(o1) == ("", "")
     # An error on a posted requirement re-renders every requirement, the others as saved.
     response = client.post(
         url("application-answers", draft), {f"answer-{o1.requirement_id}-state": "maybe"}

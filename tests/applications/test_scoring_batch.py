@@ -27,22 +27,12 @@ from ..factories import (
     LegalEntityFactory,
     RequirementFactory,
 )
-from .test_eligibility import make_application, volet1
+from .test_eligibility import make_application, scored_call, volet1
 
 
 @pytest.fixture
 def call(db):
-    call = FundingCallFactory(code="D2-BATCH", eligible_groups=["ght", "public_outside_ght"])
-    RequirementFactory(call=call, identifier="D2.P2", kind="prerequisite")
-    RequirementFactory(
-        call=call, identifier="D2.O3", kind="objective", evidence_stage="declaration"
-    )
-    RequirementFactory(
-        call=call, identifier="D2.O4", kind="objective", evidence_stage="declaration"
-    )
-    CeilingBracket.objects.create(call=call, min_staff=0, max_staff=999, ceiling=Decimal("300000"))
-    CeilingBracket.objects.create(call=call, min_staff=1000, ceiling=Decimal("500000"))
-    return call
+    return scored_call(code="D2-BATCH", eligible_groups=["ght", "public_outside_ght"])
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from audits.models import AuditImport, DirectoryAudit, Volet1Level
 from audits.services import audit_import_create
 from care_portal.errors import ImportFileError
 
+from ..volet1 import findings
 from .conftest import run_import, zip_bytes
 
 EXAMPLES = Path(settings.BASE_DIR) / "examples" / "audits"
@@ -93,12 +94,7 @@ def test_report_values_are_read_for_the_chosen_entity(hospital):
     ) == (55, 31, 55, 0, 40, 1)
     # Levels of the shipped table, not points: P-Kerberoasting and S-Inactive are at
     # level 1 (critical), A-Krbtgt at 2 (high), S-PwdNotRequired at 3 (medium).
-    assert (
-        audit.findings_critical,
-        audit.findings_high,
-        audit.findings_medium,
-        audit.findings_low,
-    ) == (2, 1, 1, 0)
+    assert findings(audit) == (2, 1, 1, 0)
     assert audit.rules.count() == 4
     assert audit.import_batch == batch
     assert hospital.volet1.level == Volet1Level.AD_DONE
@@ -115,12 +111,7 @@ def test_a_rule_maturity_level_in_the_report_wins_over_the_table(hospital):
 
     audit = DirectoryAudit.objects.get()
     assert batch.status == AuditImport.Status.SUCCEEDED
-    assert (
-        audit.findings_critical,
-        audit.findings_high,
-        audit.findings_medium,
-        audit.findings_low,
-    ) == (1, 0, 0, 1)
+    assert findings(audit) == (1, 0, 0, 1)
     levels = dict(audit.rules.values_list("risk_id", "maturity_level"))
     assert levels == {"P-Delegated": 1, "S-Old": 4, "A-Level": None}
 

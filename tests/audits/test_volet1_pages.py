@@ -8,7 +8,6 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Membership
 from audits.models import (
     DirectoryAudit,
     DirectoryAuditRule,
@@ -28,10 +27,10 @@ from establishments.models import Department, LegalEntity, StatusGroup
 from ..factories import (
     GHTFactory,
     LegalEntityFactory,
-    MembershipFactory,
-    UserFactory,
+    establishment_user,
     make_finess,
 )
+from ..volet1 import make_audit, make_scan, volet1_page
 
 LIST_URL = reverse("establishments:legalentity-list")
 
@@ -44,49 +43,8 @@ def today() -> date:
     return timezone.localdate()
 
 
-def make_audit(entity, **fields) -> DirectoryAudit:
-    values = {
-        "audit_date": today() - timedelta(days=30),
-        "tool": DirectoryAudit.Tool.PINGCASTLE,
-        "domain": "ad.ch-villefranche.fr",
-        "global_score": 65,
-        "stale_objects_score": 40,
-        "privileged_accounts_score": 65,
-        "trusts_score": 0,
-        "anomalies_score": 35,
-        "maturity_level": 2,
-        "findings_critical": 3,
-        "findings_high": 7,
-        "findings_medium": 12,
-        "findings_low": 20,
-        **fields,
-    }
-    return DirectoryAudit.objects.create(legal_entity=entity, **values)
-
-
-def make_scan(entity, scan_date: date, met: bool = True, **fields) -> ExposureScan:
-    values = {
-        "exposed_services": 6,
-        "vulns_critical": 0 if met else 2,
-        "vulns_high": 1 if met else 4,
-        "vulns_medium": 3,
-        "vulns_low": 5,
-        **fields,
-    }
-    return ExposureScan.objects.create(
-        legal_entity=entity, scan_date=scan_date, minimum_level_met=met, **values
-    )
-
-
 def refresh(*entities: LegalEntity) -> None:
     volet1_status_refresh(legal_entity_ids=[e.pk for e in entities])
-
-
-def page(client, user, entity) -> str:
-    client.force_login(user)
-    response = client.get(volet1_url(entity))
-    assert response.status_code == 200
-    return unescape(response.content.decode())
 
 
 @pytest.fixture
@@ -111,7 +69,7 @@ def test_volet1_page_requires_login(client, hospital):
 
 @pytest.mark.parametrize("persona", ["hospital_user", "ars_user", "ministry_user"])
 def test_insiders_see_the_volet1_page(client, request, audited_hospital, persona):
-    html = page(client, request.getfixturevalue(persona), audited_hospital)
+    html = volet1_page(client, request.getfixturevalue(persona), audited_hospital)
     assert "Volet 1 : Centre hospitalier de Villefranche" in html
     assert "Score global : 65 sur 100" in html
     assert "risque élevé" in html
@@ -123,11 +81,7 @@ def test_insiders_see_the_volet1_page(client, request, audited_hospital, persona
     "persona", ["other_hospital_user", "other_region_ars_user", "user_without_membership"]
 )
 def test_volet1_page_is_404_for_outsiders(client, request, audited_hospital, persona):
-    if persona == "user_without_membership":
-        user = UserFactory(email="nobody@example.test")
-    else:
-        user = request.getfixturevalue(persona)
-    client.force_login(user)
+    client.force_login(request.getfixturevalue(persona))
     assert client.get(volet1_url(audited_hospital)).status_code == 404
 
 
@@ -140,10 +94,8 @@ def test_ght_support_sees_the_volet1_page_of_its_members_not_the_reverse(client,
     ght = GHTFactory()
     support = LegalEntityFactory(ght=ght, is_ght_support=True)
     member = LegalEntityFactory(ght=ght)
-    support_user = UserFactory(email="support@example.test")
-    MembershipFactory(user=support_user, role=Membership.Role.ESTABLISHMENT, legal_entity=support)
-    member_user = UserFactory(email="member@example.test")
-    MembershipFactory(user=member_user, role=Membership.Role.ESTABLISHMENT, legal_entity=member)
+    support_user = establishment_user(support, email="support@example.test")
+    member_user = establishment_user(member, email="member@example.test")
 
     client.force_login(support_user)
     assert client.get(volet1_url(member)).status_code == 200
@@ -157,7 +109,7 @@ def test_ght_support_sees_the_volet1_page_of_its_members_not_the_reverse(client,
 def test_page_explains_scores_maturity_and_findings_in_words(client, hospital_user, hospital):
     make_audit(hospital, global_score=82, privileged_accounts_score=82, maturity_level=2)
     refresh(hospital)
-    html = page(client, hospital_user, hospital)
+    html = volet1_page(client, hospital_user, hospital)
     assert "plus le score est bas, mieux l'annuaire est protégé" in html
     assert "risque critique" in html
     assert "Comptes administrateurs trop nombreux ou mal protégés" in html
@@ -170,7 +122,7 @@ def test_page_explains_scores_maturity_and_findings_in_words(client, hospital_us
 
 
 def test_status_summary_gives_the_dates_that_justify_it(client, hospital_user, audited_hospital):
-    html = page(client, hospital_user, audited_hospital)
+    html = volet1_page(client, hospital_user, audited_hospital)
     audit_day = today() - timedelta(days=30)
     first, second = today() - timedelta(days=100), today() - timedelta(days=50)
     assert f"Réalisé le {audit_day.day} " in html
@@ -208,7 +160,7 @@ def test_each_domain_shows_its_latest_audit_only(client, hospital_user, hospital
 
 
 def test_empty_states_say_what_to_do(client, hospital_user, hospital):
-    html = page(client, hospital_user, hospital)
+    html = volet1_page(client, hospital_user, hospital)
     assert "Non réalisé" in html
     assert "Non atteint" in html
     assert "Aucun audit de l'annuaire Active Directory n'est enregistré" in html
@@ -224,7 +176,7 @@ def test_next_steps_for_an_old_audit_a_low_level_and_a_single_compliant_scan(
     make_audit(hospital, audit_date=today() - timedelta(days=400), maturity_level=1)
     last = make_scan(hospital, today() - timedelta(days=10))
     refresh(hospital)
-    html = page(client, hospital_user, hospital)
+    html = volet1_page(client, hospital_user, hospital)
     assert "il y a plus de 12 mois : faites-le renouveler" in html
     assert "la priorité est d'atteindre le niveau 3" in html
     window_start = (last.scan_date + timedelta(days=45)).strftime("%d/%m/%Y")
@@ -243,7 +195,7 @@ def test_an_oradad_audit_without_scores_is_shown_without_a_reading(client, hospi
         maturity_level=3,
     )
     refresh(hospital)
-    html = page(client, hospital_user, hospital)
+    html = volet1_page(client, hospital_user, hospital)
     assert "ne comporte pas de score PingCastle" in html
     assert "Niveau 3 sur 5" in html
     assert "Score global" not in html

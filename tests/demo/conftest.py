@@ -7,9 +7,11 @@ a module that do not ask for `seeded` must come before the first that does (they
 otherwise see the seeded rows)."""
 
 from collections.abc import Iterator
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
 
@@ -18,6 +20,13 @@ from establishments.models import Department, Region
 from establishments.reference import load_territory
 
 SIZE = 200
+
+
+def run(*args: str) -> str:
+    """`manage.py seed_demo` with these arguments: what it prints."""
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,10 @@
 """`manage.py seed_demo`: deterministic, idempotent, valid identifiers, demo accounts."""
 
 from collections import Counter
-from io import StringIO
 
 import pytest
 from django.conf import settings
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 from django.test import override_settings
 
 from accounts.models import Membership, User
@@ -16,6 +15,7 @@ from establishments.models import GHT, Department, LegalEntity, Site, StatusGrou
 from establishments.reference import DEPARTMENTS
 
 from ..factories import LegalEntityFactory, SiteFactory
+from .conftest import run
 
 DEMO_EMAILS = {
     "etablissement@demo.test",
@@ -24,12 +24,6 @@ DEMO_EMAILS = {
     "ministere@demo.test",
     "admin@demo.test",
 }
-
-
-def run(*args: str) -> str:
-    out = StringIO()
-    call_command("seed_demo", *args, stdout=out)
-    return out.getvalue()
 
 
 def reference_departments() -> list[DeptInfo]:

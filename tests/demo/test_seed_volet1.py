@@ -2,13 +2,9 @@
 
 from collections import Counter, defaultdict
 from datetime import date, timedelta
-from html import unescape
-from io import StringIO
 from itertools import pairwise
 
 import pytest
-from django.core.management import call_command
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
@@ -32,7 +28,8 @@ from demo.volet1 import (
 from establishments.models import LegalEntity
 
 from ..factories import LegalEntityFactory
-from .conftest import SIZE
+from ..volet1 import findings, volet1_page
+from .conftest import SIZE, run
 
 CATEGORIES = (
     "stale_objects_score",
@@ -40,12 +37,6 @@ CATEGORIES = (
     "trusts_score",
     "anomalies_score",
 )
-
-
-def run(*args: str) -> str:
-    out = StringIO()
-    call_command("seed_demo", *args, stdout=out)
-    return out.getvalue()
 
 
 def snapshot() -> tuple[list[tuple], list[tuple], list[tuple]]:
@@ -212,12 +203,9 @@ def test_pingcastle_audits_have_the_triggered_rules_of_their_level(seeded):
         # the domain's level is its worst rule's, as an import computes it
         assert domain_level(levels) == min(levels) == audit.maturity_level, audit
         severities = Counter(severity(level) for level in levels)
-        assert (
-            audit.findings_critical,
-            audit.findings_high,
-            audit.findings_medium,
-            audit.findings_low,
-        ) == (severities["critical"], severities["high"], severities["medium"], severities["low"])
+        assert findings(audit) == tuple(
+            severities[s] for s in ("critical", "high", "medium", "low")
+        )
         assert len({rule.risk_id for rule in rules}) == len(rules)
         points = Counter()
         for rule in rules:
@@ -247,10 +235,7 @@ def test_pingcastle_audits_have_the_triggered_rules_of_their_level(seeded):
 def test_the_volet1_page_of_a_demo_entity_lists_its_rules(seeded, client):
     entity = entity_of("etablissement@demo.test")
     latest = entity.directory_audits.order_by("-audit_date")[0]
-    client.force_login(User.objects.get(email="etablissement@demo.test"))
-    response = client.get(reverse("audits:volet1-detail", args=[entity.public_id]))
-    assert response.status_code == 200
-    html = unescape(response.content.decode())
+    html = volet1_page(client, User.objects.get(email="etablissement@demo.test"), entity)
     assert "Niveau 2 sur 5" in html
     for rule in latest.rules.all():
         assert rule.risk_id in html

@@ -5,6 +5,7 @@ import shutil
 
 import pytest
 from django.conf import settings
+from playwright.sync_api import expect
 
 # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
 # are still synchronous and safe.
@@ -71,3 +72,15 @@ def log_in(page, email: str, password: str = "correct-horse-battery") -> None:
     page.get_by_label("Mot de passe").fill(password)
     page.locator("main").get_by_role("button", name="Se connecter").click()
     page.wait_for_url("**/")
+
+
+def follow_menu_link(page, name: str, path: str, *, exact: bool = False) -> None:
+    """Follows the link `name` of the main navigation, and waits for its page at `path`."""
+    menu = page.get_by_role("navigation", name="Menu principal")
+    menu.get_by_role("link", name=name, exact=exact).click()
+    page.wait_for_url(f"**{path}")
+
+
+def expect_status(page, text: str) -> None:
+    """The page shows a status message (role "status") that contains `text`."""
+    expect(page.get_by_role("status").filter(has_text=text)).to_be_visible()

@@ -18,15 +18,21 @@ from applications.models import (
     Answer,
     Application,
     BudgetLine,
-    CeilingBracket,
     Evidence,
     Transition,
 )
 
 from ..applications.test_eligibility import volet1
-from ..factories import ApplicationFactory, FundingCallFactory, RequirementFactory
-from .conftest import assert_accessible, log_in
-from .drafts import complete_draft
+from ..factories import ApplicationFactory
+from .conftest import assert_accessible, expect_status, follow_menu_link, log_in
+from .drafts import (
+    CONTINUITY_PLAN,
+    CRISIS_EXERCISE,
+    complete_draft,
+    fill_identity,
+    open_call,
+    requirement_fieldset,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,32 +48,18 @@ DETAIL_URL = re.compile(r"/candidatures/[0-9a-f-]{36}/(#.*)?$")
 def call(db):
     """An open D2 call: two prerequisites whose evidence is due with the application,
     one objective whose evidence is due at the declaration, and one ceiling bracket."""
-    call = FundingCallFactory(code="D2-E2E", title="Continuité et reprise d'activité (essai)")
-    RequirementFactory(
-        call=call,
-        identifier="D2.P1",
-        label="Plan de continuité d'activité formalisé",
-        evidence="Plan de continuité signé",
-        position=1,
+    backups = {
+        "identifier": "D2.P2",
+        "label": "Sauvegardes hors ligne testées",
+        "evidence": "Procès-verbal du dernier test de restauration",
+    }
+    return open_call(
+        CONTINUITY_PLAN,
+        backups,
+        CRISIS_EXERCISE,
+        code="D2-E2E",
+        title="Continuité et reprise d'activité (essai)",
     )
-    RequirementFactory(
-        call=call,
-        identifier="D2.P2",
-        label="Sauvegardes hors ligne testées",
-        evidence="Procès-verbal du dernier test de restauration",
-        position=2,
-    )
-    RequirementFactory(
-        call=call,
-        identifier="D2.O1",
-        kind="objective",
-        label="Exercice de crise cyber annuel",
-        evidence="Compte rendu de l'exercice",
-        evidence_stage="declaration",
-        position=3,
-    )
-    CeilingBracket.objects.create(call=call, min_staff=0, ceiling=Decimal("500000.00"))
-    return call
 
 
 @pytest.fixture
@@ -104,24 +96,13 @@ def small_pdf(tmp_path, name: str):
     return path
 
 
-def requirement_fieldset(page, identifier: str):
-    """The fieldset of one requirement on the answers page (its legend starts with the
-    requirement's identifier)."""
-    return page.locator("#answers-form fieldset.fr-fieldset[id^='answer-']").filter(
-        has=page.locator("legend", has_text=identifier)
-    )
-
-
 def test_establishment_user_files_an_application(
     page, axe, hospital_user, hospital, call, tmp_path, broker_without_worker
 ):
     volet1(hospital)  # Volet 1 reached: the file will be eligible
     # Log in and reach "Mes candidatures" through the main navigation.
     log_in(page, hospital_user.email)
-    page.get_by_role("navigation", name="Menu principal").get_by_role(
-        "link", name="Mes candidatures"
-    ).click()
-    page.wait_for_url("**/candidatures/")
+    follow_menu_link(page, "Mes candidatures", "/candidatures/")
     expect(page.get_by_role("heading", name="Mes candidatures", level=1)).to_be_visible()
     expect(page.get_by_role("heading", name=call.title)).to_be_visible()
     expect(page.get_by_text("Votre établissement n'a encore aucune candidature.")).to_be_visible()
@@ -133,9 +114,7 @@ def test_establishment_user_files_an_application(
     application = Application.objects.get(call=call, candidate=hospital)
     reference = application.reference
     expect(page.get_by_role("heading", name=f"Candidature {reference}", level=1)).to_be_visible()
-    expect(
-        page.get_by_role("status").filter(has_text=f"Candidature {reference} ouverte")
-    ).to_be_visible()
+    expect_status(page, f"Candidature {reference} ouverte")
     expect(page.locator("main .fr-badge").filter(has_text=DRAFT).first).to_be_visible()
     warnings = page.locator("#warnings")
     # 6 identity fields, 3 unanswered requirements, no budget line.
@@ -159,20 +138,13 @@ def test_establishment_user_files_an_application(
     page.get_by_role("link", name="Compléter la candidature").click()
     expect(page.get_by_role("heading", name="Identité et contacts Étape 1 sur 4")).to_be_visible()
     assert_accessible(axe, page)
-    page.get_by_label("Nom du directeur ou de la directrice").fill("Claire Dubois")
-    page.get_by_label("Courriel de la direction").fill("direction@ch-villefranche.test")
-    page.get_by_label("Nom du RSSI").fill("Karim Benali")
-    page.get_by_label("Courriel du RSSI").fill("rssi@ch-villefranche.test")
-    page.get_by_label("Nom du responsable du plan de continuité").fill("Sophie Laurent")
-    page.get_by_label("Courriel du responsable du plan de continuité").fill(
-        "pca@ch-villefranche.test"
-    )
+    fill_identity(page)
     page.get_by_role("button", name="Enregistrer et continuer").click()
 
     # 2. Answers: each requirement met, then saved (the page asks to save the answers
     # before sending files, since a file upload reloads the page).
     page.wait_for_url(re.compile(r"/reponses/(#.*)?$"))
-    expect(page.get_by_role("status").filter(has_text="Section enregistrée.")).to_be_visible()
+    expect_status(page, "Section enregistrée.")
     expect(page.get_by_role("heading", name="Réponses aux exigences Étape 2 sur 4")).to_be_visible()
     assert_accessible(axe, page)
     for identifier in ("D2.P1", "D2.P2", "D2.O1"):
@@ -203,11 +175,7 @@ def test_establishment_user_files_an_application(
         fieldset.get_by_label(f"Ajouter une pièce pour {identifier}").set_input_files(pdf_path)
         fieldset.get_by_role("button", name=f"Envoyer la pièce pour {identifier}").click()
         page.wait_for_url(re.compile(r"/reponses/#answer-\d+$"))
-        expect(
-            page.get_by_role("status").filter(
-                has_text=f"Pièce « preuve-{identifier}.pdf » ajoutée pour {identifier}."
-            )
-        ).to_be_visible()
+        expect_status(page, f"Pièce « preuve-{identifier}.pdf » ajoutée pour {identifier}.")
         expect(
             requirement_fieldset(page, identifier).get_by_role(
                 "link", name=re.compile(rf"^preuve-{re.escape(identifier)}\.pdf")
@@ -260,9 +228,7 @@ def test_establishment_user_files_an_application(
 
     # The read-only view: status, the statement, the history.
     page.wait_for_url(DETAIL_URL)
-    expect(
-        page.get_by_role("status").filter(has_text=f"Votre candidature {reference} a été déposée")
-    ).to_be_visible()
+    expect_status(page, f"Votre candidature {reference} a été déposée")
     expect(page.locator("main p .fr-badge").first).to_have_text(SUBMITTED)
     expect(page.locator("main p", has_text="Prochaine étape :")).to_contain_text(
         "Vérification de l'éligibilité en cours"
@@ -333,9 +299,7 @@ def test_establishment_user_withdraws_a_draft(page, axe, hospital_user, hospital
     page.get_by_label("Motif du retrait (facultatif)").fill("Projet reporté à l'an prochain.")
     page.get_by_role("button", name="Confirmer le retrait").click()
     page.wait_for_url(DETAIL_URL)
-    expect(
-        page.get_by_role("status").filter(has_text="La candidature D2-E2E-000042 a été retirée.")
-    ).to_be_visible()
+    expect_status(page, "La candidature D2-E2E-000042 a été retirée.")
     expect(page.locator("main p .fr-badge").first).to_have_text(WITHDRAWN)
     expect(page.get_by_role("link", name="Retirer la candidature")).to_have_count(0)
     history = page.get_by_role("table", name="Changements d'état de la candidature")
@@ -406,7 +370,7 @@ def test_identity_form_by_keyboard_alone(page, axe, hospital_user, hospital, cal
     page.keyboard.press("Enter")
 
     page.wait_for_url(re.compile(r"/reponses/(#.*)?$"))
-    expect(page.get_by_role("status").filter(has_text="Section enregistrée.")).to_be_visible()
+    expect_status(page, "Section enregistrée.")
     application.refresh_from_db()
     assert (application.director_name, application.director_email) == (
         "Claire Dubois",
@@ -448,11 +412,7 @@ def test_submission_survives_a_broker_outage(page, hospital_user, hospital, call
     assert posted.value.status == 302, f"the submission answered {posted.value.status}"
     page.wait_for_url(DETAIL_URL)
     # The applicant is told so; the sweeper queues the scoring again later.
-    expect(
-        page.get_by_role("status").filter(
-            has_text=f"Votre candidature {application.reference} a été déposée"
-        )
-    ).to_be_visible()
+    expect_status(page, f"Votre candidature {application.reference} a été déposée")
     expect(page.locator("main p .fr-badge").first).to_have_text(SUBMITTED)
 
 
@@ -522,7 +482,7 @@ def test_typed_answers_survive_an_upload_taken_or_refused(
     first.get_by_label("Ajouter une pièce pour D2.P1").set_input_files(pdf)
     first.get_by_role("button", name="Envoyer la pièce pour D2.P1").click()
     page.wait_for_url(re.compile(r"/reponses/#answer-\d+$"))
-    expect(page.get_by_role("status").filter(has_text="Pièce « pca.pdf » ajoutée")).to_be_visible()
+    expect_status(page, "Pièce « pca.pdf » ajoutée")
     expect(
         requirement_fieldset(page, "D2.P2").get_by_role("textbox", name=re.compile("Commentaire"))
     ).to_have_value("Restauration testée le 4 juin")

@@ -6,7 +6,6 @@ outcome and what it can do. Each page visited is checked with axe."""
 
 import re
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from playwright.sync_api import expect
@@ -14,14 +13,12 @@ from playwright.sync_api import expect
 from applications.lifecycle import Status
 from applications.models import (
     Application,
-    CeilingBracket,
     Transition,
 )
 from audits.models import DirectoryAudit, ExposureScan
 
-from ..factories import FundingCallFactory, RequirementFactory
-from .conftest import assert_accessible, log_in
-from .drafts import complete_draft
+from .conftest import assert_accessible, expect_status, log_in
+from .drafts import complete_draft, open_call, requirement_fieldset
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,24 +32,23 @@ SWORN = "Je certifie sur l'honneur l'exactitude des informations"
 def call(db):
     """An open D2 call: D2.P1 checked by the portal from the Volet 1 data, D2.P2 with
     its evidence due with the application, a ceiling well above the request."""
-    call = FundingCallFactory(code="D2-PREVIEW", title="Continuité et reprise d'activité (essai)")
-    RequirementFactory(
-        call=call,
-        identifier="D2.P1",
-        label="Audit Volet 1 réalisé (annuaire AD et exposition)",
-        evidence="Aucune pièce : vérifié par le portail à partir des résultats du Volet 1.",
-        evidence_stage="none",
-        position=1,
+    volet1_audit = {
+        "identifier": "D2.P1",
+        "label": "Audit Volet 1 réalisé (annuaire AD et exposition)",
+        "evidence": "Aucune pièce : vérifié par le portail à partir des résultats du Volet 1.",
+        "evidence_stage": "none",
+    }
+    impact_analysis = {
+        "identifier": "D2.P2",
+        "label": "Analyse d'impact sur l'activité (BIA)",
+        "evidence": "Rapport de BIA",
+    }
+    return open_call(
+        volet1_audit,
+        impact_analysis,
+        code="D2-PREVIEW",
+        title="Continuité et reprise d'activité (essai)",
     )
-    RequirementFactory(
-        call=call,
-        identifier="D2.P2",
-        label="Analyse d'impact sur l'activité (BIA)",
-        evidence="Rapport de BIA",
-        position=2,
-    )
-    CeilingBracket.objects.create(call=call, min_staff=0, ceiling=Decimal("500000.00"))
-    return call
 
 
 def test_the_eligibility_preview_appears_before_submitting_a_file_that_would_be_ineligible(
@@ -72,18 +68,14 @@ def test_the_eligibility_preview_appears_before_submitting_a_file_that_would_be_
 
     # At the answer: D2.P1 "met" contradicts the Volet 1 data.
     page.goto(f"/candidatures/{application.public_id}/reponses/")
-    p1 = page.locator("#answers-form fieldset[id^='answer-']").filter(
-        has=page.locator("legend", has_text="D2.P1")
-    )
+    p1 = requirement_fieldset(page, "D2.P1")
     flag = p1.locator("[id^='contradiction-']")
     expect(flag).to_contain_text("Votre réponse « Atteint » contredit les données du portail")
     expect(flag).to_contain_text("objectif d'exposition D1.O2.B non atteint")
     expect(flag.get_by_role("link", name=hospital.name)).to_have_attribute(
         "href", f"/volet1/{hospital.public_id}/"
     )
-    p2 = page.locator("#answers-form fieldset[id^='answer-']").filter(
-        has=page.locator("legend", has_text="D2.P2")
-    )
+    p2 = requirement_fieldset(page, "D2.P2")
     expect(p2.locator("[id^='contradiction-']")).to_have_count(0)
     assert_accessible(axe, page)
 
@@ -136,12 +128,11 @@ def test_the_eligibility_preview_appears_before_submitting_a_file_that_would_be_
     page.get_by_text(CONFIRM).click()
     page.get_by_role("button", name="Déposer la candidature").click()
     page.wait_for_url(DETAIL_URL)
-    expect(
-        page.get_by_role("status").filter(
-            has_text=f"Votre candidature {application.reference} a été déposée, mais elle a "
-            "été jugée inéligible"
-        )
-    ).to_be_visible()
+    expect_status(
+        page,
+        f"Votre candidature {application.reference} a été déposée, mais elle a "
+        "été jugée inéligible",
+    )
     expect(page.locator("main p .fr-badge").first).to_have_text(str(Status.INELIGIBLE.label))
     next_steps = page.locator("#ineligible-next")
     expect(next_steps.get_by_role("heading", name="Que pouvez-vous faire ?")).to_be_visible()
@@ -181,11 +172,7 @@ def test_an_ineligible_application_is_withdrawn_and_started_again(
     page.get_by_label("Motif du retrait (facultatif)").fill("Volet 1 à mettre à jour.")
     page.get_by_role("button", name="Confirmer le retrait").click()
     page.wait_for_url(DETAIL_URL)
-    expect(
-        page.get_by_role("status").filter(
-            has_text=f"La candidature {first.reference} a été retirée."
-        )
-    ).to_be_visible()
+    expect_status(page, f"La candidature {first.reference} a été retirée.")
     restart = page.locator("#restart")
     expect(
         restart.get_by_role("heading", name="Recommencer une candidature à cet appel")

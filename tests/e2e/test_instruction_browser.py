@@ -14,7 +14,7 @@ from applications.models import Application, RegionalReview
 
 from ..applications.test_pdf import make_dossier_application
 from ..applications.test_worklist import make
-from .conftest import assert_accessible, log_in
+from .conftest import assert_accessible, expect_status, follow_menu_link, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,10 +43,7 @@ def test_ars_agent_filters_the_queue_and_opens_an_application(
 ):
     elsewhere = make(department="29", name="Centre hospitalier de Morlaix")
     log_in(page, ars_user.email)
-    page.get_by_role("navigation", name="Menu principal").get_by_role(
-        "link", name="File d'instruction"
-    ).click()
-    page.wait_for_url("**/instruction/")
+    follow_menu_link(page, "File d'instruction", "/instruction/")
     expect(page.get_by_role("heading", name="File d'instruction", level=1)).to_be_visible()
     tabs = page.get_by_role("navigation", name="Étapes de la file")
     expect(tabs.get_by_role("link", name="À instruire (2)")).to_have_attribute(
@@ -89,9 +86,7 @@ def test_ars_agent_gives_an_opinion_and_sends_to_the_ministry(page, axe, ars_use
     log_in(page, ars_user.email)
     page.goto(f"/instruction/{application.public_id}/")
     page.get_by_role("button", name="Je prends cette candidature").click()
-    expect(
-        page.get_by_role("status").filter(has_text="Vous instruisez désormais la candidature")
-    ).to_be_visible()
+    expect_status(page, "Vous instruisez désormais la candidature")
     expect(page.locator("#assignment")).to_contain_text(ars_user.full_name)
 
     form = page.locator("#opinion form")
@@ -118,7 +113,7 @@ def test_ars_agent_gives_an_opinion_and_sends_to_the_ministry(page, axe, ars_use
         "Plan de continuité complet et testé."
     )
     form.get_by_role("button", name="Envoyer l'avis au ministère").click()
-    expect(page.get_by_role("status").filter(has_text="est envoyée au ministère")).to_be_visible()
+    expect_status(page, "est envoyée au ministère")
     expect(page.locator("main .fr-badge").first).to_have_text("Instruction nationale")
     expect(page.locator("#decision")).to_contain_text("Avis Favorable de")
     expect(page.get_by_role("button", name="Envoyer l'avis au ministère")).to_have_count(0)

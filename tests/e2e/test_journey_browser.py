@@ -30,11 +30,9 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
-from accounts.models import Membership
 from applications.lifecycle import Status
 from applications.models import (
     Application,
-    CeilingBracket,
     CoSignature,
     Dossier,
     EligibilityResult,
@@ -43,9 +41,10 @@ from applications.models import (
 )
 
 from ..applications.test_eligibility import volet1
-from ..factories import FundingCallFactory, MembershipFactory, RequirementFactory, UserFactory
+from ..factories import ministry_agent
 from ..worker import ROOT, celery_worker
-from .conftest import assert_accessible
+from .conftest import assert_accessible, expect_status, follow_menu_link
+from .drafts import CONTINUITY_PLAN, CRISIS_EXERCISE, fill_identity, open_call
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -116,6 +115,28 @@ class Journey:
     def check(self, page: Page) -> None:
         assert_accessible(self.axe, page)
 
+    def open_from_queue(self, page: Page, tab: str, reference: str) -> None:
+        """Opens the application `reference` from the table of the instruction queue's
+        tab `tab`; both pages are checked."""
+        table = page.get_by_role("table", name=f"File d'instruction : {tab}")
+        self.check(page)
+        table.get_by_role("link", name=reference, exact=True).click()
+        page.wait_for_url(re.compile(r"/instruction/[0-9a-f-]{36}/(#.*)?$"))
+        self.check(page)
+
+    def admin_action(
+        self, page: Page, changelist: str, reference: str, *, status: str, action: str
+    ) -> None:
+        """Runs an admin action on one application, ticked in the admin list `changelist`
+        where its row shows `status`."""
+        page.goto(changelist)
+        row = page.get_by_role("row", name=re.compile(re.escape(reference)))
+        expect(row).to_contain_text(status)
+        self.check(page)
+        row.get_by_role("checkbox").check()
+        page.locator("select[name=action]").select_option(label=action)
+        page.get_by_role("button", name="Envoyer").click()
+
     @contextmanager
     def step(self, title: str, *, user) -> Iterator[Page]:
         """A step of the journey by `user` (logged in on first use): yields their page;
@@ -161,38 +182,20 @@ def call(db):
     """An open D2 call: a prerequisite whose evidence comes with the application, an
     objective whose evidence comes with the declaration, a ceiling, four-eyes above
     150 000 €, the whole grant paid once the objectives are validated."""
-    call = FundingCallFactory(
+    return open_call(
+        CONTINUITY_PLAN,
+        CRISIS_EXERCISE,
         code="D2-PARCOURS",
         title="Continuité et reprise d'activité (parcours)",
         second_approval_above=CO_SIGNATURE_ABOVE,
         objectives_deadline=timezone.localdate() + timedelta(days=90),
         advance_rate=Decimal("0"),
     )
-    RequirementFactory(
-        call=call,
-        identifier="D2.P1",
-        label="Plan de continuité d'activité formalisé",
-        evidence="Plan de continuité signé",
-        position=1,
-    )
-    RequirementFactory(
-        call=call,
-        identifier="D2.O1",
-        kind="objective",
-        label="Exercice de crise cyber annuel",
-        evidence="Compte rendu de l'exercice",
-        evidence_stage="declaration",
-        position=2,
-    )
-    CeilingBracket.objects.create(call=call, min_staff=0, ceiling=Decimal("500000.00"))
-    return call
 
 
 @pytest.fixture
 def second_ministry_user(db):
-    user = UserFactory(email="franck@sante.gouv.test", full_name="Franck Moreau", is_staff=True)
-    MembershipFactory(user=user, role=Membership.Role.MINISTRY)
-    return user
+    return ministry_agent(email="franck@sante.gouv.test", full_name="Franck Moreau")
 
 
 def test_journey_from_application_to_payment(
@@ -214,10 +217,7 @@ def test_journey_from_application_to_payment(
     with celery_worker(queues="default,pdf"):
         # 1. The establishment files its application with its evidence.
         with journey.step("establishment starts an application", user=hospital_user) as page:
-            page.get_by_role("navigation", name="Menu principal").get_by_role(
-                "link", name="Mes candidatures"
-            ).click()
-            page.wait_for_url("**/candidatures/")
+            follow_menu_link(page, "Mes candidatures", "/candidatures/")
             journey.check(page)
             page.get_by_role(
                 "button", name=f"Commencer ma candidature pour {hospital.name}"
@@ -236,14 +236,7 @@ def test_journey_from_application_to_payment(
                 page.get_by_role("heading", name="Identité et contacts Étape 1 sur 4")
             ).to_be_visible()
             journey.check(page)
-            page.get_by_label("Nom du directeur ou de la directrice").fill("Claire Dubois")
-            page.get_by_label("Courriel de la direction").fill("direction@ch-villefranche.test")
-            page.get_by_label("Nom du RSSI").fill("Karim Benali")
-            page.get_by_label("Courriel du RSSI").fill("rssi@ch-villefranche.test")
-            page.get_by_label("Nom du responsable du plan de continuité").fill("Sophie Laurent")
-            page.get_by_label("Courriel du responsable du plan de continuité").fill(
-                "pca@ch-villefranche.test"
-            )
+            fill_identity(page)
             page.get_by_role("button", name="Enregistrer et continuer").click()
             page.wait_for_url(re.compile(r"/reponses/(#.*)?$"))
             expect(
@@ -256,11 +249,7 @@ def test_journey_from_application_to_payment(
         ) as page:
             page.get_by_label("Ajouter une pièce pour D2.P1").set_input_files(plan)
             page.get_by_role("button", name="Envoyer la pièce pour D2.P1").click()
-            expect(
-                page.get_by_role("status").filter(
-                    has_text="Pièce « plan-de-continuite.pdf » ajoutée pour D2.P1."
-                )
-            ).to_be_visible()
+            expect_status(page, "Pièce « plan-de-continuite.pdf » ajoutée pour D2.P1.")
             journey.check(page)
             for identifier in ("D2.P1", "D2.O1"):
                 fieldset = page.locator("#answers-form fieldset.fr-fieldset").filter(
@@ -289,11 +278,7 @@ def test_journey_from_application_to_payment(
             page.get_by_text("Je certifie sur l'honneur l'exactitude des informations").click()
             page.get_by_role("button", name="Déposer la candidature").click()
             page.wait_for_url(DETAIL_URL)
-            expect(
-                page.get_by_role("status").filter(
-                    has_text=f"Votre candidature {reference} a été déposée"
-                )
-            ).to_be_visible()
+            expect_status(page, f"Votre candidature {reference} a été déposée")
             journey.check(page)
 
         # 2. The worker scores it and renders the dossier; the page follows by itself.
@@ -313,15 +298,8 @@ def test_journey_from_application_to_payment(
 
         # 3. The ARS agent of the region instructs it and sends it to the ministry.
         with journey.step("ARS takes the application from the queue", user=ars_user) as page:
-            page.get_by_role("navigation", name="Menu principal").get_by_role(
-                "link", name="File d'instruction"
-            ).click()
-            page.wait_for_url("**/instruction/")
-            table = page.get_by_role("table", name="File d'instruction : À instruire")
-            journey.check(page)
-            table.get_by_role("link", name=reference, exact=True).click()
-            page.wait_for_url(re.compile(r"/instruction/[0-9a-f-]{36}/(#.*)?$"))
-            journey.check(page)
+            follow_menu_link(page, "File d'instruction", "/instruction/")
+            journey.open_from_queue(page, "À instruire", reference)
             page.get_by_role("button", name="Je prends cette candidature").click()
             expect(page.locator("#assignment")).to_contain_text(ars_user.full_name)
             journey.check(page)
@@ -336,9 +314,7 @@ def test_journey_from_application_to_payment(
             )
             form.get_by_label("Montant proposé (€)").fill(str(GRANTED))
             form.get_by_role("button", name="Envoyer l'avis au ministère").click()
-            expect(
-                page.get_by_role("status").filter(has_text="est envoyée au ministère")
-            ).to_be_visible()
+            expect_status(page, "est envoyée au ministère")
             expect(page.locator("main .fr-badge").first).to_have_text(
                 str(Status.NATIONAL_REVIEW.label)
             )
@@ -347,13 +323,13 @@ def test_journey_from_application_to_payment(
         # 4. A ministry user approves it in the admin; above the threshold, a second one
         # co-signs.
         with journey.step("ministry approves in the admin", user=ministry_user) as page:
-            page.goto("/admin/applications/application/")
-            row = page.get_by_role("row", name=re.compile(re.escape(reference)))
-            expect(row).to_contain_text("Instruction nationale")
-            journey.check(page)
-            row.get_by_role("checkbox").check()
-            page.locator("select[name=action]").select_option(label="Accorder un financement…")
-            page.get_by_role("button", name="Envoyer").click()
+            journey.admin_action(
+                page,
+                "/admin/applications/application/",
+                reference,
+                status="Instruction nationale",
+                action="Accorder un financement…",
+            )
             expect(page.get_by_role("heading", level=1)).to_have_text("Accorder un financement")
             amount = page.get_by_label(f"Montant accordé à {reference} (€)")
             expect(amount).to_have_value(f"{GRANTED}.00")  # the ARS proposal
@@ -442,18 +418,11 @@ def test_journey_from_application_to_payment(
         )
 
         with journey.step("ARS checks the objectives", user=ars_user) as page:
-            page.get_by_role("navigation", name="Menu principal").get_by_role(
-                "link", name="File d'instruction"
-            ).click()
-            page.wait_for_url("**/instruction/")
+            follow_menu_link(page, "File d'instruction", "/instruction/")
             page.get_by_role("navigation", name="Étapes de la file").get_by_role(
                 "link", name=re.compile("^Objectifs à vérifier")
             ).click()
-            table = page.get_by_role("table", name="File d'instruction : Objectifs à vérifier")
-            journey.check(page)
-            table.get_by_role("link", name=reference, exact=True).click()
-            page.wait_for_url(re.compile(r"/instruction/[0-9a-f-]{36}/(#.*)?$"))
-            journey.check(page)
+            journey.open_from_queue(page, "Objectifs à vérifier", reference)
             page.get_by_role("link", name="Vérifier les objectifs").click()
             expect(
                 page.get_by_role("link", name=re.compile(re.escape(exercise.name)))
@@ -465,13 +434,13 @@ def test_journey_from_application_to_payment(
             journey.check(page)
 
         with journey.step("ministry validates the objectives", user=ministry_user) as page:
-            page.goto("/admin/applications/fundedapplication/")
-            row = page.get_by_role("row", name=re.compile(re.escape(reference)))
-            expect(row).to_contain_text("Objectifs vérifiés par l'ARS")
-            journey.check(page)
-            row.get_by_role("checkbox").check()
-            page.locator("select[name=action]").select_option(label="Valider les objectifs")
-            page.get_by_role("button", name="Envoyer").click()
+            journey.admin_action(
+                page,
+                "/admin/applications/fundedapplication/",
+                reference,
+                status="Objectifs vérifiés par l'ARS",
+                action="Valider les objectifs",
+            )
             journey.check(page)
             page.get_by_role("button", name="Confirmer").click()
             expect(page.get_by_text(f"{reference} : objectifs validés.")).to_be_visible()

@@ -18,7 +18,7 @@ from establishments.models import Department
 
 from ..applications.test_pdf import make_dossier_application
 from ..factories import ApplicationFactory, LegalEntityFactory, make_finess
-from .conftest import assert_accessible, log_in
+from .conftest import assert_accessible, expect_status, follow_menu_link, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,10 +85,7 @@ def test_ars_agent_reads_the_eligibility_and_downloads_the_dossier(
 
     # "Candidatures", from the main navigation: the application of the region only.
     log_in(page, ars_user.email)
-    page.get_by_role("navigation", name="Menu principal").get_by_role(
-        "link", name="Candidatures", exact=True
-    ).click()
-    page.wait_for_url("**/candidatures/")
+    follow_menu_link(page, "Candidatures", "/candidatures/", exact=True)
     expect(page.get_by_role("heading", name="Candidatures", level=1)).to_be_visible()
     table = page.get_by_role("table", name="1 candidature")
     expect(table.locator("tbody tr")).to_have_count(1)
@@ -179,6 +176,18 @@ def test_applicant_sees_the_summary_and_downloads_the_dossier(
     check_download(page, application, dossier)
 
 
+def failed_dossier_seen_by(page, user, url: str):
+    """The dossiers of the application at `url`, seen by `user` once logged in: its first
+    version failed to render."""
+    log_in(page, user.email)
+    page.goto(url)
+    dossiers = page.locator("#dossiers")
+    expect(
+        dossiers.get_by_role("heading", name="Dossier de candidature (version 1) En échec")
+    ).to_be_visible()
+    return dossiers
+
+
 def test_ministry_relaunches_a_failed_rendering(
     page, axe, ars_user, ministry_user, application, dossier
 ):
@@ -188,12 +197,7 @@ def test_ministry_relaunches_a_failed_rendering(
     url = f"/candidatures/{application.public_id}/"
 
     # The ARS agent sees the failure, not the button (nor the technical error).
-    log_in(page, ars_user.email)
-    page.goto(url)
-    dossiers = page.locator("#dossiers")
-    expect(
-        dossiers.get_by_role("heading", name="Dossier de candidature (version 1) En échec")
-    ).to_be_visible()
+    dossiers = failed_dossier_seen_by(page, ars_user, url)
     expect(dossiers).to_contain_text("La génération du PDF a échoué.")
     expect(dossiers).to_contain_text("Le ministère en est informé et relancera la génération.")
     expect(page.get_by_role("button", name="Relancer la génération")).to_have_count(0)
@@ -202,12 +206,7 @@ def test_ministry_relaunches_a_failed_rendering(
 
     # The ministry sees the error and relaunches the rendering.
     page.context.clear_cookies()
-    log_in(page, ministry_user.email)
-    page.goto(url)
-    dossiers = page.locator("#dossiers")
-    expect(
-        dossiers.get_by_role("heading", name="Dossier de candidature (version 1) En échec")
-    ).to_be_visible()
+    dossiers = failed_dossier_seen_by(page, ministry_user, url)
     expect(dossiers).to_contain_text("RuntimeError: WeasyPrint a échoué (essai)")
     button = dossiers.get_by_role("button", name="Relancer la génération")
     expect(button).to_be_visible()
@@ -216,11 +215,7 @@ def test_ministry_relaunches_a_failed_rendering(
     with page.expect_request(lambda r: r.method == "POST" and "/relancer/" in r.url):
         button.click()
     page.wait_for_url(re.compile(r"/candidatures/[0-9a-f-]{36}/#dossiers$"))
-    expect(
-        page.get_by_role("status").filter(
-            has_text="La génération du PDF « Dossier de candidature » (version 1) est relancée."
-        )
-    ).to_be_visible()
+    expect_status(page, "La génération du PDF « Dossier de candidature » (version 1) est relancée.")
     dossier.refresh_from_db()
     # Tasks run eagerly: the rendering may already be done when the page is drawn.
     assert dossier.status in (Dossier.Status.PENDING, Dossier.Status.DONE)

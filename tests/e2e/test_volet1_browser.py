@@ -10,12 +10,13 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from playwright.sync_api import expect
 
-from audits.models import DirectoryAudit, ExposureScan, Volet1Level, Volet1Status
+from audits.models import Volet1Level, Volet1Status
 from audits.services import volet1_status_refresh
 from establishments.models import Department
 
 from ..factories import LegalEntityFactory, make_finess
-from .conftest import assert_accessible, log_in
+from ..volet1 import make_audit, make_scan
+from .conftest import assert_accessible, follow_menu_link, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,38 +30,6 @@ def in_words(day: date) -> str:
         return date_format(day, "j F Y")
 
 
-def make_audit(entity, audit_date: date, domain: str = "ad.ch-villefranche.fr"):
-    return DirectoryAudit.objects.create(
-        legal_entity=entity,
-        audit_date=audit_date,
-        tool=DirectoryAudit.Tool.PINGCASTLE,
-        domain=domain,
-        global_score=65,
-        stale_objects_score=40,
-        privileged_accounts_score=65,
-        trusts_score=0,
-        anomalies_score=35,
-        maturity_level=2,
-        findings_critical=3,
-        findings_high=7,
-        findings_medium=12,
-        findings_low=20,
-    )
-
-
-def make_scan(entity, scan_date: date, *, met: bool):
-    return ExposureScan.objects.create(
-        legal_entity=entity,
-        scan_date=scan_date,
-        exposed_services=6,
-        vulns_critical=0 if met else 2,
-        vulns_high=1 if met else 4,
-        vulns_medium=3,
-        vulns_low=5,
-        minimum_level_met=met,
-    )
-
-
 @pytest.fixture
 def today() -> date:
     return timezone.localdate()
@@ -70,7 +39,7 @@ def today() -> date:
 def volet1_done(hospital, today):
     """The hospital meets both objectives: one AD audit, and two compliant scans 50
     days apart after a failing one."""
-    make_audit(hospital, today - timedelta(days=40))
+    make_audit(hospital, audit_date=today - timedelta(days=40))
     make_scan(hospital, today - timedelta(days=110), met=False)
     first = make_scan(hospital, today - timedelta(days=80), met=True)
     second = make_scan(hospital, today - timedelta(days=30), met=True)
@@ -131,7 +100,7 @@ def test_ars_agent_filters_the_directory_by_volet1_status(
         department=Department.objects.get(code="69"),
         finess=make_finess("69", 7),
     )
-    make_audit(audited, today - timedelta(days=10), domain="ad.clinique-beaujolais.fr")
+    make_audit(audited, audit_date=today - timedelta(days=10), domain="ad.clinique-beaujolais.fr")
     volet1_status_refresh(legal_entity_ids=[audited.id])
     LegalEntityFactory(
         name="Centre hospitalier de Tarare",
@@ -140,10 +109,7 @@ def test_ars_agent_filters_the_directory_by_volet1_status(
     )
 
     log_in(page, ars_user.email)
-    page.get_by_role("navigation", name="Menu principal").get_by_role(
-        "link", name="Annuaire", exact=True
-    ).click()
-    page.wait_for_url("**/annuaire/")
+    follow_menu_link(page, "Annuaire", "/annuaire/", exact=True)
     expect(page.get_by_role("heading", name="3 entités juridiques")).to_be_visible()
 
     results = page.get_by_role("table", name="Entités juridiques")

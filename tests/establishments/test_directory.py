@@ -5,7 +5,13 @@ from django.urls import reverse
 
 from establishments.models import Department, LegalEntity, StatusGroup
 
-from ..factories import GHTFactory, LegalEntityFactory, SiteFactory, make_finess
+from ..factories import (
+    GHTFactory,
+    LegalEntityFactory,
+    SiteFactory,
+    establishment_user,
+    make_finess,
+)
 
 LIST_URL = reverse("establishments:legalentity-list")
 
@@ -49,16 +55,10 @@ def test_ministry_sees_everything(client, ministry_user, hospital, other_hospita
 
 
 @pytest.mark.parametrize(
-    "persona", ["other_hospital_user", "other_region_ars_user", "hospital_user_without_role"]
+    "persona", ["other_hospital_user", "other_region_ars_user", "user_without_membership"]
 )
 def test_legal_entity_detail_is_404_for_outsiders(client, request, hospital, persona):
-    if persona == "hospital_user_without_role":
-        from ..factories import UserFactory
-
-        user = UserFactory(email="nobody@example.test")
-    else:
-        user = request.getfixturevalue(persona)
-    client.force_login(user)
+    client.force_login(request.getfixturevalue(persona))
     assert client.get(detail_url(hospital)).status_code == 404
 
 
@@ -78,18 +78,12 @@ def test_unknown_public_id_is_404(client, ministry_user):
 
 
 def test_ght_support_user_sees_the_members_of_its_ght(client, db):
-    from accounts.models import Membership
-
-    from ..factories import MembershipFactory, UserFactory
-
     ght = GHTFactory(name="GHT Rhône Nord")
     support = LegalEntityFactory(name="CH support", ght=ght, is_ght_support=True)
     member = LegalEntityFactory(name="CH membre", ght=ght)
     LegalEntityFactory(name="CH hors GHT")
-    support_user = UserFactory(email="support@example.test")
-    MembershipFactory(user=support_user, role=Membership.Role.ESTABLISHMENT, legal_entity=support)
-    member_user = UserFactory(email="member@example.test")
-    MembershipFactory(user=member_user, role=Membership.Role.ESTABLISHMENT, legal_entity=member)
+    support_user = establishment_user(support, email="support@example.test")
+    member_user = establishment_user(member, email="member@example.test")
 
     client.force_login(support_user)
     assert listed(client.get(LIST_URL)) == {"CH support", "CH membre"}

@@ -58,52 +58,58 @@ def make_siret(siren: str, nic: int) -> str:
     return base + luhn.calc_check_digit(base)
 
 
-def ej_line(finess: str, name: str, dept: str, status: str, siren: str = "") -> str:
-    values = dict.fromkeys(EJ_FIELDS, "")
-    values.update(
-        nofinessej=finess,
+def structure_line(section: str, fields, name: str, dept: str, **values: str) -> str:
+    """A line of an extract: its section, then each of `fields` (blank unless given);
+    the name, place, activity code and update date every structure has."""
+    row = dict.fromkeys(fields, "")
+    row.update(
         rs=name[:30].upper(),
         rslongue=name.upper(),
         commune="123",
         departement=dept,
         libdepartement="DEPARTEMENT",
         ligneacheminement="00000 VILLE",
+        codeape="8610Z",
+        datemaj="2026-10-01",
+    )
+    row.update(values)
+    return section + ";" + ";".join(row[field] for field in fields)
+
+
+def ej_line(finess: str, name: str, dept: str, status: str, siren: str = "") -> str:
+    return structure_line(
+        "structureej",
+        EJ_FIELDS,
+        name,
+        dept,
+        nofinessej=finess,
         statutjuridique=status,
         libstatutjuridique="Statut",
         siren=siren,
-        codeape="8610Z",
         datecrea="1990-01-01",
-        datemaj="2026-10-01",
     )
-    return "structureej;" + ";".join(values[name] for name in EJ_FIELDS)
 
 
 def et_line(
     finess: str, ej: str, name: str, dept: str, category: str, siret: str = "", **extra: str
 ) -> str:
-    values = dict.fromkeys(ET_FIELDS, "")
-    values.update(
+    return structure_line(
+        "structureet",
+        ET_FIELDS,
+        name,
+        dept,
         nofinesset=finess,
         nofinessej=ej,
-        rs=name[:30].upper(),
-        rslongue=name.upper(),
         numvoie="1",
         typvoie="R",
         voie="DE L'HOPITAL",
-        commune="123",
-        departement=dept,
-        libdepartement="DEPARTEMENT",
-        ligneacheminement="00000 VILLE",
         categetab=category,
         libcategetab="Catégorie",
         categagretab="1102",
         siret=siret,
-        codeape="8610Z",
         dateouv="1980-01-01",
-        datemaj="2026-10-01",
         **extra,
     )
-    return "structureet;" + ";".join(values[name] for name in ET_FIELDS)
 
 
 def geo_line(finess: str, x: str, y: str, system: str) -> str:

@@ -702,12 +702,14 @@ def upload(name: str, text: str) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, text.encode(), content_type="text/csv")
 
 
-def test_admin_import_page_imports_and_shows_the_report(client, superuser):
-    client.force_login(superuser)
+def post_directory(client, user, text: str):
+    """Posts `text`, as the file annuaire.csv, to the admin's import page as `user`."""
+    client.force_login(user)
+    return client.post(reverse(IMPORT_URL), {"file": upload("annuaire.csv", text)})
 
-    response = client.post(
-        reverse(IMPORT_URL), {"file": upload("annuaire.csv", csv_text(directory_rows()))}
-    )
+
+def test_admin_import_page_imports_and_shows_the_report(client, superuser):
+    response = post_directory(client, superuser, csv_text(directory_rows()))
 
     assert response.status_code == 200
     assert response.context["report"].ok
@@ -720,9 +722,8 @@ def test_admin_import_page_imports_and_shows_the_report(client, superuser):
 def test_admin_import_page_lists_the_bad_lines(client, superuser):
     rows = directory_rows()
     rows[2]["departement_site"] = "99"
-    client.force_login(superuser)
 
-    response = client.post(reverse(IMPORT_URL), {"file": upload("annuaire.csv", csv_text(rows))})
+    response = post_directory(client, superuser, csv_text(rows))
 
     assert response.status_code == 200
     assert counts() == (0, 0, 0)
@@ -733,9 +734,7 @@ def test_admin_import_page_lists_the_bad_lines(client, superuser):
 
 
 def test_admin_import_page_shows_a_file_error_at_the_field(client, superuser):
-    client.force_login(superuser)
-
-    response = client.post(reverse(IMPORT_URL), {"file": upload("annuaire.csv", "")})
+    response = post_directory(client, superuser, "")
 
     assert response.status_code == 200
     assert response.context["form"].errors["file"]
@@ -744,9 +743,8 @@ def test_admin_import_page_shows_a_file_error_at_the_field(client, superuser):
 def test_admin_import_page_names_the_line_of_a_nul_character(client, superuser):
     rows = directory_rows()
     rows[1]["nom_ej"] = "CH\x00A"
-    client.force_login(superuser)
 
-    response = client.post(reverse(IMPORT_URL), {"file": upload("annuaire.csv", csv_text(rows))})
+    response = post_directory(client, superuser, csv_text(rows))
 
     assert response.status_code == 200
     assert "La ligne 3 contient un caractère nul" in response.context["form"].errors["file"][0]
@@ -760,11 +758,8 @@ def test_admin_import_page_asks_to_run_again_after_a_concurrent_import(
         raise IntegrityError("duplicate key value violates unique constraint")
 
     monkeypatch.setattr(writer, "bulk_create_with_ids", collide)
-    client.force_login(superuser)
 
-    response = client.post(
-        reverse(IMPORT_URL), {"file": upload("annuaire.csv", csv_text(directory_rows()))}
-    )
+    response = post_directory(client, superuser, csv_text(directory_rows()))
 
     assert response.status_code == 200
     assert "Un autre import de l&#x27;annuaire s&#x27;est terminé" in response.content.decode()
@@ -773,11 +768,8 @@ def test_admin_import_page_asks_to_run_again_after_a_concurrent_import(
 
 def test_ministry_user_with_the_permission_can_import(client, ministry_user):
     ministry_user.user_permissions.add(Permission.objects.get(codename="add_legalentity"))
-    client.force_login(ministry_user)
 
-    response = client.post(
-        reverse(IMPORT_URL), {"file": upload("annuaire.csv", csv_text(directory_rows()))}
-    )
+    response = post_directory(client, ministry_user, csv_text(directory_rows()))
 
     assert response.status_code == 200
     assert counts() == (1, 3, 4)

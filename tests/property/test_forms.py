@@ -8,21 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accounts.forms import EmailAuthenticationForm
-from applications.drafting import application_start
+from applications.drafting import IDENTITY_FIELDS, application_start
 from applications.forms import AnswerForm, BudgetLineFormSet, IdentityForm
 from applications.models import Answer, BudgetLine
 
 from ..factories import FundingCallFactory, RequirementFactory
 from .strategies import FAST, PAGES, assert_handled, field_value
-
-IDENTITY_FIELDS = (
-    "director_name",
-    "director_email",
-    "rssi_name",
-    "rssi_email",
-    "continuity_lead_name",
-    "continuity_lead_email",
-)
 
 identity_data = st.fixed_dictionaries(
     {},
