@@ -11,7 +11,7 @@ a `care_portal.errors.ApplicationError` with a French message."""
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import formats, timezone
@@ -91,19 +91,40 @@ def _write(application: Application, **fields: object) -> None:
 def take(application: Application, *, by: "User") -> Application:
     """ "Je prends": the agent puts the application in their own name."""
     _ensure_agent(by, application)
+    _assign(
+        application,
+        by=by,
+        agent=by,
+        refused=_("Une candidature à l'état « %(status)s » ne peut pas être prise en charge."),
+        move="take",
+    )
+    return application
+
+
+def _assign(
+    application: Application,
+    *,
+    by: "User",
+    agent: "User",
+    refused: str,
+    move: str,
+    **details: Any,
+) -> None:
+    """Put the application in the agent's name, under the status lock, if its status allows
+    it (`refused` says why not), and write the act to the audit trail."""
     with transaction.atomic():
         lock_status(application)
-        _ensure_status(
-            application,
-            ASSIGNABLE_STATUSES,
-            _("Une candidature à l'état « %(status)s » ne peut pas être prise en charge."),
-        )
+        _ensure_status(application, ASSIGNABLE_STATUSES, refused)
         previous = application.assigned_to_id
-        _write(application, assigned_to=by, assigned_at=timezone.now())
+        _write(application, assigned_to=agent, assigned_at=timezone.now())
         audit.record(
-            audit.Action.DECISION, actor=by, obj=application, move="take", previous=previous
+            audit.Action.DECISION,
+            actor=by,
+            obj=application,
+            move=move,
+            **details,
+            previous=previous,
         )
-    return application
 
 
 def colleagues(application: Application) -> list["User"]:
@@ -147,23 +168,14 @@ def reassign(application: Application, *, by: "User", to: "User") -> Application
             )
             % {"name": to}
         )
-    with transaction.atomic():
-        lock_status(application)
-        _ensure_status(
-            application,
-            ASSIGNABLE_STATUSES,
-            _("Une candidature à l'état « %(status)s » ne peut pas être réattribuée."),
-        )
-        previous = application.assigned_to_id
-        _write(application, assigned_to=to, assigned_at=timezone.now())
-        audit.record(
-            audit.Action.DECISION,
-            actor=by,
-            obj=application,
-            move="reassign",
-            to=to.email,
-            previous=previous,
-        )
+    _assign(
+        application,
+        by=by,
+        agent=to,
+        refused=_("Une candidature à l'état « %(status)s » ne peut pas être réattribuée."),
+        move="reassign",
+        to=to.email,
+    )
     return application
 
 
