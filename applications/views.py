@@ -629,18 +629,33 @@ def dossier_relaunch(request: AuthenticatedRequest, public_id: UUID) -> HttpResp
     kind = str(request.POST.get("kind", ""))
     if kind not in Dossier.Kind.values:
         raise Http404
+    return _relaunched(
+        request,
+        public_id,
+        lambda: dossiers.dossier_relaunch(application=application, kind=kind, by=request.user),
+        lambda: (
+            _("La génération du PDF « %(label)s » est relancée.")
+            % {"label": Dossier.Kind(kind).label}
+        ),
+    )
+
+
+def _relaunched(
+    request: AuthenticatedRequest,
+    public_id: UUID,
+    relaunch: Callable[[], object],
+    done: Callable[[], str],
+) -> HttpResponse:
+    """Relaunch a PDF's generation: a move the user may not make is forbidden (403), a
+    refused one says why; back to the application's documents."""
     try:
-        dossiers.dossier_relaunch(application=application, kind=kind, by=request.user)
+        relaunch()
     except TransitionForbidden:
         raise PermissionDenied from None
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        messages.success(
-            request,
-            _("La génération du PDF « %(label)s » est relancée.")
-            % {"label": Dossier.Kind(kind).label},
-        )
+        messages.success(request, done())
     url = reverse("applications:application-detail", args=[public_id])
     return HttpResponseRedirect(f"{url}#dossiers")
 
@@ -667,20 +682,15 @@ def dossier_download(
 @require_POST
 def dossier_retry(request: AuthenticatedRequest, public_id: UUID, dossier_id: UUID) -> HttpResponse:
     dossier = selectors.get_dossier_for(request.user, public_id, dossier_id)
-    try:
-        dossiers.dossier_retry(dossier=dossier, by=request.user)
-    except TransitionForbidden:
-        raise PermissionDenied from None
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(
-            request,
+    return _relaunched(
+        request,
+        public_id,
+        lambda: dossiers.dossier_retry(dossier=dossier, by=request.user),
+        lambda: (
             _("La génération du PDF « %(label)s » (version %(version)d) est relancée.")
-            % {"label": dossier.get_kind_display(), "version": dossier.version},
-        )
-    url = reverse("applications:application-detail", args=[public_id])
-    return HttpResponseRedirect(f"{url}#dossiers")
+            % {"label": dossier.get_kind_display(), "version": dossier.version}
+        ),
+    )
 
 
 # --- Withdrawal and messages ----------------------------------------------------------
