@@ -52,18 +52,28 @@ class QueueFilterForm(forms.Form):
         return Filters.from_data(self.cleaned_data)
 
 
+def _pick_field(
+    label: Any, *, empty_label: Any, required: Any, invalid_choice: Any
+) -> forms.ModelChoiceField:
+    """A choice, by public id, among the rows the form is given (the queryset is set in
+    its __init__); `required` and `invalid_choice` are its error messages."""
+    return forms.ModelChoiceField(
+        label=label,
+        queryset=None,
+        to_field_name="public_id",
+        empty_label=empty_label,
+        error_messages={"required": required, "invalid_choice": invalid_choice},
+    )
+
+
 class AssignForm(forms.Form):
     """Reassignment to a colleague of the same ARS (the choices: `instruction.colleagues`)."""
 
-    agent: forms.ModelChoiceField = forms.ModelChoiceField(
-        label=_("Attribuer à"),
-        queryset=None,
-        to_field_name="public_id",
+    agent = _pick_field(
+        _("Attribuer à"),
         empty_label=_("Choisir un agent"),
-        error_messages={
-            "required": _("Choisissez l'agent à qui attribuer la candidature."),
-            "invalid_choice": _("Cet agent n'appartient pas à l'ARS de la région du candidat."),
-        },
+        required=_("Choisissez l'agent à qui attribuer la candidature."),
+        invalid_choice=_("Cet agent n'appartient pas à l'ARS de la région du candidat."),
     )
 
     def __init__(self, *args: Any, agents: list["User"], **kwargs: Any) -> None:
@@ -175,17 +185,11 @@ class ReturnForm(forms.Form):
 
 
 class RecuseForm(forms.Form):
-    legal_entity: forms.ModelChoiceField = forms.ModelChoiceField(
-        label=_("Entité avec laquelle vous êtes en conflit"),
-        queryset=None,
-        to_field_name="public_id",
+    legal_entity = _pick_field(
+        _("Entité avec laquelle vous êtes en conflit"),
         empty_label=_("Choisir une entité"),
-        error_messages={
-            "required": _("Choisissez l'entité avec laquelle vous êtes en conflit."),
-            "invalid_choice": _(
-                "Choisissez le candidat ou une entité couverte par la candidature."
-            ),
-        },
+        required=_("Choisissez l'entité avec laquelle vous êtes en conflit."),
+        invalid_choice=_("Choisissez le candidat ou une entité couverte par la candidature."),
     )
     reason = forms.CharField(
         label=_("Motif du déport"),
