@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
 
-from care_portal.admin_display import FrenchNumbersAdmin
+from care_portal.admin_display import ReadOnlyAdmin
 from care_portal.admin_widgets import SafeAutocompleteMixin
 from care_portal.history import FieldHistoryAdmin
 
@@ -84,7 +84,7 @@ class _Echo:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(FrenchNumbersAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Read only: the trail is append-only (and the database refuses changes)."""
 
     list_display = ["created_at", "action", "actor_email", "ip_address", "object_type", "object_id"]
@@ -94,15 +94,6 @@ class AuditEventAdmin(FrenchNumbersAdmin):
     list_per_page = 100
     show_full_result_count = False
     actions = ["export_csv"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
     @admin.action(description=_("Exporter la sélection (CSV)"))
     def export_csv(

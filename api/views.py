@@ -104,6 +104,29 @@ class AuditedReadOnlyViewSet(AuditedMixin, viewsets.ReadOnlyModelViewSet):
         return validated_parameters(self.request, serializer_class, PAGINATION_PARAMETERS)
 
 
+def _read_only_schema(
+    *,
+    summary: Any,
+    description: Any,
+    filters: Any,
+    serializer: Any,
+    detail_summary: Any,
+) -> Any:
+    """The OpenAPI description of an AuditedReadOnlyViewSet: its list (filters, page
+    of `serializer`) and its detail."""
+    return extend_schema_view(
+        list=extend_schema(
+            summary=summary,
+            description=description,
+            parameters=[filters],
+            responses={200: serializer(many=True), **LIST_ERRORS},
+        ),
+        retrieve=extend_schema(
+            summary=detail_summary, responses={200: serializer, **DETAIL_ERRORS}
+        ),
+    )
+
+
 def _statistics_group(qs: QuerySet[LegalEntity], group: str) -> QuerySet[LegalEntity]:
     if group == StatisticsGroup.GHT:
         return qs.filter(status_group=StatusGroup.PUBLIC, ght__isnull=False)
@@ -112,22 +135,16 @@ def _statistics_group(qs: QuerySet[LegalEntity], group: str) -> QuerySet[LegalEn
     return qs.filter(status_group=group)
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary=_(
-            "Les entités juridiques que vous pouvez voir, avec leur statut Volet 1 et Volet 2"
-        ),
-        description=_(
-            "Comme l'annuaire du portail : le ministère voit toutes les entités, une ARS "
-            "celles de sa région, un établissement la sienne (et les membres de son GHT "
-            "pour un établissement support)."
-        ),
-        parameters=[LegalEntityFilters],
-        responses={200: LegalEntitySerializer(many=True), **LIST_ERRORS},
+@_read_only_schema(
+    summary=_("Les entités juridiques que vous pouvez voir, avec leur statut Volet 1 et Volet 2"),
+    description=_(
+        "Comme l'annuaire du portail : le ministère voit toutes les entités, une ARS "
+        "celles de sa région, un établissement la sienne (et les membres de son GHT "
+        "pour un établissement support)."
     ),
-    retrieve=extend_schema(
-        summary=_("Une entité juridique"), responses={200: LegalEntitySerializer, **DETAIL_ERRORS}
-    ),
+    filters=LegalEntityFilters,
+    serializer=LegalEntitySerializer,
+    detail_summary=_("Une entité juridique"),
 )
 class LegalEntityViewSet(AuditedReadOnlyViewSet):
     """The directory's entities (`LegalEntity.objects.visible_to`): the ministry all,
@@ -204,20 +221,16 @@ class LegalEntityViewSet(AuditedReadOnlyViewSet):
         }
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary=_("Les candidatures que vous pouvez voir"),
-        description=_(
-            "Comme la page « Mes candidatures » : un établissement voit les siennes "
-            "(brouillons compris) et celles qui le couvrent, une ARS les candidatures "
-            "déposées de sa région, le ministère toutes les candidatures déposées."
-        ),
-        parameters=[ApplicationFilters],
-        responses={200: ApplicationSerializer(many=True), **LIST_ERRORS},
+@_read_only_schema(
+    summary=_("Les candidatures que vous pouvez voir"),
+    description=_(
+        "Comme la page « Mes candidatures » : un établissement voit les siennes "
+        "(brouillons compris) et celles qui le couvrent, une ARS les candidatures "
+        "déposées de sa région, le ministère toutes les candidatures déposées."
     ),
-    retrieve=extend_schema(
-        summary=_("Une candidature"), responses={200: ApplicationSerializer, **DETAIL_ERRORS}
-    ),
+    filters=ApplicationFilters,
+    serializer=ApplicationSerializer,
+    detail_summary=_("Une candidature"),
 )
 class ApplicationViewSet(AuditedReadOnlyViewSet):
     """`Application.objects.visible_to`, as "Mes candidatures" lists them: an

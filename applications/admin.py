@@ -21,7 +21,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from care_portal.admin_display import FrenchNumbersAdmin
+from care_portal.admin_display import ReadOnlyAdmin
 from care_portal.history import FieldHistoryAdmin
 
 from . import decision_jobs, decisions
@@ -593,17 +593,6 @@ class ApplicationAdmin(FieldHistoryAdmin):
 
 
 # --- Co-signatures and conflicts of interest: read-only lists for the ministry ------------
-
-
-class ReadOnlyAdmin(FrenchNumbersAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(CoSignature)

@@ -73,6 +73,7 @@ from .lifecycle import (
     rule_for,
 )
 from .models import Application, CeilingBracket, CoSignature, Coverage, FundingCall, Payment
+from .querysets import per_outer_row
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -151,19 +152,15 @@ def with_envelope_figures(queryset: QuerySet[FundingCall]) -> QuerySet[FundingCa
     """Annotate each call with `committed`, `paid` and `remaining` (one query for a
     list: two subqueries)."""
     money: DecimalField = DecimalField(max_digits=14, decimal_places=2)
-    committed = (
-        Application.objects.filter(call=OuterRef("pk"), status__in=COMMITTED_STATUSES)
-        .order_by()
-        .values("call")
-        .annotate(total=Sum("granted_amount"))
-        .values("total")
+    committed = per_outer_row(
+        Application.objects.filter(call=OuterRef("pk"), status__in=COMMITTED_STATUSES),
+        "call",
+        Sum("granted_amount"),
     )
-    paid = (
-        Payment.objects.filter(application__call=OuterRef("pk"))
-        .order_by()
-        .values("application__call")
-        .annotate(total=Sum("amount"))
-        .values("total")
+    paid = per_outer_row(
+        Payment.objects.filter(application__call=OuterRef("pk")),
+        "application__call",
+        Sum("amount"),
     )
     return queryset.annotate(
         committed=Coalesce(
@@ -236,12 +233,10 @@ class Facts:
 
 
 def _decision_queryset(by: "User") -> QuerySet[Application]:
-    staff = (
-        Coverage.objects.filter(application=OuterRef("pk"))
-        .order_by()
-        .values("application")
-        .annotate(total=Sum("legal_entity__staff_count"))
-        .values("total")
+    staff = per_outer_row(
+        Coverage.objects.filter(application=OuterRef("pk")),
+        "application",
+        Sum("legal_entity__staff_count"),
     )
     return in_conflict(
         Application.objects.select_related("call", "candidate__department"), by

@@ -258,6 +258,16 @@ class InspectedFile:
     size: int
     sha256: str
 
+    def evidence_fields(self, stored_as: str) -> dict[str, Any]:
+        """The fields of the Evidence row of this file, stored as `stored_as`."""
+        return {
+            "file": stored_as,
+            "original_name": self.safe_name,
+            "content_type": self.content_type,
+            "size": self.size,
+            "sha256": self.sha256,
+        }
+
 
 def safe_filename(name: str) -> str:
     """A file name safe to store, show and send in a header, derived from the user's.
@@ -875,12 +885,8 @@ def evidence_add(
             evidence = Evidence(
                 application=application,
                 answer=answer,
-                file=stored_as,
-                original_name=inspected.safe_name,
-                content_type=inspected.content_type,
-                size=inspected.size,
-                sha256=inspected.sha256,
                 uploaded_by=by,
+                **inspected.evidence_fields(stored_as),
             )
             evidence._history_user = by  # type: ignore[attr-defined]  # field history's author
             evidence.save(force_insert=True)

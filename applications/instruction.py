@@ -8,10 +8,12 @@ the other columns are written by conditional UPDATEs of the fields concerned, ne
 saving the whole row (a stale copy would put an old status back). Every refusal raises
 a `care_portal.errors.ApplicationError` with a French message."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import formats, timezone
@@ -70,11 +72,20 @@ def _ensure_agent(user: "User", application: Application) -> None:
     ensure_no_conflict(user, application)
 
 
-def _ensure_status(application: Application, statuses: frozenset[str], message: str) -> None:
-    if application.status not in statuses:
-        raise TransitionNotAllowed(
-            message % {"status": application.get_status_display(), "reference": application}
-        )
+IN_REGIONAL_REVIEW = frozenset({Status.REGIONAL_REVIEW.value})
+
+
+@contextmanager
+def _in_status(application: Application, statuses: frozenset[str], message: str) -> Iterator[None]:
+    """A transaction holding the application's status lock, entered only if its status
+    is one of `statuses`; otherwise TransitionNotAllowed with `message`."""
+    with transaction.atomic():
+        lock_status(application)
+        if application.status not in statuses:
+            raise TransitionNotAllowed(
+                message % {"status": application.get_status_display(), "reference": application}
+            )
+        yield
 
 
 def _write(application: Application, **fields: object) -> None:
@@ -91,19 +102,38 @@ def _write(application: Application, **fields: object) -> None:
 def take(application: Application, *, by: "User") -> Application:
     """ "Je prends": the agent puts the application in their own name."""
     _ensure_agent(by, application)
-    with transaction.atomic():
-        lock_status(application)
-        _ensure_status(
-            application,
-            ASSIGNABLE_STATUSES,
-            _("Une candidature à l'état « %(status)s » ne peut pas être prise en charge."),
-        )
-        previous = application.assigned_to_id
-        _write(application, assigned_to=by, assigned_at=timezone.now())
-        audit.record(
-            audit.Action.DECISION, actor=by, obj=application, move="take", previous=previous
-        )
+    _assign(
+        application,
+        by=by,
+        agent=by,
+        refused=_("Une candidature à l'état « %(status)s » ne peut pas être prise en charge."),
+        move="take",
+    )
     return application
+
+
+def _assign(
+    application: Application,
+    *,
+    by: "User",
+    agent: "User",
+    refused: str,
+    move: str,
+    **details: Any,
+) -> None:
+    """Put the application in the agent's name, under the status lock, if its status allows
+    it (`refused` says why not), and write the act to the audit trail."""
+    with _in_status(application, ASSIGNABLE_STATUSES, refused):
+        previous = application.assigned_to_id
+        _write(application, assigned_to=agent, assigned_at=timezone.now())
+        audit.record(
+            audit.Action.DECISION,
+            actor=by,
+            obj=application,
+            move=move,
+            **details,
+            previous=previous,
+        )
 
 
 def colleagues(application: Application) -> list["User"]:
@@ -147,23 +177,14 @@ def reassign(application: Application, *, by: "User", to: "User") -> Application
             )
             % {"name": to}
         )
-    with transaction.atomic():
-        lock_status(application)
-        _ensure_status(
-            application,
-            ASSIGNABLE_STATUSES,
-            _("Une candidature à l'état « %(status)s » ne peut pas être réattribuée."),
-        )
-        previous = application.assigned_to_id
-        _write(application, assigned_to=to, assigned_at=timezone.now())
-        audit.record(
-            audit.Action.DECISION,
-            actor=by,
-            obj=application,
-            move="reassign",
-            to=to.email,
-            previous=previous,
-        )
+    _assign(
+        application,
+        by=by,
+        agent=to,
+        refused=_("Une candidature à l'état « %(status)s » ne peut pas être réattribuée."),
+        move="reassign",
+        to=to.email,
+    )
     return application
 
 
@@ -224,16 +245,14 @@ def validate_regional(
     recorded and the application moves to national review, in one transaction."""
     _ensure_agent(by, application)
     given = OpinionInput(opinion, motivation.strip(), proposed_amount)
-    with transaction.atomic():
-        lock_status(application)
-        _ensure_status(
-            application,
-            frozenset({Status.REGIONAL_REVIEW.value}),
-            _(
-                "La candidature est à l'état « %(status)s » : seule une candidature en "
-                "instruction par l'ARS peut être envoyée au ministère."
-            ),
-        )
+    with _in_status(
+        application,
+        IN_REGIONAL_REVIEW,
+        _(
+            "La candidature est à l'état « %(status)s » : seule une candidature en "
+            "instruction par l'ARS peut être envoyée au ministère."
+        ),
+    ):
         _check_opinion(application, given)
         application_transition(application=application, to=Status.NATIONAL_REVIEW.value, by=by)
         review = RegionalReview.objects.create(
@@ -270,16 +289,14 @@ def return_regional(
         raise ApplicationError(
             _("La date attendue des compléments doit être postérieure à aujourd'hui.")
         )
-    with transaction.atomic():
-        lock_status(application)
-        _ensure_status(
-            application,
-            frozenset({Status.REGIONAL_REVIEW.value}),
-            _(
-                "La candidature est à l'état « %(status)s » : seule une candidature en "
-                "instruction par l'ARS peut être renvoyée pour compléments."
-            ),
-        )
+    with _in_status(
+        application,
+        IN_REGIONAL_REVIEW,
+        _(
+            "La candidature est à l'état « %(status)s » : seule une candidature en "
+            "instruction par l'ARS peut être renvoyée pour compléments."
+        ),
+    ):
         application_transition(
             application=application, to=Status.RETURNED.value, by=by, comment=request
         )

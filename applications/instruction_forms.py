@@ -10,6 +10,7 @@ from django import forms
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
+from care_portal.forms import choice_filter_field, code_filter_field, search_field
 from establishments.models import StatusGroup
 
 from .models import FundingCall, Opinion
@@ -27,41 +28,16 @@ def _money(amount: Decimal) -> str:
 
 class QueueFilterForm(forms.Form):
     tab = forms.ChoiceField(choices=Tab.choices, required=False, widget=forms.HiddenInput)
-    q = forms.CharField(
-        label=_("Rechercher"),
-        required=False,
-        max_length=100,
-        help_text=_("Référence, nom ou numéro FINESS (du candidat ou d'une entité couverte)"),
+    q = search_field(_("Référence, nom ou numéro FINESS (du candidat ou d'une entité couverte)"))
+    call = code_filter_field(
+        _("Appel"), FundingCall.objects.order_by("-opens_at"), _("Tous les appels")
     )
-    call = forms.ModelChoiceField(
-        label=_("Appel"),
-        queryset=FundingCall.objects.order_by("-opens_at"),
-        to_field_name="code",
-        required=False,
-        empty_label=_("Tous les appels"),
+    department = code_filter_field(_("Département"), None, _("Tous les départements"))
+    status_group = choice_filter_field(
+        _("Statut juridique"), StatusGroup.choices, _("Tous les statuts")
     )
-    department: forms.ModelChoiceField = forms.ModelChoiceField(
-        label=_("Département"),
-        queryset=None,
-        to_field_name="code",
-        required=False,
-        empty_label=_("Tous les départements"),
-    )
-    status_group = forms.ChoiceField(
-        label=_("Statut juridique"),
-        choices=[("", _("Tous les statuts")), *StatusGroup.choices],
-        required=False,
-    )
-    eligibility = forms.ChoiceField(
-        label=_("Éligibilité"),
-        choices=[("", _("Toutes")), *Eligibility.choices],
-        required=False,
-    )
-    assigned = forms.ChoiceField(
-        label=_("Attribution"),
-        choices=[("", _("Toutes")), *Assignment.choices],
-        required=False,
-    )
+    eligibility = choice_filter_field(_("Éligibilité"), Eligibility.choices, _("Toutes"))
+    assigned = choice_filter_field(_("Attribution"), Assignment.choices, _("Toutes"))
     sort = forms.ChoiceField(label=_("Trier par"), choices=Sort.choices, required=False)
 
     def __init__(self, *args: Any, user: "User", **kwargs: Any) -> None:
@@ -76,18 +52,28 @@ class QueueFilterForm(forms.Form):
         return Filters.from_data(self.cleaned_data)
 
 
+def _pick_field(
+    label: Any, *, empty_label: Any, required: Any, invalid_choice: Any
+) -> forms.ModelChoiceField:
+    """A choice, by public id, among the rows the form is given (the queryset is set in
+    its __init__); `required` and `invalid_choice` are its error messages."""
+    return forms.ModelChoiceField(
+        label=label,
+        queryset=None,
+        to_field_name="public_id",
+        empty_label=empty_label,
+        error_messages={"required": required, "invalid_choice": invalid_choice},
+    )
+
+
 class AssignForm(forms.Form):
     """Reassignment to a colleague of the same ARS (the choices: `instruction.colleagues`)."""
 
-    agent: forms.ModelChoiceField = forms.ModelChoiceField(
-        label=_("Attribuer à"),
-        queryset=None,
-        to_field_name="public_id",
+    agent = _pick_field(
+        _("Attribuer à"),
         empty_label=_("Choisir un agent"),
-        error_messages={
-            "required": _("Choisissez l'agent à qui attribuer la candidature."),
-            "invalid_choice": _("Cet agent n'appartient pas à l'ARS de la région du candidat."),
-        },
+        required=_("Choisissez l'agent à qui attribuer la candidature."),
+        invalid_choice=_("Cet agent n'appartient pas à l'ARS de la région du candidat."),
     )
 
     def __init__(self, *args: Any, agents: list["User"], **kwargs: Any) -> None:
@@ -199,17 +185,11 @@ class ReturnForm(forms.Form):
 
 
 class RecuseForm(forms.Form):
-    legal_entity: forms.ModelChoiceField = forms.ModelChoiceField(
-        label=_("Entité avec laquelle vous êtes en conflit"),
-        queryset=None,
-        to_field_name="public_id",
+    legal_entity = _pick_field(
+        _("Entité avec laquelle vous êtes en conflit"),
         empty_label=_("Choisir une entité"),
-        error_messages={
-            "required": _("Choisissez l'entité avec laquelle vous êtes en conflit."),
-            "invalid_choice": _(
-                "Choisissez le candidat ou une entité couverte par la candidature."
-            ),
-        },
+        required=_("Choisissez l'entité avec laquelle vous êtes en conflit."),
+        invalid_choice=_("Choisissez le candidat ou une entité couverte par la candidature."),
     )
     reason = forms.CharField(
         label=_("Motif du déport"),

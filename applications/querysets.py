@@ -26,3 +26,12 @@ class ApplicationQuerySet(models.QuerySet):
         )
         ids = self.filter(authors | (others & models.Q(submitted_at__isnull=False))).values("id")
         return self.filter(id__in=ids)
+
+
+def per_outer_row(
+    queryset: models.QuerySet, group: str, aggregate: models.Aggregate
+) -> models.QuerySet:
+    """`aggregate` over `queryset` (filtered on an OuterRef) for each row of the outer
+    query, as a one-column queryset to wrap in Subquery; `group` is the field naming
+    the outer row (unordered: an ordering would split the group)."""
+    return queryset.order_by().values(group).annotate(total=aggregate).values("total")

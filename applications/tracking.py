@@ -270,12 +270,8 @@ def declaration_add_evidence(
             return Evidence.objects.create(
                 application=application,
                 declaration=declaration,
-                file=stored_as,
-                original_name=inspected.safe_name,
-                content_type=inspected.content_type,
-                size=inspected.size,
-                sha256=inspected.sha256,
                 uploaded_by=by,
+                **inspected.evidence_fields(stored_as),
             )
     except BaseException:
         default_storage.delete(stored_as)  # nothing half-written

@@ -6,7 +6,9 @@ Each view parses its input, reads the application through the one access helper
 `drafting`, `evidence` or `dossiers` and renders or redirects. Their refusals
 (`CarePortalError`) become French messages at the field or as alerts, never a 500."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
@@ -147,6 +149,25 @@ def _not_editable(request: AuthenticatedRequest, application: Application) -> Ht
     return redirect("applications:application-detail", application.public_id)
 
 
+def _editing(
+    view: Callable[..., HttpResponse],
+) -> Callable[..., HttpResponse]:
+    """A view that edits a draft: it is given the application (the user's, found from the
+    URL's `public_id`) instead of its id; one the user may not edit sends them back to
+    its page with why."""
+
+    @wraps(view)
+    def wrapped(
+        request: AuthenticatedRequest, public_id: UUID, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        application = selectors.get_application_for(request.user, public_id)
+        if not selectors.can_edit(request.user, application):
+            return _not_editable(request, application)
+        return view(request, application, *args, **kwargs)
+
+    return wrapped
+
+
 def _section_saved(
     request: AuthenticatedRequest, application: Application, key: str
 ) -> HttpResponse:
@@ -262,10 +283,8 @@ def application_detail(request: AuthenticatedRequest, public_id: UUID) -> HttpRe
 
 
 @login_required
-def application_identity(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
-    application = selectors.get_application_for(request.user, public_id)
-    if not selectors.can_edit(request.user, application):
-        return _not_editable(request, application)
+@_editing
+def application_identity(request: AuthenticatedRequest, application: Application) -> HttpResponse:
     initial = {field: getattr(application, field) for field in drafting.IDENTITY_FIELDS}
     form = IdentityForm(_posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -327,10 +346,8 @@ def _render_answers(
 
 
 @login_required
-def application_answers(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
-    application = selectors.get_application_for(request.user, public_id)
-    if not selectors.can_edit(request.user, application):
-        return _not_editable(request, application)
+@_editing
+def application_answers(request: AuthenticatedRequest, application: Application) -> HttpResponse:
     if request.method != "POST":
         return _render_answers(request, application)
     selectors.with_answers(application)
@@ -347,10 +364,8 @@ def application_answers(request: AuthenticatedRequest, public_id: UUID) -> HttpR
 
 
 @login_required
-def application_budget(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
-    application = selectors.get_application_for(request.user, public_id)
-    if not selectors.can_edit(request.user, application):
-        return _not_editable(request, application)
+@_editing
+def application_budget(request: AuthenticatedRequest, application: Application) -> HttpResponse:
     selectors.with_answers(application)
     saved = list(application.budget_lines.all())
     initial = [
@@ -480,14 +495,12 @@ def evidence_download(
 
 @login_required
 @require_POST
-def evidence_upload(request: AuthenticatedRequest, public_id: UUID) -> HttpResponse:
+@_editing
+def evidence_upload(request: AuthenticatedRequest, application: Application) -> HttpResponse:
     """A file for one answer. The answers page posts its whole form here (the button
     "Envoyer la pièce" of a requirement, `upload` = its answer): the answers typed and
     not yet saved are saved first, so that an upload never loses them, refused or not.
     A post of the file alone (`answer` and `file`) is taken as well."""
-    application = selectors.get_application_for(request.user, public_id)
-    if not selectors.can_edit(request.user, application):
-        return _not_editable(request, application)
     answer_id = str(request.POST.get("upload") or request.POST.get("answer") or "")
     answer = (
         Answer.objects.filter(application=application, pk=int(answer_id))
@@ -542,7 +555,7 @@ def evidence_upload(request: AuthenticatedRequest, public_id: UUID) -> HttpRespo
             return HttpResponseRedirect(f"{url}#answer-{answer.requirement_id}")
     # Refused: the page again, with what was typed (saved above unless it was invalid,
     # in which case the bound form shows it with its errors).
-    application = selectors.get_application_for(request.user, public_id)
+    application = selectors.get_application_for(request.user, application.public_id)
     return _render_answers(
         request,
         application,
@@ -616,18 +629,33 @@ def dossier_relaunch(request: AuthenticatedRequest, public_id: UUID) -> HttpResp
     kind = str(request.POST.get("kind", ""))
     if kind not in Dossier.Kind.values:
         raise Http404
+    return _relaunched(
+        request,
+        public_id,
+        lambda: dossiers.dossier_relaunch(application=application, kind=kind, by=request.user),
+        lambda: (
+            _("La génération du PDF « %(label)s » est relancée.")
+            % {"label": Dossier.Kind(kind).label}
+        ),
+    )
+
+
+def _relaunched(
+    request: AuthenticatedRequest,
+    public_id: UUID,
+    relaunch: Callable[[], object],
+    done: Callable[[], str],
+) -> HttpResponse:
+    """Relaunch a PDF's generation: a move the user may not make is forbidden (403), a
+    refused one says why; back to the application's documents."""
     try:
-        dossiers.dossier_relaunch(application=application, kind=kind, by=request.user)
+        relaunch()
     except TransitionForbidden:
         raise PermissionDenied from None
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        messages.success(
-            request,
-            _("La génération du PDF « %(label)s » est relancée.")
-            % {"label": Dossier.Kind(kind).label},
-        )
+        messages.success(request, done())
     url = reverse("applications:application-detail", args=[public_id])
     return HttpResponseRedirect(f"{url}#dossiers")
 
@@ -654,20 +682,15 @@ def dossier_download(
 @require_POST
 def dossier_retry(request: AuthenticatedRequest, public_id: UUID, dossier_id: UUID) -> HttpResponse:
     dossier = selectors.get_dossier_for(request.user, public_id, dossier_id)
-    try:
-        dossiers.dossier_retry(dossier=dossier, by=request.user)
-    except TransitionForbidden:
-        raise PermissionDenied from None
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(
-            request,
+    return _relaunched(
+        request,
+        public_id,
+        lambda: dossiers.dossier_retry(dossier=dossier, by=request.user),
+        lambda: (
             _("La génération du PDF « %(label)s » (version %(version)d) est relancée.")
-            % {"label": dossier.get_kind_display(), "version": dossier.version},
-        )
-    url = reverse("applications:application-detail", args=[public_id])
-    return HttpResponseRedirect(f"{url}#dossiers")
+            % {"label": dossier.get_kind_display(), "version": dossier.version}
+        ),
+    )
 
 
 # --- Withdrawal and messages ----------------------------------------------------------

@@ -22,6 +22,7 @@ from establishments.identifiers import compact
 from .conflicts import in_conflict
 from .lifecycle import Status
 from .models import Application, Coverage, Transition
+from .querysets import per_outer_row
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -150,12 +151,8 @@ ORDERINGS: dict[str, tuple[Any, ...]] = {
 def queue(user: "User", filters: Filters) -> QuerySet[Application]:
     """The rows of the current tab, with every column of the queue: one query per page
     (plus one for the conflict mark, whatever the number of rows)."""
-    covered = (
-        Coverage.objects.filter(application=OuterRef("pk"))
-        .order_by()
-        .values("application")
-        .annotate(n=Count("pk"))
-        .values("n")
+    covered = per_outer_row(
+        Coverage.objects.filter(application=OuterRef("pk")), "application", Count("pk")
     )
     entered = (
         Transition.objects.filter(application=OuterRef("pk"), to_status=OuterRef("status"))

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from care_portal.admin_display import FrenchNumbersAdmin
+from care_portal.admin_display import FrenchNumbersAdmin, ReadOnlyAdmin
 from care_portal.admin_widgets import SafeAutocompleteMixin, SafeAutocompleteSelect
 from care_portal.errors import ImportFileError
 from establishments.models import LegalEntity
@@ -309,7 +309,7 @@ class AuditImportAdmin(FrenchNumbersAdmin):
 
 
 @admin.register(Volet1Status)
-class Volet1StatusAdmin(FrenchNumbersAdmin):
+class Volet1StatusAdmin(ReadOnlyAdmin):
     """Read only: the status is computed from the audits and scans (audits/status.py)."""
 
     list_display = [
@@ -323,12 +323,3 @@ class Volet1StatusAdmin(FrenchNumbersAdmin):
     list_filter = ["level", "legal_entity__department__region", "legal_entity__status_group"]
     search_fields = ["legal_entity__name", "legal_entity__finess"]
     list_select_related = ["legal_entity"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

@@ -63,3 +63,17 @@ class FrenchNumbersAdmin(admin.ModelAdmin):
         column.short_description = field.verbose_name  # type: ignore[attr-defined]
         column.admin_order_field = name  # type: ignore[attr-defined]
         return column
+
+
+class ReadOnlyAdmin(FrenchNumbersAdmin):
+    """A list and its records shown, never added, changed or deleted from the admin
+    (records written elsewhere: the audit trail, computed statuses, signatures)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

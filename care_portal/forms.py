@@ -66,3 +66,29 @@ class AmountField(forms.DecimalField):
             return parse_amount(str(value))
         except ValueError:
             raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+# The filters of a list page (GET forms): every field is optional, an empty one filters nothing.
+
+
+def search_field(help_text: Any) -> forms.CharField:
+    """The free-text search of a list; `help_text` says what it looks in."""
+    return forms.CharField(
+        label=_("Rechercher"), required=False, max_length=100, help_text=help_text
+    )
+
+
+def code_filter_field(label: Any, queryset: Any, empty_label: Any) -> forms.ModelChoiceField:
+    """A filter on a reference (a call, a region, a département), by its code in the URL."""
+    return forms.ModelChoiceField(
+        label=label,
+        queryset=queryset,
+        to_field_name="code",
+        required=False,
+        empty_label=empty_label,
+    )
+
+
+def choice_filter_field(label: Any, choices: Any, empty_label: Any) -> forms.ChoiceField:
+    """A filter among `choices`, first of which the empty one (`empty_label`: "all")."""
+    return forms.ChoiceField(label=label, choices=[("", empty_label), *choices], required=False)

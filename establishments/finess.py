@@ -710,13 +710,8 @@ class FinessPlusImporter:
                             yield key, index, item
                 else:
                     stream.value()
-                char = stream.peek()
-                stream.position += 1
-                if char == "}":
+                if stream.closed("}"):
                     break
-                if char != ",":
-                    stream.position -= 1
-                    raise stream.fail(_("« , » ou « } » attendu"))
         finally:
             text.detach()
 

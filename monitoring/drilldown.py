@@ -23,6 +23,7 @@ from django.db.models import (
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Membership
+from applications.drafting import IDENTITY_FIELDS
 from applications.models import Application, FundingCall
 from audits.models import Volet1Level
 from establishments.identifiers import compact
@@ -166,12 +167,7 @@ def with_contacts(queryset: QuerySet[LegalEntity]) -> QuerySet[LegalEntity]:
                 "id",
                 "candidate_id",
                 "submitted_at",
-                "director_name",
-                "director_email",
-                "rssi_name",
-                "rssi_email",
-                "continuity_lead_name",
-                "continuity_lead_email",
+                *IDENTITY_FIELDS,  # the contacts the list shows
             )
             .order_by("-submitted_at"),
             to_attr="filed_applications",

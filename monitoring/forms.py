@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from applications.models import FundingCall
 from audits.models import Volet1Level
+from care_portal.forms import choice_filter_field, search_field
 from establishments.models import StatisticsGroup
 
 from .drilldown import NO_VOLET1_STATUS, EntityFilters, EntityList
@@ -72,26 +73,18 @@ class EntityFilterForm(CallForm):
     region = forms.ChoiceField(label=_("Région"), required=False)
     departement = forms.ChoiceField(label=_("Département"), required=False)
     liste = forms.ChoiceField(label=_("Liste"), choices=EntityList.CHOICES, required=False)
-    groupe = forms.ChoiceField(
-        label=_("Groupe statistique"),
-        choices=[("", _("Tous les groupes")), *StatisticsGroup.choices],
-        required=False,
+    groupe = choice_filter_field(
+        _("Groupe statistique"), StatisticsGroup.choices, _("Tous les groupes")
     )
-    volet1 = forms.ChoiceField(
-        label=_("Statut Volet 1"),
-        choices=[
-            ("", _("Tous les statuts")),
+    volet1 = choice_filter_field(
+        _("Statut Volet 1"),
+        [
             (NO_VOLET1_STATUS, _("Aucun objectif atteint (ou aucun audit)")),
             *[(c, label) for c, label in Volet1Level.choices if c != Volet1Level.NONE],
         ],
-        required=False,
+        _("Tous les statuts"),
     )
-    q = forms.CharField(
-        label=_("Rechercher"),
-        required=False,
-        max_length=100,
-        help_text=_("Nom ou début du numéro FINESS de l'entité juridique"),
-    )
+    q = search_field(_("Nom ou début du numéro FINESS de l'entité juridique"))
 
     def __init__(
         self,

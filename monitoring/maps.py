@@ -102,6 +102,48 @@ def _fill(rate: float | None) -> tuple[str, bool]:
     return CLASS_COLOURS[index], index >= 3
 
 
+def _area(value: AreaValue, **placement: Any) -> MapArea:
+    """The area of a value: its name, link and fill; `placement` says where it is drawn
+    and labelled (and may set `dark` for a label written beside the map)."""
+    fill, dark = _fill(value.rate)
+    placement.setdefault("dark", dark)
+    return MapArea(
+        code=value.code,
+        name=value.name,
+        url=value.url,
+        description=value.description,
+        display=value.display,
+        fill=fill,
+        hatched=value.rate is None,
+        **placement,
+    )
+
+
+def _choropleth(
+    values: Sequence[AreaValue],
+    legend_labels: Sequence[str],
+    no_value: str,
+    areas: list[MapArea],
+    *,
+    view_box: str,
+    font_size: str,
+    line_height: str,
+    halo: str,
+    stroke: str,
+) -> ChoroplethMap:
+    """The map of these areas, with the legend of their values."""
+    return ChoroplethMap(
+        view_box=view_box,
+        areas=areas,
+        legend=legend(values, legend_labels, no_value),
+        font_size=font_size,
+        line_height=line_height,
+        halo=halo,
+        stroke=stroke,
+        has_hatching=any(v.rate is None for v in values),
+    )
+
+
 def legend(values: Sequence[AreaValue], labels: Sequence[str], no_value: str) -> list[LegendEntry]:
     """One entry per class with how many areas fall in it; the "no value" entry last."""
     counts = [0] * len(CLASS_COLOURS)
@@ -129,20 +171,12 @@ def national_map(
     areas = []
     overseas_regions = {region: dept for dept, region in OVERSEAS.items()}
     for value in values:
-        fill, dark = _fill(value.rate)
         if value.code in overseas_regions:
             index = sorted(overseas_regions).index(value.code)
             x, y = INSET_X, INSET_TOP + index * INSET_STEP
             areas.append(
-                MapArea(
-                    code=value.code,
-                    name=value.name,
-                    url=value.url,
-                    description=value.description,
-                    display=value.display,
-                    fill=fill,
-                    dark=dark,
-                    hatched=value.rate is None,
+                _area(
+                    value,
                     label=value.name,
                     label_x=_r(x + INSET_WIDTH / 2),
                     label_y=_r(y + INSET_HEIGHT / 2 - 4),
@@ -157,15 +191,8 @@ def national_map(
             d["path"] for _, d in sorted(data["departments"].items()) if d["region"] == value.code
         )
         areas.append(
-            MapArea(
-                code=value.code,
-                name=value.name,
-                url=value.url,
-                description=value.description,
-                display=value.display,
-                fill=fill,
-                dark=dark,
-                hatched=value.rate is None,
+            _area(
+                value,
                 paths=paths,
                 outline=region["outline"],
                 label=value.name,
@@ -173,15 +200,16 @@ def national_map(
                 label_y=_r(region["label"][1]),
             )
         )
-    return ChoroplethMap(
+    return _choropleth(
+        values,
+        legend_labels,
+        no_value,
+        areas,
         view_box=" ".join(_r(v) for v in NATIONAL_VIEW_BOX),
-        areas=areas,
-        legend=legend(values, legend_labels, no_value),
         font_size="11",
         line_height="13",
         halo="3",
         stroke="0.6",
-        has_hatching=any(v.rate is None for v in values),
     )
 
 
@@ -199,18 +227,10 @@ def regional_map(
     if not present:
         # Overseas: its one département as a box.
         for index, value in enumerate(values):
-            fill, dark = _fill(value.rate)
             x, y = 10 + index * 140, 10
             areas.append(
-                MapArea(
-                    code=value.code,
-                    name=value.name,
-                    url=value.url,
-                    description=value.description,
-                    display=value.display,
-                    fill=fill,
-                    dark=dark,
-                    hatched=value.rate is None,
+                _area(
+                    value,
                     label=f"{value.code} {value.name}",
                     label_x=_r(x + 60),
                     label_y=_r(y + 36),
@@ -218,15 +238,16 @@ def regional_map(
                 )
             )
         width = 20 + 140 * max(1, len(values)) - 20
-        return ChoroplethMap(
+        return _choropleth(
+            values,
+            legend_labels,
+            no_value,
+            areas,
             view_box=f"0 0 {width} 100",
-            areas=areas,
-            legend=legend(values, legend_labels, no_value),
             font_size="11",
             line_height="13",
             halo="3",
             stroke="1",
-            has_hatching=any(v.rate is None for v in values),
         )
     boxes = [departments[v.code]["bbox"] for v in present]
     x0 = min(b[0] for b in boxes)
@@ -253,47 +274,39 @@ def regional_map(
         next_y = y + font * 2.8
     for value in present:
         department = departments[value.code]
-        fill, dark = _fill(value.rate)
         lx, ly = department["label"]
-        leader = None
-        anchor = "middle"
+        placement: dict[str, Any] = {}
         if value.code in callouts:
             cx, cy = callouts[value.code]
-            leader = (_r(lx), _r(ly), _r(cx - font * 0.3), _r(cy - font * 0.3))
-            lx, ly, anchor = cx, cy, "start"
-            dark = False  # written on the page, not on the area
+            placement["leader"] = (_r(lx), _r(ly), _r(cx - font * 0.3), _r(cy - font * 0.3))
+            lx, ly = cx, cy
+            placement["anchor"] = "start"
+            placement["dark"] = False  # written on the page, not on the area
         areas.append(
-            MapArea(
-                code=value.code,
-                name=value.name,
-                url=value.url,
-                description=value.description,
-                display=value.display,
-                fill=fill,
-                dark=dark,
-                hatched=value.rate is None,
+            _area(
+                value,
                 paths=(department["path"],),
                 label=value.code,
                 label_x=_r(lx),
                 label_y=_r(ly),
-                leader=leader,
-                anchor=anchor,
+                **placement,
             )
         )
     right = max(x1, callout_x + font * 5) if callouts else x1
     bottom = max(y1, next_y) if callouts else y1
-    return ChoroplethMap(
+    return _choropleth(
+        values,
+        legend_labels,
+        no_value,
+        areas,
         view_box=" ".join(
             _r(v)
             for v in (x0 - margin, y0 - margin, right - x0 + 2 * margin, bottom - y0 + 2 * margin)
         ),
-        areas=areas,
-        legend=legend(values, legend_labels, no_value),
         font_size=_r(font),
         line_height=_r(font * 1.2),
         halo=_r(font / 4),
         stroke=_r(size / 400),
-        has_hatching=any(v.rate is None for v in values),
     )
 
 

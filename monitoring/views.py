@@ -111,20 +111,23 @@ def national(request: AuthenticatedRequest) -> HttpResponse:
     return _dashboard(request, place, where)
 
 
+def _place_dashboard(request: AuthenticatedRequest, scope: str, code: str) -> HttpResponse:
+    """The dashboard of a region or a département (not found outside the user's scope)."""
+    where = selectors.territory()
+    place = selectors.place_for(request.user, scope=scope, code=code, where=where)
+    return _dashboard(request, place, where)
+
+
 @login_required
 @require_GET
 def region(request: AuthenticatedRequest, code: str) -> HttpResponse:
-    where = selectors.territory()
-    place = selectors.place_for(request.user, scope=REGION, code=code, where=where)
-    return _dashboard(request, place, where)
+    return _place_dashboard(request, REGION, code)
 
 
 @login_required
 @require_GET
 def department(request: AuthenticatedRequest, code: str) -> HttpResponse:
-    where = selectors.territory()
-    place = selectors.place_for(request.user, scope=DEPARTEMENT, code=code, where=where)
-    return _dashboard(request, place, where)
+    return _place_dashboard(request, DEPARTEMENT, code)
 
 
 # --- Lists -----------------------------------------------------------------------------------

@@ -278,6 +278,20 @@ class _JSONStream:
             )
         return self._more()
 
+    def closed(self, close: str) -> bool:
+        """After an item of an array or an object: consumes "," (False: an item follows)
+        or `close` (True: the end of the container); fails on anything else."""
+        char = self.peek()
+        if char == close:
+            self.position += 1
+            return True
+        if char != ",":
+            raise self.fail(
+                _("« , » ou « ] » attendu") if close == "]" else _("« , » ou « } » attendu")
+            )
+        self.position += 1
+        return False
+
     def array(self) -> Iterator[Any]:
         self.expect("[")
         if self.peek() == "]":
@@ -285,13 +299,8 @@ class _JSONStream:
             return
         while True:
             yield self.value()
-            char = self.peek()
-            self.position += 1
-            if char == "]":
+            if self.closed("]"):
                 return
-            if char != ",":
-                self.position -= 1
-                raise self.fail(_("« , » ou « ] » attendu"))
 
 
 # Public name for the apps' own JSON layouts (the FINESS+ structures file).
@@ -356,13 +365,8 @@ class JSONSource(FileSource):
                     yield from stream.array()
                 else:
                     stream.value()  # other keys (a version, a source…) are ignored
-                char = stream.peek()
-                stream.position += 1
-                if char == "}":
+                if stream.closed("}"):
                     break
-                if char != ",":
-                    stream.position -= 1
-                    raise stream.fail(_("« , » ou « } » attendu"))
         if not found:
             raise ImportFileError(
                 _("Le fichier JSON n'a pas de clé « %(key)s » contenant la liste à importer.")

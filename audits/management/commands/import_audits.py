@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from audits.models import AuditImport, AuditKind
 from audits.services import audit_import_create
-from care_portal.errors import ImportFileError
+from care_portal.imports.commands import file_refused, open_import_file
 from establishments.identifiers import compact, finess_error
 from establishments.models import LegalEntity
 
@@ -50,15 +50,7 @@ class Command(BaseCommand):
             )
         path = Path(options["file"])
         legal_entity = self._legal_entity(options["finess"])
-        try:
-            handle = path.open("rb")
-        except FileNotFoundError:
-            raise CommandError(_("Fichier introuvable : %(path)s") % {"path": path}) from None
-        except OSError as exc:
-            raise CommandError(
-                _("Impossible d'ouvrir %(path)s : %(error)s")
-                % {"path": path, "error": exc.strerror or exc}
-            ) from None
+        handle = open_import_file(path)
 
         if path.suffix.lower() in (".xml", ".zip") and legal_entity is None:
             handle.close()
@@ -68,22 +60,16 @@ class Command(BaseCommand):
                     "l'entité juridique auditée avec --finess."
                 )
             )
-        with handle:
-            try:
-                # On commit the task is queued, or, with eager tasks, runs right then; it
-                # is queued with robust=True, so that a failing task is logged, not
-                # raised here: the batch, marked failed, says what happened.
-                with transaction.atomic():
-                    batch = audit_import_create(
-                        kind=kind,
-                        uploaded_file=handle,
-                        filename=path.name,
-                        legal_entity=legal_entity,
-                    )
-            except ImportFileError as exc:
-                raise CommandError(
-                    _("%(file)s : %(message)s") % {"file": path.name, "message": exc.message}
-                ) from None
+        # On commit the task is queued, or, with eager tasks, runs right then; it is
+        # queued with robust=True, so that a failing task is logged, not raised here:
+        # the batch, marked failed, says what happened.
+        with handle, file_refused(path.name), transaction.atomic():
+            batch = audit_import_create(
+                kind=kind,
+                uploaded_file=handle,
+                filename=path.name,
+                legal_entity=legal_entity,
+            )
         batch.refresh_from_db()
         if not batch.finished:  # tasks are not eager: a worker takes it from the broker
             self.stdout.write(

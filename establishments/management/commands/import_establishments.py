@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from care_portal.errors import ImportFileError
+from care_portal.imports.commands import file_refused, open_import_file
 from establishments.services import establishments_import
 
 
@@ -31,23 +31,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["file"])
-        try:
-            handle = path.open("rb")
-        except FileNotFoundError:
-            raise CommandError(_("Fichier introuvable : %(path)s") % {"path": path}) from None
-        except OSError as exc:
-            raise CommandError(
-                _("Impossible d'ouvrir %(path)s : %(error)s")
-                % {"path": path, "error": exc.strerror or exc}
-            ) from None
+        handle = open_import_file(path)
 
-        with handle:
-            try:
-                report = establishments_import(file=handle, filename=path.name)
-            except ImportFileError as exc:
-                raise CommandError(
-                    _("%(file)s : %(message)s") % {"file": path.name, "message": exc.message}
-                ) from None
+        with handle, file_refused(path.name):
+            report = establishments_import(file=handle, filename=path.name)
 
         if report.file_format:
             self.stdout.write(
