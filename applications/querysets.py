@@ -1,4 +1,5 @@
-"""Scoped reads of applications: every list and page goes through `visible_to`."""
+"""Scoped reads of applications: every list and page goes through `visible_to` (or,
+for one application already loaded, its twin `is_visible_to`)."""
 
 from typing import TYPE_CHECKING, Any
 
@@ -6,6 +7,8 @@ from django.db import models
 
 if TYPE_CHECKING:
     from accounts.models import User
+
+    from .models import Application
 
 
 class ApplicationQuerySet(models.QuerySet):
@@ -35,3 +38,28 @@ def per_outer_row(
     query, as a one-column queryset to wrap in Subquery; `group` is the field naming
     the outer row (unordered: an ordering would split the group)."""
     return queryset.order_by().values(group).annotate(total=aggregate).values("total")
+
+
+def is_visible_to(application: "Application", user: "User | Any") -> bool:
+    """`visible_to`'s rule for one application already loaded (its candidate's
+    department joined), without its query: an application page reads its application by
+    its public id with every join it shows, then checks it here (planning the self-join
+    of `visible_to` beside those joins cost PostgreSQL more than all the page's other
+    queries together). Only a user of a covered entity, not the candidate's, costs a
+    query."""
+    from .models import Coverage
+
+    if not getattr(user, "is_authenticated", False):
+        return False
+    scope = user.scope
+    if application.candidate_id in scope.legal_entity_ids:
+        return True
+    if application.submitted_at is None:
+        return False
+    if scope.national or application.candidate.department.region_id in scope.region_ids:
+        return True
+    return bool(scope.legal_entity_ids) and (
+        Coverage.objects.filter(
+            application_id=application.pk, legal_entity_id__in=scope.legal_entity_ids
+        ).exists()
+    )

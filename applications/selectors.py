@@ -30,6 +30,7 @@ from .models import (
     Message,
     Transition,
 )
+from .querysets import is_visible_to
 
 # What every application page shows of the application itself, and what
 # `actor_roles` reads (candidate.department.region_id): joined, never lazily loaded.
@@ -40,15 +41,18 @@ APPLICATION_JOINS = ("call", "candidate__department__region", "ght", "sworn_by",
 
 def get_application_for(user: User, public_id: UUID) -> Application:
     """The one access helper of an application page: 404 outside
-    `Application.objects.visible_to(user)` (a draft only for its candidate's users)."""
+    `Application.objects.visible_to(user)` (a draft only for its candidate's users),
+    checked on the application read with its joins (`querysets.is_visible_to`: the
+    same rule, without the self-join that made this query the page's costliest)."""
     try:
-        return (
-            Application.objects.visible_to(user)
-            .select_related(*APPLICATION_JOINS)
-            .get(public_id=public_id)
+        application = Application.objects.select_related(*APPLICATION_JOINS).get(
+            public_id=public_id
         )
     except Application.DoesNotExist:
         raise Http404 from None
+    if not is_visible_to(application, user):
+        raise Http404
+    return application
 
 
 def get_evidence_for(user: User, application_public_id: UUID, evidence_public_id: UUID) -> Evidence:

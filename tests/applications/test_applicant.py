@@ -349,6 +349,74 @@ def test_a_withdrawn_draft_stays_visible_to_its_authors_only(
         assert not Application.objects.visible_to(user).filter(pk=application.pk).exists()
 
 
+def test_one_applications_visibility_is_visible_tos_rule(
+    call, hospital, other_hospital, hospital_user, other_hospital_user, ars_user,
+    other_region_ars_user, ministry_user, django_assert_num_queries,
+):  # fmt: skip
+    """`is_visible_to`, which the application pages check on the application they read
+    (`get_application_for`), answers as `Application.objects.visible_to` for every kind
+    of user and application, and costs a query only to a covered entity's user."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.http import Http404
+
+    from applications.querysets import is_visible_to
+    from applications.selectors import get_application_for
+
+    from ..factories import ApplicationFactory
+
+    member = LegalEntityFactory(name="CH membre")
+    member_user = UserFactory()
+    MembershipFactory(user=member_user, role=Membership.Role.ESTABLISHMENT, legal_entity=member)
+    superuser = UserFactory(is_superuser=True)  # national without a membership
+    inactive = UserFactory(is_active=False)
+    MembershipFactory(user=inactive, role=Membership.Role.ESTABLISHMENT, legal_entity=hospital)
+    nobody = UserFactory()
+    applications = {  # one per call: one application per candidate and call
+        status: ApplicationFactory(candidate=hospital, status=status)
+        for status in ("draft", "submitted", "regional_review", "ineligible")
+    }
+    applications["withdrawn draft"] = ApplicationFactory(
+        candidate=hospital, status="withdrawn", submitted_at=None
+    )
+    applications["other region"] = ApplicationFactory(
+        call=call, candidate=other_hospital, status="submitted"
+    )
+    for status in ("draft", "submitted"):
+        covering = ApplicationFactory(candidate=hospital, status=status)
+        Coverage.objects.create(call=covering.call, application=covering, legal_entity=member)
+        applications[f"covering, {status}"] = covering
+    users = {
+        "candidate": hospital_user,
+        "other candidate": other_hospital_user,
+        "covered member": member_user,
+        "ARS": ars_user,
+        "other ARS": other_region_ars_user,
+        "ministry": ministry_user,
+        "superuser": superuser,
+        "inactive": inactive,
+        "no membership": nobody,
+        "anonymous": AnonymousUser(),
+    }
+    for user_name, user in users.items():
+        for name, application in applications.items():
+            expected = Application.objects.visible_to(user).filter(pk=application.pk).exists()
+            loaded = Application.objects.select_related("candidate__department").get(
+                pk=application.pk
+            )
+            assert is_visible_to(loaded, user) is expected, (user_name, name)
+            if isinstance(user, AnonymousUser):
+                continue
+            if expected:
+                assert get_application_for(user, application.public_id) == application
+            else:
+                with pytest.raises(Http404):
+                    get_application_for(user, application.public_id)
+    with django_assert_num_queries(1):  # the application, with every join
+        get_application_for(hospital_user, applications["submitted"].public_id)
+    with django_assert_num_queries(2):  # and whether the member is covered
+        get_application_for(member_user, applications["covering, submitted"].public_id)
+
+
 def test_an_edit_from_a_stale_copy_cannot_land_on_a_withdrawn_application(
     call, hospital, hospital_user
 ):
