@@ -411,8 +411,9 @@ def test_one_applications_visibility_is_visible_tos_rule(
             else:
                 with pytest.raises(Http404):
                     get_application_for(user, application.public_id)
-    with django_assert_num_queries(1):  # the application, with every join
+    with django_assert_num_queries(1) as captured:  # the application, with every join
         get_application_for(hospital_user, applications["submitted"].public_id)
+    assert "applications_coverage" not in captured.captured_queries[0]["sql"]  # no self-join
     with django_assert_num_queries(2):  # and whether the member is covered
         get_application_for(member_user, applications["covering, submitted"].public_id)
 
