@@ -1013,6 +1013,7 @@ def test_a_covered_member_reads_its_ghts_application_without_writing(client, cal
     assert response.status_code == 200
     content = response.content.decode()
     assert "CH membre de Tarare" in content
+    assert f"Candidature du {ght.name}, déposée par son établissement support" in content
     assert url("message-create", application) not in content
     assert url("application-withdraw", application) not in content
     listing = client.get(reverse("applications:application-list")).content.decode()
