@@ -777,10 +777,14 @@ def _export_peak(client: Any, call: FundingCall, region: str) -> tuple[int, int,
 def export_memory() -> Result:
     """A region's CSV export of its eligible legal entities (`/suivi/export/entites.csv`,
     streamed, with contacts) at 5,000 and at 50,000 rows (the national fixture's
-    proportions, every entity in region 84): ratio = peak traced memory at 50,000 / at
-    5,000 while the response is consumed (at most 1.5: memory does not grow with rows)."""
+    proportions, every entity in Île-de-France): ratio = peak traced memory at 50,000 / at
+    5,000 while the response is consumed (at most 1.5: memory does not grow with rows).
+    The region must hold no other legal entity: the other benchmarks' builders put theirs
+    in the Rhône (region 84), and the export would count them."""
     client, user = _ministry_client()
-    region = "84"
+    region = "11"
+    others = LegalEntity.objects.filter(department__region__code=region).count()
+    assert not others, f"region {region} already holds {others} legal entities"
     peaks: dict[int, tuple[int, float]] = {}
     for entities in (5_000, 50_000):
         fixture = build_national(
