@@ -8,8 +8,6 @@ from django.db import models
 if TYPE_CHECKING:
     from accounts.models import User
 
-    from .models import Application
-
 
 class ApplicationQuerySet(models.QuerySet):
     def visible_to(self, user: "User | Any") -> "ApplicationQuerySet":
@@ -40,15 +38,13 @@ def per_outer_row(
     return queryset.order_by().values(group).annotate(total=aggregate).values("total")
 
 
-def is_visible_to(application: "Application", user: "User | Any") -> bool:
+def is_visible_to(application: Any, user: "User | Any") -> bool:
     """`visible_to`'s rule for one application already loaded (its candidate's
     department joined), without its query: an application page reads its application by
     its public id with every join it shows, then checks it here (planning the self-join
     of `visible_to` beside those joins cost PostgreSQL more than all the page's other
     queries together). Only a user of a covered entity, not the candidate's, costs a
     query."""
-    from .models import Coverage
-
     if not getattr(user, "is_authenticated", False):
         return False
     scope = user.scope
@@ -59,7 +55,5 @@ def is_visible_to(application: "Application", user: "User | Any") -> bool:
     if scope.national or application.candidate.department.region_id in scope.region_ids:
         return True
     return bool(scope.legal_entity_ids) and (
-        Coverage.objects.filter(
-            application_id=application.pk, legal_entity_id__in=scope.legal_entity_ids
-        ).exists()
+        application.coverages.filter(legal_entity_id__in=scope.legal_entity_ids).exists()
     )
