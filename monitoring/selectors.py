@@ -388,20 +388,37 @@ def statistics_group(prefix: str = "") -> Case:
     )
 
 
+def in_statistics_groups(groups: Iterable[str], prefix: str = "") -> Q:
+    """The legal entities whose statistics group (`statistics_group`) is one of these,
+    as plain conditions on the columns rather than on the CASE: the same rows, but
+    PostgreSQL can estimate them (on the CASE it guessed 60 rows of 3,000 and planned
+    the national dashboard's joins as nested loops: 14 ms instead of 5)."""
+    wanted = set(groups)
+    derived = {StatisticsGroup.GHT.value, StatisticsGroup.PUBLIC_OUTSIDE_GHT.value}
+    public = Q(**{f"{prefix}status_group": StatusGroup.PUBLIC})
+    # The other groups are the status group itself (never "public": it is split).
+    condition = Q(
+        **{f"{prefix}status_group__in": sorted(wanted - derived - {StatusGroup.PUBLIC.value})}
+    )
+    if StatisticsGroup.GHT.value in wanted:
+        condition |= public & Q(**{f"{prefix}ght__isnull": False})
+    if StatisticsGroup.PUBLIC_OUTSIDE_GHT.value in wanted:
+        condition |= public & Q(**{f"{prefix}ght__isnull": True})
+    return condition
+
+
 def eligible_entities(call: FundingCall, place: Place | None = None) -> QuerySet[LegalEntity]:
     """The denominator: the active établissements de santé (the FINESS categories of
     rule E1 for the call) in a statistics group the call admits, located in the place;
     annotated with `stat_group` and joined (`cov`) to the application covering each in
     this call (an entity is covered once per call at most)."""
-    queryset = (
-        LegalEntity.objects.filter(
-            active=True, finess_category__in=call_parameters(call)["health_categories"]
-        )
-        .annotate(
-            stat_group=statistics_group(),
-            cov=FilteredRelation("coverages", condition=Q(coverages__call=call)),
-        )
-        .filter(Q(stat_group__in=list(call.eligible_groups or [])))
+    queryset = LegalEntity.objects.filter(
+        in_statistics_groups(call.eligible_groups or []),
+        active=True,
+        finess_category__in=call_parameters(call)["health_categories"],
+    ).annotate(
+        stat_group=statistics_group(),
+        cov=FilteredRelation("coverages", condition=Q(coverages__call=call)),
     )
     if place is not None and place.department_ids is not None:
         queryset = queryset.filter(department_id__in=place.department_ids)
