@@ -38,8 +38,8 @@ def test_national_dashboard_runs_the_same_queries_at_50_and_1000_entities(client
     at_1000, page = _dashboard_queries(client, large.main_call.code)
 
     assert at_1000 == at_50
-    # Session, user and memberships, territory, calls, then the dashboard's seven.
-    assert at_50 == 12
+    # Session, user and memberships, territory, calls, then the dashboard's six.
+    assert at_50 == 11
     assert large.main_call.code in page
 
 

@@ -296,8 +296,8 @@ def test_national_dashboard_runs_the_same_queries_at_10_and_200_entities(
     _more_entities(200)
     with django_assert_num_queries(small):
         assert client.get(url).status_code == 200
-    # Session, user and memberships, territory, calls, then the dashboard's seven.
-    assert small == 12
+    # Session, user and memberships, territory, calls, then the dashboard's six.
+    assert small == 11
 
 
 def test_list_page_runs_the_same_queries_for_any_number_of_rows(

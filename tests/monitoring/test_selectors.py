@@ -229,10 +229,10 @@ def test_participation_runs_a_constant_number_of_queries(world, django_assert_nu
     assert p.eligible == 48
 
 
-def test_dashboard_runs_seven_queries(world, django_assert_num_queries):
+def test_dashboard_runs_six_queries(world, django_assert_num_queries):
     where = selectors.territory()
     place = selectors.resolve_place(REGION, "84", where)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         board = selectors.dashboard(place=place, call=world.call, where=where)
     assert board.participation.eligible == 6
     assert [s.count for s in board.funnel] == [6, 3, 2, 2, 2]
