@@ -170,11 +170,15 @@ def legend_labels() -> list[str]:
     ]
 
 
-def participation_map(board: Dashboard, rate: str) -> maps.ChoroplethMap | None:
+def participation_map(
+    board: Dashboard, rate: str, urls: dict[str, str] | None = None
+) -> maps.ChoroplethMap | None:
+    """`urls`: each area's dashboard by its code, when the caller has them already."""
     place = board.place
     code = board.call.code if board.call else None
     label = RATE_LABELS.get(rate, rate)
     level = DEPARTEMENT if place.scope == REGION else REGION
+    known = urls or {}
 
     def describe(name: str, display: str) -> str:
         return _("%(name)s : %(rate)s, %(value)s") % {
@@ -187,7 +191,7 @@ def participation_map(board: Dashboard, rate: str) -> maps.ChoroplethMap | None:
         board.by_area,
         rate_of=lambda figures: getattr(figures, rate),
         display_of=rate_display,
-        url_of=lambda key: dashboard_url(level, key, code),
+        url_of=lambda key: known.get(key) or dashboard_url(level, key, code),
         describe=describe,
     )
     no_value = _("sans objet (aucun dénominateur)")
@@ -259,19 +263,21 @@ def panels(board: Dashboard, rate: str) -> Panels:
     place = board.place
     code = board.call.code if board.call else None
     area_table = None
+    area_urls: dict[str, str] = {}
     if place.area_level:
         level = place.area_level
+        area_urls = {row.key: dashboard_url(level, row.key, code) for row in board.by_area}
         area_table = breakdown_table(
             "territoires",
             _("Par région") if level == REGION else _("Par département"),
             _("Région") if level == REGION else _("Département"),
             board.by_area,
-            {row.key: dashboard_url(level, row.key, code) for row in board.by_area},
+            area_urls,
         )
     return Panels(
         key_figures=key_figures(board),
         key_table=key_figures_table(board),
-        map=participation_map(board, rate) if place.area_level else None,
+        map=participation_map(board, rate, area_urls) if place.area_level else None,
         rate=rate,
         rate_label=str(RATE_LABELS.get(rate, rate)),
         area_table=area_table,
