@@ -309,3 +309,32 @@ def test_figures_sum_equals_adding_them_one_by_one(world):
     assert selectors.Figures.sum(cells) == by_addition
     assert by_addition.amount_requested > 0 and by_addition.by_status
     assert selectors.Figures.sum([]) == selectors.Figures()
+
+
+def test_eligible_entities_are_those_of_the_call_s_groups(world):
+    """The groups are filtered on plain columns (`in_statistics_groups`): the same rows
+    as the statistics group of each entity, for every set of groups; and the
+    dashboard's figures follow a change of the call's groups."""
+    from itertools import combinations
+
+    from applications.eligibility import call_parameters
+    from establishments.models import LegalEntity, StatisticsGroup
+
+    call = world.call
+    candidates = list(
+        LegalEntity.objects.filter(
+            active=True, finess_category__in=call_parameters(call)["health_categories"]
+        )
+    )
+    groups = [g.value for g in StatisticsGroup]
+    assert {e.statistics_group.value for e in candidates} == set(groups)  # every group seen
+    place = selectors.resolve_place(NATION, None)
+    for size in range(len(groups) + 1):
+        for chosen in combinations(groups, size):
+            call.eligible_groups = list(chosen)
+            rows = selectors.eligible_entities(call)
+            expected = {e.pk for e in candidates if e.statistics_group.value in chosen}
+            assert set(rows.values_list("pk", flat=True)) == expected
+            assert all(g in chosen for g in rows.values_list("stat_group", flat=True))
+            eligible = selectors.cube(call, place).total().eligible
+            assert eligible == len(expected)
