@@ -171,14 +171,13 @@ def legend_labels() -> list[str]:
 
 
 def participation_map(
-    board: Dashboard, rate: str, urls: dict[str, str] | None = None
+    board: Dashboard, rate: str, urls: dict[str, str]
 ) -> maps.ChoroplethMap | None:
-    """`urls`: each area's dashboard by its code, when the caller has them already."""
+    """`urls`: each area's dashboard by its code (the area table's links)."""
     place = board.place
     code = board.call.code if board.call else None
     label = RATE_LABELS.get(rate, rate)
     level = DEPARTEMENT if place.scope == REGION else REGION
-    known = urls or {}
 
     def describe(name: str, display: str) -> str:
         return _("%(name)s : %(rate)s, %(value)s") % {
@@ -191,7 +190,7 @@ def participation_map(
         board.by_area,
         rate_of=lambda figures: getattr(figures, rate),
         display_of=rate_display,
-        url_of=lambda key: known.get(key) or dashboard_url(level, key, code),
+        url_of=lambda key: urls.get(key) or dashboard_url(level, key, code),
         describe=describe,
     )
     no_value = _("sans objet (aucun dénominateur)")

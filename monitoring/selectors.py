@@ -837,10 +837,8 @@ def weekly_series(call: FundingCall, place: Place) -> list[Week]:
         submissions=Count("pk", filter=first_submission),
         decisions=Count("pk", filter=decision),
     )
-    submitted = {week: {"n": row["submissions"]} for week, row in moves.items()}
-    decided = {week: {"n": row["decisions"]} for week, row in moves.items()}
     paid = per_week(payments, "paid_on", amount=Sum("amount"))
-    weeks = set(submitted) | set(decided) | set(paid)
+    weeks = set(moves) | set(paid)
     if not weeks:
         return []
     result = []
@@ -849,8 +847,8 @@ def weekly_series(call: FundingCall, place: Place) -> list[Week]:
         result.append(
             Week(
                 start=day,
-                submissions=submitted.get(day, {}).get("n", 0),
-                decisions=decided.get(day, {}).get("n", 0),
+                submissions=moves.get(day, {}).get("submissions", 0),
+                decisions=moves.get(day, {}).get("decisions", 0),
                 payments=paid.get(day, {}).get("n", 0),
                 amount_paid=paid.get(day, {}).get("amount") or ZERO,
             )
