@@ -9,18 +9,22 @@ entities, then starts gunicorn as docker-compose.yml does (3 sync workers, DEBUG
 WhiteNoise, production settings: bench/load_settings.py). Personas sign in through the
 login page and the second factor (a recovery code); then, from this process (not
 gunicorn's), `--users` threads with their own connections request one page for
-`--seconds` seconds, then its baseline for as long, in `--rounds` alternations:
+`--seconds` seconds, then each of its two baselines for as long, in `--rounds`
+alternations:
 
 - the ARS queue (`/instruction/`, ARS agent), the national dashboard (`/suivi/`,
   ministry user), the application page (`/candidatures/<id>/`, establishment user) and
   the admin changelist of applications (staff);
-- the baseline of each: `/__bench__/baseline/<same path>` (bench/load_views.py), the
-  same template rendered with the same rows, fetched once in advance, through the same
-  gunicorn and middleware.
+- the bare view of each, `/__bench__/baseline/<same path>` (bench/load_views.py): the
+  page's rows fetched by the very SELECT statements the page sends, then the same
+  template rendered with the page's context, through the same gunicorn and middleware;
+- the render alone, `/__bench__/render/<same path>`: the same template and context,
+  the rows kept in memory, no query.
 
-Ratio = the page's throughput / its baseline's (goal: at least 0.5). Throughput,
-latency percentiles and the queries of one request (`X-Bench-Queries`) are printed in a
-table; `--json FILE` writes the result for bench/results.json."""
+Ratio = the page's throughput / its bare view's (goal: at least 0.5); the ratio to the
+render alone is printed beside it. Throughput, latency percentiles and the queries of
+one request (`X-Bench-Queries`) are printed in a table; `--json FILE` writes the result
+for bench/results.json."""
 
 import argparse
 import http.client
@@ -269,18 +273,25 @@ def measure(
     rows = []
     for page in pages:
         cookies = sessions[page.persona]
-        base_path = f"/__bench__/baseline{page.path}"
-        # Warm every gunicorn worker on both sides (the baseline captures its rows in
-        # each worker process at its first request there).
-        for path in (page.path, base_path):
+        sides = {
+            "page": page.path,
+            "baseline": f"/__bench__/baseline{page.path}",
+            "render": f"/__bench__/render{page.path}",
+        }
+        # Warm every gunicorn worker on every side (the baselines capture the page's
+        # context and statements in each worker process at their first request there).
+        for path in sides.values():
             hammer(port, path, cookies, args.users, 1.0)
-        page_probe = probe(port, page.path, cookies)
-        base_probe = probe(port, base_path, cookies)
-        ours, base = Samples(), Samples()
+        probes = {side: probe(port, path, cookies) for side, path in sides.items()}
+        samples = {side: Samples() for side in sides}
         for _ in range(args.rounds):
-            ours.add(hammer(port, page.path, cookies, args.users, args.seconds / args.rounds))
-            base.add(hammer(port, base_path, cookies, args.users, args.seconds / args.rounds))
+            for side, path in sides.items():
+                samples[side].add(
+                    hammer(port, path, cookies, args.users, args.seconds / args.rounds)
+                )
+        ours, base, render = samples["page"], samples["baseline"], samples["render"]
         ratio = ours.rate() / base.rate() if base.rate() else 0.0
+        render_ratio = ours.rate() / render.rate() if render.rate() else 0.0
         rows.append(
             {
                 "key": page.key,
@@ -297,23 +308,31 @@ def measure(
                 "baseline_p50_ms": round(base.percentile(50), 1),
                 "baseline_p95_ms": round(base.percentile(95), 1),
                 "baseline_p99_ms": round(base.percentile(99), 1),
-                "baseline_errors": len(base.errors),
+                "baseline_errors": len(base.errors) + len(render.errors),
                 "ratio": round(ratio, 3),
-                "queries": int(page_probe.get("x-bench-queries", -1)),
-                "query_ms": float(page_probe.get("x-bench-query-ms", 0)),
-                "alone_ms": float(page_probe.get("x-bench-total-ms", 0)),
-                "baseline_queries": int(base_probe.get("x-bench-queries", -1)),
-                "baseline_view_queries": int(base_probe.get("x-bench-view-queries", -1)),
-                "baseline_alone_ms": float(base_probe.get("x-bench-total-ms", 0)),
-                "kb": round(int(page_probe["bytes"]) / 1024, 1),
-                "baseline_kb": round(int(base_probe["bytes"]) / 1024, 1),
-                "first_errors": (ours.errors + base.errors)[:3],
+                "render_rps": round(render.rate(), 1),
+                "render_p50_ms": round(render.percentile(50), 1),
+                "render_ratio": round(render_ratio, 3),
+                "queries": int(probes["page"].get("x-bench-queries", -1)),
+                "query_ms": float(probes["page"].get("x-bench-query-ms", 0)),
+                "alone_ms": float(probes["page"].get("x-bench-total-ms", 0)),
+                "baseline_queries": int(probes["baseline"].get("x-bench-queries", -1)),
+                "baseline_view_queries": int(probes["baseline"].get("x-bench-view-queries", -1)),
+                "baseline_rows": int(probes["baseline"].get("x-bench-rows", -1)),
+                "baseline_skipped": int(probes["baseline"].get("x-bench-skipped", -1)),
+                "baseline_alone_ms": float(probes["baseline"].get("x-bench-total-ms", 0)),
+                "render_view_queries": int(probes["render"].get("x-bench-view-queries", -1)),
+                "render_alone_ms": float(probes["render"].get("x-bench-total-ms", 0)),
+                "kb": round(int(probes["page"]["bytes"]) / 1024, 1),
+                "baseline_kb": round(int(probes["baseline"]["bytes"]) / 1024, 1),
+                "first_errors": (ours.errors + base.errors + render.errors)[:3],
             }
         )
         row = rows[-1]
         print(
-            f"  {page.title}: {row['rps']} req/s against {row['baseline_rps']} "
-            f"(ratio {row['ratio']:.2f}), {row['queries']} queries",
+            f"  {page.title}: {row['rps']} req/s against {row['baseline_rps']} for the bare "
+            f"view (ratio {row['ratio']:.2f}) and {row['render_rps']} for the render alone "
+            f"(ratio {row['render_ratio']:.2f}), {row['queries']} queries",
             flush=True,
         )
     return rows
@@ -322,15 +341,17 @@ def measure(
 def table(rows: list[dict[str, Any]], users: int) -> str:
     """One line per page: under load (req/s, latency percentiles, errors), then one
     request alone (its queries, the middleware's included, their time, its time); the
-    same for the baseline, whose `view q` are the queries its rendering still runs."""
+    same for the bare view, whose `view q` are the statements it sends for the page's
+    rows; the render alone's req/s; the two ratios."""
     head = (
         f"{'page':<19} {'req/s':>6} {'p50':>6} {'p95':>6} {'p99':>6} {'err':>3} "
         f"{'queries':>7} {'q ms':>6} {'1 req':>6} | {'req/s':>6} {'p50':>6} {'p95':>6} "
-        f"{'p99':>6} {'view q':>6} {'1 req':>6} | {'ratio':>5}"
+        f"{'p99':>6} {'view q':>6} {'1 req':>6} | {'ratio':>5} | {'req/s':>6} {'ratio':>5}"
     )
     lines = [
-        f"load: {users} concurrent users; times in ms; left the page, right its baseline "
-        "(same template, rows fetched in advance); `1 req`: one request alone",
+        f"load: {users} concurrent users; times in ms; left the page, then the bare view "
+        "(the page's own SELECT statements, then the same template), then the render "
+        "alone (rows kept in memory); `1 req`: one request alone",
         head,
         "-" * len(head),
     ]
@@ -343,7 +364,7 @@ def table(rows: list[dict[str, Any]], users: int) -> str:
             f"{r['baseline_p50_ms']:>6.0f} {r['baseline_p95_ms']:>6.0f} "
             f"{r['baseline_p99_ms']:>6.0f} {r['baseline_view_queries']:>6} "
             f"{r['baseline_alone_ms']:>6.1f} | "
-            f"{r['ratio']:>5.2f}{flag}"
+            f"{r['ratio']:>5.2f} | {r['render_rps']:>6.1f} {r['render_ratio']:>5.2f}{flag}"
         )
     return "\n".join(lines)
 

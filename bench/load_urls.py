@@ -1,5 +1,7 @@
-"""The load benchmark's URLconf: the portal's, plus `/__bench__/baseline/<page path>`,
-the bare view rendering a page's template with its rows fetched once in advance."""
+"""The load benchmark's URLconf: the portal's, plus its two baselines for a page
+(bench/load_views.py): `/__bench__/baseline/<page path>`, the bare view fetching the
+page's rows with the page's own SELECT statements and rendering its template, and
+`/__bench__/render/<page path>`, the template rendered with rows kept in memory."""
 
 from django.urls import path
 
@@ -10,6 +12,7 @@ from . import load_views
 
 urlpatterns = [
     path("__bench__/baseline/<path:page>", load_views.baseline, name="bench-baseline"),
+    path("__bench__/render/<path:page>", load_views.render_only, name="bench-render"),
     *portal_urlpatterns,
 ]
 
