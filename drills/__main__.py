@@ -63,11 +63,13 @@ def setup(services: Services) -> None:
     services.define_workers()
     services.web_start()
     services.workers_start()
+    services.supervise()
     services.beat_start()
     print(
         f"setup: PostgreSQL :{services.pg_port}, Redis :{services.redis_port}, gunicorn "
         f":{services.web_port} (3 workers), Celery workers `default` and `pdf` (2 processes "
-        f"each) and beat, media on {'a tmpfs' if services.media_mounted else 'disk'}; "
+        f"each, supervised: restarted if they exit, as in production) and beat, media on "
+        f"{'a tmpfs' if services.media_mounted else 'disk'}; "
         f"{time.monotonic() - started:.1f} s",
         flush=True,
     )
@@ -114,6 +116,14 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
                 report.check("the drill ran to its end", False, f"{type(error).__name__}: {error}")
                 heal(services)
+            restarts = services.take_restarts()
+            report.figures["restarts"] = len(restarts)
+            for restart in restarts:
+                report.saw(
+                    f"worker {restart.worker} exited by itself (exit code {restart.exit_code}: "
+                    f"{restart.reason}); its supervisor started it again, as production's "
+                    "restart policy does"
+                )
             report.finish()
             results.append(report)
     except DrillError as error:
@@ -131,7 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n== summary ({time.monotonic() - started:.0f} s in all)")
     for report in results:
         state = "ok" if not report.failures else f"FAILED ({len(report.failures)})"
-        print(f"  {report.name:<11} {state:<12} {report.checks} checks, {report.elapsed():.1f} s")
+        restarts = report.figures.get("restarts", 0)
+        print(
+            f"  {report.name:<11} {state:<12} {report.checks} checks, {report.elapsed():.1f} s"
+            + (f", {restarts} worker restart(s) by the supervisor" if restarts else "")
+        )
         for failure in report.failures:
             print(f"      - {failure}")
     failed = [r for r in results if r.failures]

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -75,6 +76,17 @@ class Worker:
     args: list[str]
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    log_offset: int = 0  # where this start's lines begin in its log
+
+
+@dataclass(frozen=True)
+class Restart:
+    """A worker that exited by itself and that the supervisor started again."""
+
+    worker: str
+    exit_code: int
+    reason: str  # the last line of its log that says why (CRITICAL, ERROR or Traceback)
+    at: float
 
 
 @dataclass
@@ -93,6 +105,10 @@ class Services:
     redis: subprocess.Popen[bytes] | None = None
     pg_running: bool = False
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(50))
+    restarts: list[Restart] = field(default_factory=list)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _closing: threading.Event = field(default_factory=threading.Event)
+    _supervisor: threading.Thread | None = None
     # The load benchmark (bench/load.py) runs the same services with its own settings.
     settings_module: str = "drills.settings"
 
@@ -411,19 +427,25 @@ class Services:
             ),
         }
 
-    def worker_start(self, name: str) -> None:
+    def _worker_spawn(self, name: str) -> Worker:
         worker = self.workers[name]
-        worker.starts += 1
+        with self._lock:
+            worker.starts += 1
+            log = self.logs / f"worker-{name}.log"
+            worker.log_offset = log.stat().st_size if log.exists() else 0
+            worker.process = self._spawn(f"worker-{name}", worker.args)
+        return worker
+
+    def worker_start(self, name: str) -> None:
+        worker = self._worker_spawn(name)
         log_name = f"worker-{name}"
         marker = self.logs / f"{log_name}.log"
-        offset = marker.stat().st_size if marker.exists() else 0
-        worker.process = self._spawn(log_name, worker.args)
 
         def ready() -> bool:
             if worker.process is not None and worker.process.poll() is not None:
                 raise DrillError(f"worker {name} exited:\n{self.log_tail(log_name)}")
             with open(marker, "rb") as log:
-                log.seek(offset)
+                log.seek(worker.log_offset)
                 return b" ready." in log.read()
 
         if not wait_for(ready, 90, 0.3):
@@ -437,11 +459,12 @@ class Services:
         """kill -9 every process of every worker (the main process and its pool), as
         when the machine or the container dies; returns the pids killed."""
         killed = []
-        for worker in self.workers.values():
-            if worker.process is not None:
-                killed += [worker.process.pid, *self.children(worker.process.pid)]
-                self._kill_group(worker.process)
-                worker.process = None
+        with self._lock:  # a kill by the operator: the supervisor leaves them down
+            for worker in self.workers.values():
+                if worker.process is not None:
+                    killed += [worker.process.pid, *self.children(worker.process.pid)]
+                    self._kill_group(worker.process)
+                    worker.process = None
         return killed
 
     def workers_kill_pool(self) -> list[int]:
@@ -455,6 +478,54 @@ class Services:
                         os.kill(pid, signal.SIGKILL)
                         killed.append(pid)
         return killed
+
+    # --- Supervision, as docker-compose.yml's `restart: unless-stopped` ------------------
+
+    def supervise(self) -> None:
+        """Start the supervisor: a thread that starts again, at once, a worker whose main
+        process exited by itself, as production's restart policy does, and records why it
+        exited (`restarts`, reported by the drill it happened in). A worker the drill
+        killed on purpose (`workers_kill`) stays down until the drill starts it, as a
+        container stopped by its operator does."""
+        self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
+        self._supervisor.start()
+
+    def _supervise(self) -> None:
+        while not self._closing.wait(0.5):
+            for name, worker in self.workers.items():
+                with self._lock:
+                    process = worker.process
+                    if self._closing.is_set() or process is None or process.poll() is None:
+                        continue
+                    reason = self.exit_reason(name)
+                    self._worker_spawn(name)
+                    self.restarts.append(
+                        Restart(name, process.returncode, reason, time.monotonic())
+                    )
+                self.say(
+                    f"  [supervisor] worker {name} exited by itself (exit code "
+                    f"{process.returncode}: {reason}); started again"
+                )
+
+    def exit_reason(self, name: str) -> str:
+        """The last line of the worker's current run that says why it stopped."""
+        path = self.logs / f"worker-{name}.log"
+        if not path.exists():
+            return "no log"
+        with open(path, "rb") as log:
+            log.seek(self.workers[name].log_offset)
+            lines = log.read().decode(errors="replace").splitlines()
+        for marker in ("CRITICAL", "Traceback", "ERROR"):
+            found = [line for line in lines if marker in line]
+            if found:
+                return found[-1].strip()[-240:]
+        return lines[-1].strip()[-240:] if lines else "no line in its log"
+
+    def take_restarts(self) -> list[Restart]:
+        """The restarts since the last call."""
+        with self._lock:
+            taken, self.restarts = self.restarts, []
+        return taken
 
     def diagnose(self) -> str:
         """Which piece of the background work stalled, for a drill whose work did not
@@ -518,6 +589,9 @@ class Services:
     def close(self) -> None:
         """Stop what was started, by id: our processes (TERM, then KILL), the cluster,
         the tmpfs; the work directory is removed by the caller."""
+        self._closing.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=10)
         alive = [p for p in self.processes if p.poll() is None]
         for process in alive:  # its main process: a warm shutdown of its children
             with contextlib.suppress(ProcessLookupError, PermissionError):
