@@ -435,7 +435,9 @@ def message_post(*, application: Application, by: "User", body: str) -> Message:
         raise TransitionForbidden(_("Vous ne pouvez pas écrire sur cette candidature."))
     if application.status == Status.DRAFT:
         raise ApplicationError(_("Les échanges s'ouvrent au dépôt de la candidature."))
-    message = Message.objects.create(application=application, author=by, body=body)
+    message = Message.objects.create(
+        application=application, author=by, body=body, notification_pending=True
+    )
     enqueue_on_commit("applications.notify_message_task", message.pk)
     return message
 

@@ -240,6 +240,7 @@ def application_transition(
             actor=by,
             comment=comment,
             created_at=now,
+            notification_pending=True,
         )
         audit.record(
             audit.Action.TRANSITION,

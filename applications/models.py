@@ -538,11 +538,22 @@ class Transition(models.Model):
     )
     comment = models.TextField(_("commentaire"), blank=True)
     created_at = models.DateTimeField(_("date"), default=timezone.now)
+    # Set by the lifecycle in the transition's own transaction, cleared in the one that
+    # sends its e-mail (applications/notifications.py): the sweeper finds those whose
+    # task was lost.
+    notification_pending = models.BooleanField(_("notification à envoyer"), default=False)
 
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name = _("changement d'état")
         verbose_name_plural = _("changements d'état")
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(notification_pending=True),
+                name="transition_notification_due",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.application_id}: {self.from_status} → {self.to_status}"
@@ -574,11 +585,20 @@ class Message(PublicModel):
     )
     body = models.TextField(_("message"), max_length=10000)
     is_return_request = models.BooleanField(_("demande de compléments"), default=False)
+    # As Transition.notification_pending: set when posted, cleared once notified.
+    notification_pending = models.BooleanField(_("notification à envoyer"), default=False)
 
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name = _("message")
         verbose_name_plural = _("messages")
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(notification_pending=True),
+                name="message_notification_due",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%d/%m/%Y %H:%M} – {self.body[:60]}"

@@ -1,10 +1,13 @@
 """E-mails to the people concerned by a change of an application's status."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 
 from accounts.models import Membership, User
 
@@ -53,17 +56,24 @@ def recipients(transition: Transition) -> list[str]:
 
 
 def notify_transition(*, transition_id: int) -> int:
-    """Send the French e-mail of one transition; returns the number of recipients.
-    Idempotent enough for a redelivery: it only sends, it writes nothing."""
-    transition = (
-        Transition.objects.select_related(
-            "application__call", "application__candidate__department", "actor"
+    """Send the French e-mail of one transition whose notification is pending; returns
+    the number of recipients. Once: the flag is cleared in the transaction that sends,
+    so a redelivery or the sweeper finds nothing to do (a failed sending leaves it set,
+    for them)."""
+    with transaction.atomic():
+        transition = (
+            Transition.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("application__call", "application__candidate__department", "actor")
+            .filter(pk=transition_id, notification_pending=True)
+            .first()
         )
-        .filter(pk=transition_id)
-        .first()
-    )
-    if transition is None:
-        return 0
+        if transition is None:
+            return 0  # notified already, or another worker is notifying it
+        Transition.objects.filter(pk=transition.pk).update(notification_pending=False)
+        return _send_transition(transition)
+
+
+def _send_transition(transition: Transition) -> int:
     to = recipients(transition)
     if not to:
         return 0
@@ -87,14 +97,23 @@ def notify_transition(*, transition_id: int) -> int:
 
 def notify_message(*, message_id: int) -> int:
     """A new message in a thread: tell the other side (applicant users, or the ARS and,
-    on an ineligible application, the ministry)."""
-    message = (
-        Message.objects.select_related("application__candidate__department", "author")
-        .filter(pk=message_id)
-        .first()
-    )
-    if message is None or message.is_return_request:
-        return 0  # a return request is announced by its transition's e-mail
+    on an ineligible application, the ministry). Once, as `notify_transition`."""
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("application__candidate__department", "author")
+            .filter(pk=message_id, notification_pending=True)
+            .first()
+        )
+        if message is None:
+            return 0  # notified already, or another worker is notifying it
+        Message.objects.filter(pk=message.pk).update(notification_pending=False)
+        if message.is_return_request:
+            return 0  # a return request is announced by its transition's e-mail
+        return _send_message(message)
+
+
+def _send_message(message: Message) -> int:
     application = message.application
     author_is_applicant = bool(
         message.author_id
@@ -133,3 +152,15 @@ def notify_message(*, message_id: int) -> int:
         body = render_to_string("applications/email/message_body.txt", context)
     EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=to).send()
     return len(to)
+
+
+def notifications_needing_work(*, older_than_seconds: int) -> tuple[list[int], list[int]]:
+    """The transitions and the messages whose notification is still pending after that
+    long (their task was lost: Redis down at the commit, a worker killed)."""
+    before = timezone.now() - timedelta(seconds=older_than_seconds)
+    transitions = Transition.objects.filter(notification_pending=True, created_at__lt=before)
+    messages = Message.objects.filter(notification_pending=True, created_at__lt=before)
+    return (
+        list(transitions.order_by("created_at").values_list("pk", flat=True)),
+        list(messages.order_by("created_at").values_list("pk", flat=True)),
+    )

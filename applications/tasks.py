@@ -6,15 +6,17 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
+from care_portal.queue import RETRY_WHILE_UNREACHABLE
 
-@shared_task(name="applications.notify_transition_task", acks_late=True)
+
+@shared_task(name="applications.notify_transition_task", **RETRY_WHILE_UNREACHABLE)
 def notify_transition_task(transition_id: int) -> None:
     from .notifications import notify_transition
 
     notify_transition(transition_id=transition_id)
 
 
-@shared_task(name="applications.notify_message_task", acks_late=True)
+@shared_task(name="applications.notify_message_task", **RETRY_WHILE_UNREACHABLE)
 def notify_message_task(message_id: int) -> None:
     from .notifications import notify_message
 
@@ -60,6 +62,7 @@ def sweep_unfinished_task() -> int:
     database is the source of truth (docs/architecture.md, "Background work that loses
     nothing")."""
     from .dossiers import dossiers_needing_work
+    from .notifications import notifications_needing_work
     from .scoring import applications_needing_work
 
     after = settings.SWEEP_AFTER_SECONDS
@@ -69,7 +72,12 @@ def sweep_unfinished_task() -> int:
     dossiers = dossiers_needing_work(older_than_seconds=after)
     for application_id, kind in dossiers:
         render_dossier_task.delay(application_id, kind)
-    return len(pending) + len(dossiers)
+    transitions, messages = notifications_needing_work(older_than_seconds=after)
+    for transition_id in transitions:
+        notify_transition_task.delay(transition_id)
+    for message_id in messages:
+        notify_message_task.delay(message_id)
+    return len(pending) + len(dossiers) + len(transitions) + len(messages)
 
 
 @shared_task(

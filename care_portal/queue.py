@@ -7,7 +7,16 @@ CELERY_TASK_ALWAYS_EAGER runs it in process as before (`send_task` would not).""
 from typing import Any
 
 from celery import Task, current_app
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
+
+# The options of a task that sends mail: retried, with growing delays, while the mail
+# server or the database is unreachable (then the sweepers take over).
+RETRY_WHILE_UNREACHABLE: dict[str, Any] = {
+    "acks_late": True,
+    "autoretry_for": (OSError, OperationalError, InterfaceError),
+    "retry_backoff": True,
+    "max_retries": 5,
+}
 
 
 def task(name: str) -> Task:

@@ -4,10 +4,10 @@ engine (a move of the engine changes these import lines only).
 The demo moves every application with the engine (`application_transition`, and the
 real scoring `application_score` for the system's moves; payments through the tracking
 service `record_payment`, which moves a fully paid application to paid) inside
-`quiet()`: one
-transaction whose after-commit work (notification e-mails, scoring task, PDF
-renderings) is dropped, and whose clock reads the moment of the demo history that is
-being played, so that the engine itself stamps every row with its planned date.
+`quiet()`: one transaction whose after-commit work (notification e-mails, scoring task,
+PDF renderings) is dropped, its notifications marked done so that no sweeper sends them
+later, and whose clock reads the moment of the demo history that is being played, so
+that the engine itself stamps every row with its planned date.
 """
 
 from collections.abc import Callable, Iterator
@@ -16,6 +16,7 @@ from datetime import datetime
 from unittest import mock
 
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from applications.lifecycle import EDITABLE_STATUSES as EDITABLE_STATUSES
@@ -24,6 +25,7 @@ from applications.lifecycle import Actor as Actor
 from applications.lifecycle import Status as Status
 from applications.lifecycle import application_transition as application_transition
 from applications.lifecycle import rule_for as rule_for
+from applications.models import Message, Transition
 from applications.scoring import application_score as application_score
 from applications.tracking import Tranche as Tranche
 from applications.tracking import record_payment as record_payment
@@ -48,7 +50,17 @@ def quiet() -> Iterator[Callable[[datetime], None]]:
     moment = [timezone.now()]
     with transaction.atomic(), mock.patch.object(timezone, "now", lambda: moment[0]):
         start = len(connection.run_on_commit)
+        last = {model: _last_pk(model) for model in (Transition, Message)}
         try:
             yield lambda at: moment.__setitem__(0, at)
+            # Their e-mails are dropped too: no sweeper sends them later.
+            for model, pk in last.items():
+                model.objects.filter(pk__gt=pk, notification_pending=True).update(
+                    notification_pending=False
+                )
         finally:
             del connection.run_on_commit[start:]
+
+
+def _last_pk(model: type[Transition] | type[Message]) -> int:
+    return model.objects.aggregate(last=Max("pk"))["last"] or 0

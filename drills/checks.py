@@ -10,7 +10,9 @@ media directory (not only on what the drill touched):
   no evidence file twice, every file in the media directory belongs to exactly one row
   and every row has its file (nothing half-written);
 - no call's envelope is exceeded (applications/decisions.py: granted amounts in
-  approved and later statuses)."""
+  approved and later statuses);
+- every notification is sent: no transition or message still waits for its e-mail, no
+  e-mail of the outbox (care_portal/mail.py) is left unsent."""
 
 import hashlib
 import itertools
@@ -27,7 +29,15 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from django.db.models import Count
 
 from applications.decisions import with_envelope_figures
-from applications.models import Application, Dossier, Evidence, FundingCall, Transition
+from applications.models import (
+    Application,
+    Dossier,
+    Evidence,
+    FundingCall,
+    Message,
+    Transition,
+)
+from care_portal.models import OutgoingEmail
 
 T = TypeVar("T")
 
@@ -133,7 +143,27 @@ def unfinished() -> dict[str, list[int]]:
         if pk not in skip and (pk, "dossier", n) not in done
     ]
     letters = [pk for pk, n in decision_counts().items() if (pk, "decision", n) not in done]
-    return {"not scored": waiting, "dossier missing": dossiers, "letter missing": letters}
+    return {
+        "not scored": waiting,
+        "dossier missing": dossiers,
+        "letter missing": letters,
+        **notifications_left(),
+    }
+
+
+def notifications_left() -> dict[str, list[int]]:
+    """Transitions and messages whose e-mail is not written yet, e-mails not sent."""
+    return {
+        "transition not notified": list(
+            Transition.objects.filter(notification_pending=True).values_list("pk", flat=True)
+        ),
+        "message not notified": list(
+            Message.objects.filter(notification_pending=True).values_list("pk", flat=True)
+        ),
+        "e-mail not sent": list(
+            OutgoingEmail.objects.filter(sent_at__isnull=True).values_list("pk", flat=True)
+        ),
+    }
 
 
 def wait_until_finished(
@@ -312,6 +342,18 @@ def check_envelopes(report: Report) -> None:
     )
 
 
+def check_notifications(report: Report) -> None:
+    left = {k: v for k, v in notifications_left().items() if v}
+    notified = Transition.objects.filter(notification_pending=False).count()
+    report.check(
+        "every notification is sent (transitions, messages, outbox)",
+        not left,
+        f"{notified} transitions, none waiting; outbox empty"
+        if not left
+        else "; ".join(f"{k}: {short(v)}" for k, v in left.items()),
+    )
+
+
 def invariants(report: Report, media: Path, *, acknowledged: Iterable[int] = ()) -> None:
     def run() -> None:
         close_old_connections()
@@ -320,6 +362,7 @@ def invariants(report: Report, media: Path, *, acknowledged: Iterable[int] = ())
         check_no_duplicates(report)
         check_media(report, media)
         check_envelopes(report)
+        check_notifications(report)
 
     with_database(run)
 

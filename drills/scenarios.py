@@ -133,6 +133,12 @@ def redis_drill(ctx: Context, report: Report) -> None:
         if bad or traffic.no_answer
         else "",
     )
+    due = with_database(checks.notifications_left)
+    report.saw(
+        f"when the traffic ended, {len(due['transition not notified'])} status changes still "
+        f"waited for their e-mail, {len(due['e-mail not sent'])} e-mails of the outbox unsent "
+        "(those whose task Redis lost wait for the sweeper)"
+    )
     checks.wait_until_finished(report, 150, ctx.services.diagnose)
     delays = with_database(lambda: scoring_delays([a.application_id for a in during]))
     report.saw(
@@ -386,6 +392,8 @@ def workers_drill(ctx: Context, report: Report) -> None:
 
     finished = with_database(lambda: wait_for(all_done, 240, 1))
     took = time.monotonic() - started
+    if not finished:
+        print(f"  diagnosis:\n{services.diagnose()}", flush=True)
     report.saw(
         f"everything done {took:.1f} s after the rescoring was queued "
         f"({len(ids) / took:.1f} applications/s with the kills, the redelivery of the killed "

@@ -537,7 +537,10 @@ class Services:
         try:
             client = redis.Redis(host="127.0.0.1", port=self.redis_port, socket_timeout=2)
             waiting = {queue: client.llen(queue) for queue in ("default", "pdf")}
-            lines.append(f"    Redis: waiting {waiting}, unacked {client.hlen('unacked')}")
+            lines.append(
+                f"    Redis: waiting {waiting}, unacked {client.hlen('unacked')}, the "
+                f"unacked messages' restore lock {lock_state(client.ttl('unacked_mutex'))}"
+            )
         except redis.RedisError as error:
             lines.append(f"    Redis: no answer ({error})")
         from care_portal.celery import app
@@ -606,3 +609,10 @@ class Services:
         if self.media_mounted:
             subprocess.run(["umount", "-l", str(self.media)], capture_output=True, check=False)
             self.media_mounted = False
+
+
+def lock_state(ttl: int) -> str:
+    """A Redis key's TTL as the diagnosis says it (-2: no key, -1: no expiry)."""
+    if ttl == -2:
+        return "free"
+    return "held, no expiry" if ttl == -1 else f"held, {ttl} s left"

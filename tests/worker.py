@@ -127,3 +127,21 @@ def pool_children(process: subprocess.Popen[bytes]) -> list[int]:
     """The pids of a prefork worker's pool processes (its children)."""
     path = Path(f"/proc/{process.pid}/task/{process.pid}/children")
     return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
+
+@contextmanager
+def broker_unreachable(app) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Tasks queued meanwhile find no broker (nothing listens on port 1): as when Redis
+    is down at a commit."""
+    good = app.conf.broker_url
+
+    def use_broker(url: str) -> None:
+        app.conf.broker_url = url
+        app._pool = None  # the producers reconnect to this URL
+        app.amqp._producer_pool = None
+
+    use_broker("redis://127.0.0.1:1/0")
+    try:
+        yield
+    finally:
+        use_broker(good)

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served from the package (no CDN)
+    "care_portal",  # the e-mail outbox (care_portal/models.py); the apps' abstract bases
     "accounts",
     "establishments",
     "audits",
@@ -245,6 +246,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sweep-audit-imports": {
         "task": "audits.sweep_audit_imports_task",
+        "schedule": env_int("SWEEP_INTERVAL_SECONDS", 120),
+    },
+    # E-mails of the outbox not sent yet (care_portal/mail.py).
+    "sweep-outgoing-emails": {
+        "task": "care_portal.sweep_emails_task",
         "schedule": env_int("SWEEP_INTERVAL_SECONDS", 120),
     },
     # Daily digests and reminders (applications/digests.py), early in the morning.

@@ -1,14 +1,19 @@
 """The lifecycle engine: the table, who may take each move, races, the log."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
+from django.utils import timezone
 
 from accounts.models import AuditEvent
+from applications.drafting import message_post
 from applications.lifecycle import RULES, TRANSITIONS, Actor, Status, application_transition
-from applications.models import Application, Transition
+from applications.models import Application, Message, Transition
+from applications.notifications import notifications_needing_work, notify_message, notify_transition
 from care_portal.errors import (
     ApplicationError,
     CommentRequired,
@@ -171,6 +176,52 @@ def test_notification_is_sent_after_commit_only(
     assert "Ajoutez le PCA." in message.body
 
 
+class RefusingBackend(BaseEmailBackend):
+    def send_messages(self, email_messages):  # type: ignore[no-untyped-def]
+        raise ConnectionRefusedError("le serveur de messagerie refuse la connexion")
+
+
+def test_a_transitions_notification_is_sent_once_and_a_failure_leaves_it_due(
+    db, hospital_user, ars_user, hospital, settings, django_capture_on_commit_callbacks
+):
+    application = ApplicationFactory(candidate=hospital, status="regional_review")
+    with django_capture_on_commit_callbacks(execute=False):
+        record = application_transition(
+            application=application, to="returned", by=ars_user, comment="Ajoutez le PCA."
+        )
+    record.refresh_from_db()
+    assert record.notification_pending  # written with the transition itself
+    old = timezone.now() - timedelta(minutes=30)
+    Transition.objects.filter(pk=record.pk).update(created_at=old)
+    assert notifications_needing_work(older_than_seconds=300) == ([record.pk], [])
+
+    settings.EMAIL_BACKEND = f"{__name__}.RefusingBackend"
+    with pytest.raises(ConnectionRefusedError):
+        notify_transition(transition_id=record.pk)
+    record.refresh_from_db()
+    assert record.notification_pending  # still due: the task retries, then the sweeper
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert notify_transition(transition_id=record.pk) == 1
+    assert notify_transition(transition_id=record.pk) == 0  # a redelivery sends nothing
+    assert [m.to for m in mail.outbox] == [[hospital_user.email]]
+    record.refresh_from_db()
+    assert not record.notification_pending
+    assert notifications_needing_work(older_than_seconds=300) == ([], [])
+
+
+def test_a_messages_notification_is_due_until_sent_once(db, hospital_user, ars_user, hospital):
+    application = ApplicationFactory(candidate=hospital, status="regional_review")
+    message = message_post(application=application, by=ars_user, body="Une précision ?")
+    assert Message.objects.get(pk=message.pk).notification_pending
+    Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(minutes=30))
+    assert notifications_needing_work(older_than_seconds=300) == ([], [message.pk])
+    assert notify_message(message_id=message.pk) == 1
+    assert notify_message(message_id=message.pk) == 0
+    assert [m.to for m in mail.outbox] == [[hospital_user.email]]
+    assert notifications_needing_work(older_than_seconds=300) == ([], [])
+
+
 def test_history_names_automatic_moves_only_for_the_system(db, hospital):
     application = ApplicationFactory(candidate=hospital, status="submitted")
     scored = Transition(application=application, from_status="submitted", to_status="ineligible")
@@ -184,7 +235,9 @@ def test_mail_subjects_are_plain_text(db, hospital_user, hospital):
     from applications.notifications import notify_transition
 
     application = ApplicationFactory(candidate=hospital, status="regional_review")
-    record = application.transitions.create(from_status="submitted", to_status="regional_review")
+    record = application.transitions.create(
+        from_status="submitted", to_status="regional_review", notification_pending=True
+    )
     mail.outbox.clear()
     assert notify_transition(transition_id=record.pk) == 1
     subject = mail.outbox[0].subject

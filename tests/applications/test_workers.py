@@ -13,7 +13,8 @@ from applications.lifecycle import application_transition
 from applications.models import Application, Dossier, EligibilityResult, Transition
 from applications.tasks import render_dossier_task, score_application_task, sweep_unfinished_task
 
-from ..worker import celery_worker, pool_children, wait_for
+from ..factories import ApplicationFactory
+from ..worker import broker_unreachable, celery_worker, pool_children, wait_for
 from .test_pdf import make_dossier_application
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -78,18 +79,8 @@ def test_submission_survives_an_unreachable_broker_and_the_sweeper_finishes(
     celery_broker, hospital, hospital_user, settings
 ):
     application = draft_ready_to_submit(hospital)
-    good = celery_broker.conf.broker_url
-
-    def use_broker(url: str) -> None:
-        celery_broker.conf.broker_url = url
-        celery_broker._pool = None  # the producers reconnect to this URL
-        celery_broker.amqp._producer_pool = None
-
-    use_broker("redis://127.0.0.1:1/0")  # nothing listens there
-    try:
+    with broker_unreachable(celery_broker):
         submit(application, hospital_user)  # must not raise
-    finally:
-        use_broker(good)
     application.refresh_from_db()
     assert application.status == "submitted"  # committed, its work not queued
     assert redis.Redis.from_url(settings.REDIS_URL).llen("default") == 0
@@ -109,6 +100,29 @@ def test_submission_survives_an_unreachable_broker_and_the_sweeper_finishes(
         assert wait_for(lambda: dossier_done(application), timeout=120)
     application.refresh_from_db()
     assert application.status in {"regional_review", "ineligible"}
+
+
+def test_a_notification_decided_while_redis_is_down_is_sent_by_the_sweeper(
+    celery_broker, hospital, hospital_user, ars_user, tmp_path
+):
+    application = ApplicationFactory(candidate=hospital, status="regional_review")
+    with broker_unreachable(celery_broker), transaction.atomic():
+        record = application_transition(
+            application=application, to="returned", by=ars_user, comment="Ajoutez le PCA."
+        )
+    Transition.objects.filter(pk=record.pk).update(
+        created_at=timezone.now() - timezone.timedelta(minutes=30)
+    )
+    assert Transition.objects.get(pk=record.pk).notification_pending
+    with celery_worker(queues="default", extra_env={"CARE_TEST_EMAIL_DIR": str(tmp_path)}):
+        sweep_unfinished_task.delay()
+        assert wait_for(lambda: any(tmp_path.iterdir()), timeout=90)
+        assert wait_for(
+            lambda: not Transition.objects.get(pk=record.pk).notification_pending, timeout=30
+        )
+    (sent,) = tmp_path.iterdir()
+    content = sent.read_text()
+    assert hospital_user.email in content and "Ajoutez le PCA." in content
 
 
 def test_the_same_tasks_delivered_twice_leave_one_deliverys_result(

@@ -30,6 +30,7 @@ def test_a_task_is_found_by_its_registered_name():
 
 
 def test_enqueue_runs_the_task_in_process_when_eager(eager):
+    # A message queued before the outbox existed carries the e-mail itself.
     enqueue("care_portal.send_email_task", **EMAIL)
     assert [m.to for m in mail.outbox] == [EMAIL["to"]]
 

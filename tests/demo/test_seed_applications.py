@@ -30,6 +30,8 @@ from applications.models import (
     Payment,
     Transition,
 )
+from applications.notifications import notifications_needing_work
+from care_portal.models import OutgoingEmail
 from demo.applications import seed_applications
 from demo.calls import D1_CODE, D2_CODE, demo_pdf
 from demo.directory import seed_demo
@@ -106,6 +108,9 @@ def test_seeding_sends_no_mail_and_queues_no_work(
     assert Transition.objects.exists()
     assert not callbacks
     assert not mailoutbox
+    # Nor later: no sweeper finds a demo notification due, no e-mail in the outbox.
+    assert notifications_needing_work(older_than_seconds=0) == ([], [])
+    assert not OutgoingEmail.objects.exists()
 
 
 def test_the_d2_call_is_open_and_the_d1_call_closed(seeded):
