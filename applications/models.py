@@ -567,6 +567,32 @@ class Transition(models.Model):
         return self.actor_id is None and rule is not None and rule.actors == {Actor.SYSTEM.value}
 
 
+class RescoringBatch(models.Model):
+    """One batch of a bulk rescoring run (`scoring.rescore_call`): written before its
+    message is sent, marked done in the transaction that scores it. The sweeper queues
+    again a batch whose message was lost; a run's progress is read from its batches."""
+
+    run = models.UUIDField(_("recalcul"), db_index=True)
+    application_ids = models.JSONField(_("candidatures"), default=list)
+    size = models.PositiveIntegerField(_("taille"))
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+    done_at = models.DateTimeField(_("traité le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("lot de recalcul")
+        verbose_name_plural = _("lots de recalcul")
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(done_at__isnull=True),
+                name="rescoring_batch_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run.hex[:8]}: {self.size}"
+
+
 class Message(PublicModel):
     """The thread between an application's establishment and its instructors."""
 

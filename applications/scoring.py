@@ -8,21 +8,23 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
-from care_portal.queue import enqueue
+from care_portal.queue import enqueue, enqueue_on_commit
 
 from .dossiers import queue_dossier
 from .eligibility import EligibilityOutcome, evaluate, evaluate_inputs, gather_many
 from .lifecycle import Status, application_transition, on_enter
-from .models import Application, Dossier, EligibilityResult, FundingCall
+from .models import Application, Dossier, EligibilityResult, FundingCall, RescoringBatch
 
 SCORE_TASK = "applications.score_application_task"
 SCORE_BATCH_TASK = "applications.score_applications_batch_task"
 # Applications scored together by `applications_score_batch` when a call is rescored.
 RESCORE_BATCH_SIZE = 200
+# Batches done are kept this long (a run's progress stays readable), then deleted.
+RESCORING_BATCHES_KEPT_DAYS = 7
 _RESULT_FIELDS = ("rules_version", "eligible", "score", "rules", "factors")
 
 
@@ -132,31 +134,20 @@ def applications_score_batch(*, application_ids: Sequence[int]) -> int:
     return len(locked)
 
 
-def _rescoring_key(run: str) -> str:
-    return f"rescoring:{run}:done"
-
-
-def rescoring_progress_tick(run: str, count: int = 1) -> None:
-    """Count `count` scored applications of a bulk rescoring run (in the shared cache)."""
-    key = _rescoring_key(run)
-    try:
-        cache.incr(key, count)
-    except ValueError:  # first of the run, or the key expired
-        cache.add(key, 0, timeout=24 * 3600)
-        cache.incr(key, count)
-
-
 def rescoring_progress(run: str) -> int:
-    return int(cache.get(_rescoring_key(run), 0))
+    """How many applications of a bulk rescoring run are scored: its batches done."""
+    done = RescoringBatch.objects.filter(run=run, done_at__isnull=False)
+    return int(done.aggregate(total=Sum("size"))["total"] or 0)
 
 
 def rescore_call(
     *, call: FundingCall | None, application_ids: list[int] | None = None
 ) -> tuple[str, int]:
     """Queue the scoring of every submitted application of a call (never the drafts)
-    to the workers, in batches of RESCORE_BATCH_SIZE (`applications_score_batch`);
-    returns the run id whose progress `rescoring_progress` reads (in applications),
-    and how many were queued."""
+    to the workers, in batches of RESCORE_BATCH_SIZE (`rescoring_batch_run`); returns
+    the run id whose progress `rescoring_progress` reads, and how many were queued.
+    Each batch is a row written before its message is sent (on commit): a message lost
+    on its way (a worker killed as it takes it) is queued again by the sweeper."""
     if application_ids is None:
         if call is None:
             raise ValueError("rescore_call needs a call or application ids")
@@ -166,11 +157,48 @@ def rescore_call(
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-    run = uuid.uuid4().hex
-    cache.set(_rescoring_key(run), 0, timeout=24 * 3600)
-    for start in range(0, len(application_ids), RESCORE_BATCH_SIZE):
-        enqueue(SCORE_BATCH_TASK, application_ids[start : start + RESCORE_BATCH_SIZE], run=run)
-    return run, len(application_ids)
+    run = uuid.uuid4()
+    with transaction.atomic():
+        batches = RescoringBatch.objects.bulk_create(
+            RescoringBatch(
+                run=run,
+                application_ids=application_ids[start : start + RESCORE_BATCH_SIZE],
+                size=len(application_ids[start : start + RESCORE_BATCH_SIZE]),
+            )
+            for start in range(0, len(application_ids), RESCORE_BATCH_SIZE)
+        )
+        for batch in batches:
+            enqueue_on_commit(SCORE_BATCH_TASK, batch=batch.pk)
+    return run.hex, len(application_ids)
+
+
+def rescoring_batch_run(batch_id: int) -> int:
+    """Score one batch of a rescoring run, once: the batch is marked done in the
+    transaction that scores it, and a second delivery (a redelivery, the sweeper's
+    copy) finds it done. Returns how many applications were scored."""
+    with transaction.atomic():
+        batch = RescoringBatch.objects.select_for_update().filter(pk=batch_id).first()
+        if batch is None or batch.done_at is not None:
+            return 0
+        scored = applications_score_batch(application_ids=batch.application_ids)
+        RescoringBatch.objects.filter(pk=batch.pk).update(done_at=timezone.now())
+    return scored
+
+
+def rescoring_batches_needing_work(*, older_than_seconds: int) -> list[int]:
+    """The batches of rescoring runs not done after that long (their message was lost);
+    the done ones older than RESCORING_BATCHES_KEPT_DAYS are deleted meanwhile."""
+    now = timezone.now()
+    RescoringBatch.objects.filter(
+        done_at__lt=now - timedelta(days=RESCORING_BATCHES_KEPT_DAYS)
+    ).delete()
+    return list(
+        RescoringBatch.objects.filter(
+            done_at__isnull=True, created_at__lt=now - timedelta(seconds=older_than_seconds)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 @on_enter(Status.SUBMITTED)

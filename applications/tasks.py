@@ -32,11 +32,10 @@ def notify_message_task(message_id: int) -> None:
     max_retries=8,
 )
 def score_application_task(application_id: int, run: str = "") -> None:
-    from .scoring import application_score, rescoring_progress_tick
+    """`run`: of messages queued by an earlier version (ignored)."""
+    from .scoring import application_score
 
     application_score(application_id=application_id)
-    if run:
-        rescoring_progress_tick(run)
 
 
 @shared_task(
@@ -47,13 +46,18 @@ def score_application_task(application_id: int, run: str = "") -> None:
     retry_backoff_max=300,
     max_retries=8,
 )
-def score_applications_batch_task(application_ids: list[int], run: str = "") -> None:
-    """A batch of a call's rescoring: one transaction, a fixed number of queries."""
-    from .scoring import applications_score_batch, rescoring_progress_tick
+def score_applications_batch_task(
+    application_ids: list[int] | None = None, run: str = "", batch: int | None = None
+) -> None:
+    """A batch of a call's rescoring (`scoring.rescoring_batch_run`): one transaction,
+    a fixed number of queries, once. A message queued by an earlier version carries the
+    applications' ids instead of its batch's."""
+    from .scoring import applications_score_batch, rescoring_batch_run
 
-    applications_score_batch(application_ids=application_ids)
-    if run:
-        rescoring_progress_tick(run, len(application_ids))
+    if batch is not None:
+        rescoring_batch_run(batch)
+    elif application_ids:
+        applications_score_batch(application_ids=application_ids)
 
 
 @shared_task(name="applications.sweep_unfinished_task", acks_late=True)
@@ -63,7 +67,7 @@ def sweep_unfinished_task() -> int:
     nothing")."""
     from .dossiers import dossiers_needing_work
     from .notifications import notifications_needing_work
-    from .scoring import applications_needing_work
+    from .scoring import applications_needing_work, rescoring_batches_needing_work
 
     after = settings.SWEEP_AFTER_SECONDS
     pending = applications_needing_work(older_than_seconds=after)
@@ -72,12 +76,15 @@ def sweep_unfinished_task() -> int:
     dossiers = dossiers_needing_work(older_than_seconds=after)
     for application_id, kind in dossiers:
         render_dossier_task.delay(application_id, kind)
+    batches = rescoring_batches_needing_work(older_than_seconds=after)
+    for batch_id in batches:
+        score_applications_batch_task.delay(batch=batch_id)
     transitions, messages = notifications_needing_work(older_than_seconds=after)
     for transition_id in transitions:
         notify_transition_task.delay(transition_id)
     for message_id in messages:
         notify_message_task.delay(message_id)
-    return len(pending) + len(dossiers) + len(transitions) + len(messages)
+    return len(pending) + len(dossiers) + len(batches) + len(transitions) + len(messages)
 
 
 @shared_task(

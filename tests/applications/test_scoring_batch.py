@@ -15,6 +15,7 @@ from applications.models import (
     CeilingBracket,
     Coverage,
     EligibilityResult,
+    RescoringBatch,
     Transition,
 )
 from applications.scoring import application_score, applications_score_batch, rescore_call
@@ -215,7 +216,9 @@ def test_queries_per_batch_do_not_grow_with_the_batch(call, lenient_call):
     assert len(again) == len(small_queries)
 
 
-def test_rescoring_a_call_goes_in_batches_with_progress(call, monkeypatch):
+def test_rescoring_a_call_goes_in_batches_with_progress(
+    call, monkeypatch, django_capture_on_commit_callbacks
+):
     applications = [make_application(call) for _ in range(5)]
     make_application(call, status="draft")  # never scored
     batches = []
@@ -227,8 +230,52 @@ def test_rescoring_a_call_goes_in_batches_with_progress(call, monkeypatch):
 
     monkeypatch.setattr(scoring, "RESCORE_BATCH_SIZE", 2)
     monkeypatch.setattr(scoring, "applications_score_batch", recording)
-    run, queued = rescore_call(call=call)  # eager tasks: scored in process
+    with django_capture_on_commit_callbacks(execute=True) as queued_after_commit:
+        run, queued = rescore_call(call=call)  # eager tasks: scored in process
+        assert batches == []  # the batches' rows first; their messages on commit
+        assert RescoringBatch.objects.filter(run=run, done_at__isnull=True).count() == 3
+    batch_messages = [c for c in queued_after_commit if "score_applications_batch" in c.__name__]
+    assert len(batch_messages) == 3
     assert queued == 5
     assert batches == [[a.pk for a in applications[i : i + 2]] for i in (0, 2, 4)]
     assert scoring.rescoring_progress(run) == 5
+    assert not RescoringBatch.objects.filter(run=run, done_at__isnull=True).exists()
     assert EligibilityResult.objects.filter(application__call=call).count() == 5
+
+
+def test_a_rescoring_batch_whose_message_was_lost_is_swept_and_scored_once(
+    call, django_capture_on_commit_callbacks
+):
+    applications = [make_application(call) for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=False):  # the messages never leave
+        run, queued = rescore_call(call=call)
+    assert queued == 3
+    (batch,) = RescoringBatch.objects.filter(run=run)
+    assert batch.application_ids == [a.pk for a in applications] and batch.size == 3
+    assert scoring.rescoring_progress(run) == 0
+    assert scoring.rescoring_batches_needing_work(older_than_seconds=300) == []  # not yet
+    RescoringBatch.objects.filter(pk=batch.pk).update(
+        created_at=batch.created_at - timedelta(minutes=10)
+    )
+    assert scoring.rescoring_batches_needing_work(older_than_seconds=300) == [batch.pk]
+
+    assert scoring.rescoring_batch_run(batch.pk) == 3
+    assert scoring.rescoring_batch_run(batch.pk) == 0  # a second copy: done already
+    assert scoring.rescoring_progress(run) == 3
+    assert scoring.rescoring_batches_needing_work(older_than_seconds=300) == []
+    assert EligibilityResult.objects.filter(application__in=applications).count() == 3
+
+
+def test_done_rescoring_batches_are_deleted_after_their_keeping_time(call):
+    from django.utils import timezone
+
+    run, _ = rescore_call(call=None, application_ids=[])
+    old, recent = RescoringBatch.objects.bulk_create(
+        [RescoringBatch(run=run, application_ids=[], size=0) for _ in range(2)]
+    )
+    now = timezone.now()
+    kept = scoring.RESCORING_BATCHES_KEPT_DAYS
+    RescoringBatch.objects.filter(pk=old.pk).update(done_at=now - timedelta(days=kept + 1))
+    RescoringBatch.objects.filter(pk=recent.pk).update(done_at=now - timedelta(days=kept - 1))
+    assert scoring.rescoring_batches_needing_work(older_than_seconds=0) == []
+    assert list(RescoringBatch.objects.values_list("pk", flat=True)) == [recent.pk]

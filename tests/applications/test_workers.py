@@ -10,7 +10,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from applications.lifecycle import application_transition
-from applications.models import Application, Dossier, EligibilityResult, Transition
+from applications.models import (
+    Application,
+    Dossier,
+    EligibilityResult,
+    RescoringBatch,
+    Transition,
+)
 from applications.tasks import render_dossier_task, score_application_task, sweep_unfinished_task
 
 from ..factories import ApplicationFactory
@@ -123,6 +129,22 @@ def test_a_notification_decided_while_redis_is_down_is_sent_by_the_sweeper(
     (sent,) = tmp_path.iterdir()
     content = sent.read_text()
     assert hospital_user.email in content and "Ajoutez le PCA." in content
+
+
+def test_a_rescoring_whose_messages_were_lost_is_finished_by_the_sweeper(celery_broker, hospital):
+    from applications.scoring import rescore_call, rescoring_progress
+
+    application = make_dossier_application(hospital, score=False)
+    with broker_unreachable(celery_broker):
+        run, queued = rescore_call(call=application.call)  # must not raise
+    assert queued == 1 and rescoring_progress(run) == 0
+    RescoringBatch.objects.filter(run=run).update(
+        created_at=timezone.now() - timezone.timedelta(minutes=30)
+    )
+    with celery_worker(queues="default"):
+        sweep_unfinished_task.delay()
+        assert wait_for(lambda: rescoring_progress(run) == 1, timeout=90)
+    assert scored(application)
 
 
 def test_the_same_tasks_delivered_twice_leave_one_deliverys_result(
