@@ -263,7 +263,7 @@ def test_sweeper_finds_submitted_applications_left_unscored(call):
     assert applications_needing_work() == []
 
 
-def test_score_applications_command_rescores_a_whole_call(call):
+def test_score_applications_command_rescores_a_whole_call(call, django_capture_on_commit_callbacks):
     from io import StringIO
 
     from django.core.management import CommandError, call_command
@@ -271,7 +271,9 @@ def test_score_applications_command_rescores_a_whole_call(call):
     applications = [make_application(call) for _ in range(3)]
     ApplicationFactory(call=call, status="draft")  # drafts are never scored
     out = StringIO()
-    call_command("score_applications", "--call", call.code, stdout=out)
+    # The batches are queued when the command's transaction commits (eager: run then).
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("score_applications", "--call", call.code, stdout=out)
     assert "3 candidature(s)" in out.getvalue()
     assert EligibilityResult.objects.filter(application__in=applications).count() == 3
     with pytest.raises(CommandError) as excinfo:
