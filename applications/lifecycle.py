@@ -252,7 +252,8 @@ def application_transition(
             amount=str(changes.get("granted_amount", "")),
         )
         if to == Status.RETURNED:
-            # The request is shown at the top of the reopened application and in its thread.
+            # The request is shown at the top of the reopened application and in its thread;
+            # not flagged for notification: the transition's e-mail announces it.
             application.messages.create(author=by, body=comment, is_return_request=True)
         for field, value in changes.items():
             setattr(application, field, value)

@@ -3,13 +3,13 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from accounts.models import Membership, User
+from care_portal.mail import send_now
 
 from .lifecycle import Status
 from .models import Message, Transition
@@ -91,7 +91,7 @@ def _send_transition(transition: Transition) -> int:
         }
         subject = render_to_string("applications/email/transition_subject.txt", context).strip()
         body = render_to_string("applications/email/transition_body.txt", context)
-    EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=to).send()
+    send_now(subject=subject, body=body, to=to)
     return len(to)
 
 
@@ -108,8 +108,6 @@ def notify_message(*, message_id: int) -> int:
         if message is None:
             return 0  # notified already, or another worker is notifying it
         Message.objects.filter(pk=message.pk).update(notification_pending=False)
-        if message.is_return_request:
-            return 0  # a return request is announced by its transition's e-mail
         return _send_message(message)
 
 
@@ -150,7 +148,7 @@ def _send_message(message: Message) -> int:
         context = {"message": message, "application": application, "site_url": settings.SITE_URL}
         subject = render_to_string("applications/email/message_subject.txt", context).strip()
         body = render_to_string("applications/email/message_body.txt", context)
-    EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=to).send()
+    send_now(subject=subject, body=body, to=to)
     return len(to)
 
 

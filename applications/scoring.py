@@ -158,14 +158,13 @@ def rescore_call(
             .values_list("pk", flat=True)
         )
     run = uuid.uuid4()
+    chunks = (
+        application_ids[start : start + RESCORE_BATCH_SIZE]
+        for start in range(0, len(application_ids), RESCORE_BATCH_SIZE)
+    )
     with transaction.atomic():
         batches = RescoringBatch.objects.bulk_create(
-            RescoringBatch(
-                run=run,
-                application_ids=application_ids[start : start + RESCORE_BATCH_SIZE],
-                size=len(application_ids[start : start + RESCORE_BATCH_SIZE]),
-            )
-            for start in range(0, len(application_ids), RESCORE_BATCH_SIZE)
+            RescoringBatch(run=run, application_ids=chunk, size=len(chunk)) for chunk in chunks
         )
         for batch in batches:
             enqueue_on_commit(SCORE_BATCH_TASK, batch=batch.pk)
@@ -186,19 +185,20 @@ def rescoring_batch_run(batch_id: int) -> int:
 
 
 def rescoring_batches_needing_work(*, older_than_seconds: int) -> list[int]:
-    """The batches of rescoring runs not done after that long (their message was lost);
-    the done ones older than RESCORING_BATCHES_KEPT_DAYS are deleted meanwhile."""
-    now = timezone.now()
-    RescoringBatch.objects.filter(
-        done_at__lt=now - timedelta(days=RESCORING_BATCHES_KEPT_DAYS)
-    ).delete()
+    """The batches of rescoring runs not done after that long (their message was lost)."""
+    before = timezone.now() - timedelta(seconds=older_than_seconds)
     return list(
-        RescoringBatch.objects.filter(
-            done_at__isnull=True, created_at__lt=now - timedelta(seconds=older_than_seconds)
-        )
+        RescoringBatch.objects.filter(done_at__isnull=True, created_at__lt=before)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+def purge_done_rescoring_batches() -> int:
+    """Delete the batches done more than RESCORING_BATCHES_KEPT_DAYS ago; how many."""
+    before = timezone.now() - timedelta(days=RESCORING_BATCHES_KEPT_DAYS)
+    deleted, _ = RescoringBatch.objects.filter(done_at__lt=before).delete()
+    return deleted
 
 
 @on_enter(Status.SUBMITTED)

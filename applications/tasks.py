@@ -67,7 +67,11 @@ def sweep_unfinished_task() -> int:
     nothing")."""
     from .dossiers import dossiers_needing_work
     from .notifications import notifications_needing_work
-    from .scoring import applications_needing_work, rescoring_batches_needing_work
+    from .scoring import (
+        applications_needing_work,
+        purge_done_rescoring_batches,
+        rescoring_batches_needing_work,
+    )
 
     after = settings.SWEEP_AFTER_SECONDS
     pending = applications_needing_work(older_than_seconds=after)
@@ -79,6 +83,7 @@ def sweep_unfinished_task() -> int:
     batches = rescoring_batches_needing_work(older_than_seconds=after)
     for batch_id in batches:
         score_applications_batch_task.delay(batch=batch_id)
+    purge_done_rescoring_batches()
     transitions, messages = notifications_needing_work(older_than_seconds=after)
     for transition_id in transitions:
         notify_transition_task.delay(transition_id)

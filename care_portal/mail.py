@@ -23,6 +23,12 @@ MAX_ATTEMPTS = 20
 SENT_KEPT_DAYS = 30
 
 
+def send_now(*, subject: str, body: str, to: list[str]) -> None:
+    """Send an e-mail at once, from the portal's address (workers only: a request
+    queues it with `enqueue_email`)."""
+    EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=to).send()
+
+
 def enqueue_email(*, subject: str, body: str, to: list[str]) -> OutgoingEmail:
     """Write the e-mail to the outbox; it is sent once the current transaction (if any)
     has committed."""
@@ -44,12 +50,7 @@ def send_outgoing_email(email_id: int) -> bool:
             )
             if email is None:
                 return False
-            EmailMessage(
-                subject=email.subject,
-                body=email.body,
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                to=email.to,
-            ).send()
+            send_now(subject=email.subject, body=email.body, to=email.to)
             email.sent_at = timezone.now()
             email.body = ""  # a reset link must not outlive its sending
             email.save(update_fields=["sent_at", "body"])

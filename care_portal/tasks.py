@@ -3,7 +3,6 @@ transaction that wrote it commits (care_portal/mail.py)."""
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMessage
 
 from .queue import RETRY_WHILE_UNREACHABLE
 
@@ -17,12 +16,11 @@ def send_email_task(
 ) -> bool:
     """Send the outbox's e-mail `email_id`. A message queued before the outbox existed
     (subject, body and recipients in its arguments) is sent as it is."""
+    from .mail import send_now, send_outgoing_email
+
     if email_id is None:
-        EmailMessage(
-            subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=to or []
-        ).send()
+        send_now(subject=subject, body=body, to=to or [])
         return True
-    from .mail import send_outgoing_email
 
     return send_outgoing_email(email_id)
 

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
 from django.utils import timezone
 
@@ -23,6 +22,7 @@ from care_portal.errors import (
 )
 
 from ..factories import ApplicationFactory
+from ..mailers import REFUSING_BACKEND
 
 PERSONA_OF_ACTOR = {
     Actor.ESTABLISHMENT: "hospital_user",
@@ -176,11 +176,6 @@ def test_notification_is_sent_after_commit_only(
     assert "Ajoutez le PCA." in message.body
 
 
-class RefusingBackend(BaseEmailBackend):
-    def send_messages(self, email_messages):  # type: ignore[no-untyped-def]
-        raise ConnectionRefusedError("le serveur de messagerie refuse la connexion")
-
-
 def test_a_transitions_notification_is_sent_once_and_a_failure_leaves_it_due(
     db, hospital_user, ars_user, hospital, settings, django_capture_on_commit_callbacks
 ):
@@ -195,7 +190,7 @@ def test_a_transitions_notification_is_sent_once_and_a_failure_leaves_it_due(
     Transition.objects.filter(pk=record.pk).update(created_at=old)
     assert notifications_needing_work(older_than_seconds=300) == ([record.pk], [])
 
-    settings.EMAIL_BACKEND = f"{__name__}.RefusingBackend"
+    settings.EMAIL_BACKEND = REFUSING_BACKEND
     with pytest.raises(ConnectionRefusedError):
         notify_transition(transition_id=record.pk)
     record.refresh_from_db()

@@ -277,5 +277,6 @@ def test_done_rescoring_batches_are_deleted_after_their_keeping_time(call):
     kept = scoring.RESCORING_BATCHES_KEPT_DAYS
     RescoringBatch.objects.filter(pk=old.pk).update(done_at=now - timedelta(days=kept + 1))
     RescoringBatch.objects.filter(pk=recent.pk).update(done_at=now - timedelta(days=kept - 1))
+    assert scoring.purge_done_rescoring_batches() == 1
     assert scoring.rescoring_batches_needing_work(older_than_seconds=0) == []
     assert list(RescoringBatch.objects.values_list("pk", flat=True)) == [recent.pk]

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
 from care_portal.mail import (
@@ -19,16 +18,11 @@ from care_portal.mail import (
 from care_portal.models import OutgoingEmail
 from care_portal.tasks import sweep_emails_task
 
+from ..mailers import REFUSING_BACKEND
+
 pytestmark = pytest.mark.django_db
 
 EMAIL = {"subject": "Réinitialisation", "body": "Lien : https://x/abc/", "to": ["a@b.test"]}
-
-
-class RefusingBackend(BaseEmailBackend):
-    """A mail server that refuses every message."""
-
-    def send_messages(self, email_messages):  # type: ignore[no-untyped-def]
-        raise ConnectionRefusedError("le serveur de messagerie refuse la connexion")
 
 
 def age(email: OutgoingEmail, seconds: int) -> None:
@@ -90,7 +84,7 @@ def test_the_sweeper_queues_again_only_what_waited_and_is_unsent(settings):
 
 
 def test_a_refused_email_keeps_its_error_and_stays_to_send(settings):
-    settings.EMAIL_BACKEND = f"{__name__}.RefusingBackend"
+    settings.EMAIL_BACKEND = REFUSING_BACKEND
     email = enqueue_email(**EMAIL)
     with pytest.raises(ConnectionRefusedError):
         send_outgoing_email(email.pk)
